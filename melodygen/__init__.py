@@ -1,0 +1,3 @@
+"""melodygen: train, sweep and compare melody-generation models."""
+
+__version__ = "0.1.0"

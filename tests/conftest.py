@@ -1,0 +1,53 @@
+"""Shared fixtures: small real MIDI files written with pretty_midi."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+#: A few real folk-like phrases (pitch, duration in 16ths); 0 duration is never used.
+TUNES = [
+    [(67, 2), (72, 2), (72, 3), (74, 1), (76, 2), (72, 2), (74, 4), (71, 2), (67, 2), (69, 2), (71, 2),
+     (72, 4), (76, 2), (79, 2), (77, 2), (76, 2), (74, 4), (72, 4)],
+    [(62, 4), (66, 2), (69, 2), (74, 4), (73, 2), (71, 2), (69, 4), (66, 4), (67, 2), (69, 2), (71, 4),
+     (69, 2), (67, 2), (66, 8), (64, 4), (62, 8)],
+    [(57, 3), (60, 1), (64, 2), (69, 2), (67, 2), (64, 2), (62, 2), (60, 2), (59, 2), (60, 2), (62, 4),
+     (64, 4), (57, 8)],
+]
+
+
+def write_tune(path: Path, notes, qpm: float = 120.0, program: int = 0, is_drum: bool = False,
+               rest_before: dict[int, int] | None = None) -> Path:
+    """Write ``notes`` [(pitch, 16ths)] as a one-track MIDI file; ``rest_before[i]`` inserts a rest."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+    sixteenth = 60.0 / qpm / 4
+    t = 0.0
+    for i, (pitch, steps) in enumerate(notes):
+        t += (rest_before or {}).get(i, 0) * sixteenth
+        inst.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=t, end=t + steps * sixteenth))
+        t += steps * sixteenth
+    pm.instruments.append(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+    return path
+
+
+def random_tune(rng: np.random.Generator, length: int):
+    pitch = 60 + np.cumsum(rng.integers(-3, 4, size=length)).clip(-12, 12)
+    duration = rng.choice([1, 2, 2, 4, 4, 4, 8], size=length)
+    return list(zip(pitch.tolist(), duration.tolist()))
+
+
+@pytest.fixture
+def tune_dir(tmp_path: Path) -> Path:
+    """Twenty usable one-track tunes of 40–80 notes at two tempi."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "tunes"
+    for i in range(20):
+        write_tune(folder / f"tune{i:02d}.mid", random_tune(rng, int(rng.integers(40, 80))),
+                   qpm=100.0 if i % 2 else 140.0)
+    return folder
