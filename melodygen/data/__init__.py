@@ -1,0 +1,1 @@
+"""The data path: MIDI files → Melody → encoded arrays → batches."""

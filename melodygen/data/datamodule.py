@@ -1,0 +1,161 @@
+"""``MelodyDataModule``: a folder of MIDI files → windows of ``seq_len`` elements and next-step targets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from melodygen.data.keys import shift_to_c
+from melodygen.data.melody import REST
+from melodygen.data.midi import ExtractionParams
+from melodygen.data.prepare import PreparedCorpus, prepare_corpus
+from melodygen.data.representations import Representation, get_representation
+from melodygen.data.splits import TEST, TRAIN, VAL, split_files
+from melodygen.errors import MelodygenError
+
+log = logging.getLogger(__name__)
+MAX_PITCH = 127
+
+
+class WindowDataset(Dataset):
+    """Windows are slices of one contiguous ``(N, F)`` stream; item ``i`` is ``stream[s : s + seq_len + 1]``.
+
+    ``transpose`` > 0 shifts each window's pitches by a random number of semitones within
+    ±``transpose``, limited so every pitch stays in 0–127.
+    """
+
+    def __init__(self, stream: torch.Tensor, starts: torch.Tensor, seq_len: int,
+                 representation: Representation, transpose: int = 0):
+        self.stream, self.starts, self.seq_len = stream, starts, seq_len
+        self.representation, self.transpose = representation, transpose
+
+    def __len__(self) -> int:
+        return int(self.starts.numel())
+
+    def __getitem__(self, i: int):
+        s = int(self.starts[i])
+        window = self.stream[s : s + self.seq_len + 1]
+        if self.transpose:
+            window = self._transpose(window)
+        return window[:-1], window[1:]
+
+    def _transpose(self, window: torch.Tensor) -> torch.Tensor:
+        pitch = self.representation.pitch_of(window)
+        pitched = pitch[pitch >= 0]
+        if pitched.numel() == 0:
+            return window
+        low = max(-self.transpose, -int(pitched.min()))
+        high = min(self.transpose, MAX_PITCH - int(pitched.max()))
+        shift = int(torch.randint(low, high + 1, ()))
+        return self.representation.with_pitch(window, pitch + shift) if shift else window
+
+
+def build_stream(corpus: PreparedCorpus, indices: np.ndarray, representation: Representation,
+                 seq_len: int, stride: int, pitch_shift: np.ndarray | None = None):
+    """Encode the melodies ``indices`` into one stream (each opened by the start element) and window starts."""
+    pieces, lengths = [], []
+    for i in indices.tolist():
+        melody = corpus.melody(i)
+        if pitch_shift is not None and pitch_shift[i]:
+            melody.pitch = np.where(melody.pitch == REST, REST, melody.pitch + pitch_shift[i]).astype(np.int16)
+        pieces.append(representation.start[None])
+        pieces.append(representation.encode(melody))
+        lengths.append(1 + len(pieces[-1]))
+    if not pieces:
+        return torch.zeros((0, representation.num_features)), torch.zeros(0, dtype=torch.long), 0
+    stream = torch.from_numpy(np.concatenate(pieces).astype(representation.dtype))
+    lengths = np.array(lengths)
+    begins = np.r_[0, np.cumsum(lengths)[:-1]]
+    counts = np.maximum(0, (lengths - seq_len - 1) // stride + 1)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = np.repeat(begins, counts) + stride * within
+    return stream, torch.from_numpy(starts.astype(np.int64)), int((counts == 0).sum())
+
+
+class MelodyDataModule(pl.LightningDataModule):
+    """Parses ``midi_dir`` once (``prepare_data``, rank 0), then every rank loads the cache in ``setup``."""
+
+    def __init__(
+        self,
+        midi_dir: str,
+        cache_dir: str,
+        representation: str = "categorical",
+        seq_len: int = 64,
+        window_stride: int = 8,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        split_seed: int = 0,
+        transpose: int = 0,
+        transpose_to_c: bool = False,
+        min_notes: int = 8,
+        parse_workers: int = 0,
+        progress: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.representation = get_representation(representation)
+        self.params = ExtractionParams(min_notes=min_notes)
+        self.corpus: PreparedCorpus | None = None
+        self.datasets: dict[int, WindowDataset] = {}
+
+    def prepare_data(self) -> None:
+        hp = self.hparams
+        prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, hp.progress)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        hp = self.hparams
+        # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
+        self.corpus = corpus = prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False)
+        split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
+        shift = np.array([shift_to_c(int(t)) for t in corpus.tonic]) if hp.transpose_to_c else None
+        for which in (TRAIN, VAL, TEST):
+            stream, starts, too_short = build_stream(
+                corpus, np.flatnonzero(split == which), self.representation, hp.seq_len,
+                hp.window_stride, shift,
+            )
+            self.datasets[which] = WindowDataset(
+                stream, starts, hp.seq_len, self.representation, hp.transpose if which == TRAIN else 0
+            )
+            log.info("split %d: %d melodies, %d windows, %d shorter than seq_len=%d",
+                     which, int((split == which).sum()), starts.numel(), too_short, hp.seq_len)
+        if len(self.datasets[TRAIN]) == 0:
+            raise MelodygenError(
+                f"no training window: every training melody in {hp.midi_dir!r} is shorter than "
+                f"data.seq_len={hp.seq_len} elements"
+            )
+
+    def split_of(self, which: int) -> list[str]:
+        """Files of one split (TRAIN, VAL, TEST), for reports and tests."""
+        split = split_files(self.corpus.files, self.hparams.val_fraction, self.hparams.test_fraction,
+                            self.hparams.split_seed)
+        return [f for f, s in zip(self.corpus.files, split) if s == which]
+
+    def _loader(self, which: int, shuffle: bool) -> DataLoader:
+        workers = self.hparams.num_workers
+        return DataLoader(
+            self.datasets[which],
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            drop_last=shuffle and len(self.datasets[which]) > self.hparams.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(TRAIN, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(VAL, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(TEST, shuffle=False)

@@ -1,0 +1,93 @@
+"""The one domain type every stage speaks: a monophonic melody on a 16th-note grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Pitch value that marks a rest. MIDI pitches are 0–127, so 128 is free, and it is the top of
+#: the blog post's 0–128 decoded pitch range.
+REST = 128
+#: Longest duration one element may have, in 16ths (a whole note in 4/4). Longer notes and rests are
+#: split by :func:`normalize` so every element fits the post's 0–16 duration range.
+MAX_DURATION = 16
+STEPS_PER_QUARTER = 4
+
+
+@dataclass
+class Melody:
+    """Notes and rests in order. ``pitch[i]`` is a MIDI pitch or :data:`REST`; ``duration[i]`` is in 16ths."""
+
+    pitch: np.ndarray
+    duration: np.ndarray
+    qpm: float = 120.0
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pitch = np.asarray(self.pitch, dtype=np.int16)
+        self.duration = np.asarray(self.duration, dtype=np.int16)
+        if self.pitch.shape != self.duration.shape or self.pitch.ndim != 1:
+            raise ValueError(f"pitch {self.pitch.shape} and duration {self.duration.shape} must be equal 1-D")
+
+    def __len__(self) -> int:
+        return int(self.pitch.size)
+
+    @property
+    def is_note(self) -> np.ndarray:
+        return self.pitch != REST
+
+    @property
+    def num_notes(self) -> int:
+        return int(self.is_note.sum())
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.duration.sum())
+
+    def equals(self, other: Melody) -> bool:
+        return np.array_equal(self.pitch, other.pitch) and np.array_equal(self.duration, other.duration)
+
+
+def normalize(pitch, duration, max_duration: int = MAX_DURATION) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the duration rule and tidy rests; returns new ``(pitch, duration)`` int16 arrays.
+
+    Rule: a note longer than ``max_duration`` keeps ``max_duration`` and the rest of its time becomes a
+    rest, so every later onset stays where it was; a rest longer than ``max_duration`` is split into
+    rests of at most ``max_duration``. Adjacent rests merge; rests at either end and zero-length
+    elements are dropped.
+    """
+    out_p: list[int] = []
+    out_d: list[int] = []
+
+    def add_rest(d: int) -> None:
+        if out_p and out_p[-1] == REST:
+            out_d[-1] += d
+        elif out_p:  # a rest before the first note is leading silence
+            out_p.append(REST)
+            out_d.append(d)
+
+    for p, d in zip(np.asarray(pitch).tolist(), np.asarray(duration).tolist()):
+        if d <= 0:
+            continue
+        if p == REST:
+            add_rest(d)
+            continue
+        out_p.append(p)
+        out_d.append(min(d, max_duration))
+        if d > max_duration:
+            add_rest(d - max_duration)
+    if out_p and out_p[-1] == REST:
+        out_p.pop()
+        out_d.pop()
+    split_p: list[int] = []
+    split_d: list[int] = []
+    for p, d in zip(out_p, out_d):
+        while d > max_duration:  # only rests can be longer here
+            split_p.append(p)
+            split_d.append(max_duration)
+            d -= max_duration
+        split_p.append(p)
+        split_d.append(d)
+    return np.array(split_p, np.int16), np.array(split_d, np.int16)

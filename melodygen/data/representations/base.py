@@ -1,0 +1,117 @@
+"""What every representation provides: encode/decode, and what the model needs to learn it."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+from melodygen.data.melody import Melody
+
+LOG2 = math.log(2.0)
+
+
+class Representation(ABC):
+    """Encodes a :class:`Melody` as an ``(N, F)`` array of elements and decodes it back.
+
+    A training stream for one melody is ``[start] + encode(melody)``; the model reads element ``t`` and
+    predicts element ``t + 1``. The model asks the representation for its input layer
+    (:attr:`input_kind`, :attr:`input_sizes`), its output heads (:attr:`output_sizes`), its loss, its
+    metrics and how to sample, so nothing else branches on the representation's name.
+    """
+
+    name: str
+    #: "embedding": each column is a class index with ``input_sizes[i]`` classes (start included);
+    #: "linear": the columns are real values and ``input_sizes == (F,)``.
+    input_kind: str
+    input_sizes: tuple[int, ...]
+    output_sizes: tuple[int, ...]
+    #: numpy dtype of encoded arrays
+    dtype: np.dtype
+
+    @property
+    def num_features(self) -> int:
+        return int(self.start.shape[0])
+
+    @property
+    @abstractmethod
+    def start(self) -> np.ndarray:
+        """The element that opens every melody's stream (never a target)."""
+
+    @abstractmethod
+    def encode(self, melody: Melody) -> np.ndarray:
+        """``(N, F)`` array for ``melody`` (without the start element)."""
+
+    @abstractmethod
+    def decode(self, elements: np.ndarray) -> Melody:
+        """Inverse of :meth:`encode`; ignores start elements."""
+
+    # --- pitch access, for transposition -------------------------------------------------------
+    @abstractmethod
+    def pitch_of(self, x: torch.Tensor) -> torch.Tensor:
+        """MIDI pitch of each element of ``x`` (``(..., F)``), or -1 where it carries none."""
+
+    @abstractmethod
+    def with_pitch(self, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """``x`` with the pitched elements' pitch replaced by ``pitch`` (same shape as pitch_of)."""
+
+    # --- learning --------------------------------------------------------------------------------
+    @abstractmethod
+    def loss(self, outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss for head ``outputs`` (each ``(B, T, size)``) and ``target`` ``(B, T, F)``."""
+
+    @abstractmethod
+    def note_metrics(self, outputs: list[torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sums over the batch: ``notes`` (count), ``pitch_correct``, ``pitch_bits``, ``duration_bits``.
+
+        Dividing by ``notes`` gives per-note figures: bits are −log2 likelihood per note (or rest),
+        not per time step.
+        """
+
+    @abstractmethod
+    def sample(
+        self,
+        outputs: list[torch.Tensor],
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Next element ``(B, F)`` from the last step's head outputs (each ``(B, size)``)."""
+
+    def start_tensor(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        return torch.as_tensor(self.start, device=device).expand(batch, -1).clone()
+
+
+def sample_logits(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw one class per row of ``logits`` ``(B, C)``; temperature 0 means argmax."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    logits = logits.float() / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # Drop a class once the mass before it already reaches top_p (the first class always stays).
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def bits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """−log2 p(target) for each position; ``logits`` ``(..., C)``, ``target`` ``(...)``."""
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1), reduction="none"
+    ).reshape(target.shape) / LOG2

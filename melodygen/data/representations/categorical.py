@@ -1,0 +1,65 @@
+"""Categorical: a note is a (pitch-or-rest class, duration class) pair, learned with cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.data.representations.base import Representation, bits, sample_logits
+
+PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128
+START_PITCH = PITCH_CLASSES  # input-only class
+START_DURATION = MAX_DURATION  # duration classes are 0..15 for 1..16 sixteenths
+
+
+class Categorical(Representation):
+    name = "categorical"
+    input_kind = "embedding"
+    input_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
+    output_sizes = (PITCH_CLASSES, MAX_DURATION)
+    dtype = np.dtype(np.int64)
+
+    @property
+    def start(self) -> np.ndarray:
+        return np.array([START_PITCH, START_DURATION], dtype=np.int64)
+
+    def encode(self, melody: Melody) -> np.ndarray:
+        return np.stack([melody.pitch.astype(np.int64), melody.duration.astype(np.int64) - 1], axis=1)
+
+    def decode(self, elements: np.ndarray) -> Melody:
+        elements = np.asarray(elements)
+        keep = elements[:, 0] != START_PITCH
+        pitch, duration = elements[keep, 0], elements[keep, 1] + 1
+        return Melody(*normalize(pitch, duration))
+
+    def pitch_of(self, x: torch.Tensor) -> torch.Tensor:
+        p = x[..., 0]
+        return torch.where(p < REST, p, torch.full_like(p, -1))
+
+    def with_pitch(self, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        out[..., 0] = torch.where(x[..., 0] < REST, pitch.to(x.dtype), x[..., 0])
+        return out
+
+    def loss(self, outputs, target):
+        pitch_logits, duration_logits = outputs
+        return F.cross_entropy(pitch_logits.flatten(0, 1).float(), target[..., 0].flatten()) + F.cross_entropy(
+            duration_logits.flatten(0, 1).float(), target[..., 1].flatten()
+        )
+
+    def note_metrics(self, outputs, target):
+        pitch_logits, duration_logits = outputs
+        return {
+            "notes": torch.tensor(float(target[..., 0].numel()), device=target.device),
+            "pitch_correct": (pitch_logits.argmax(-1) == target[..., 0]).sum().float(),
+            "pitch_bits": bits(pitch_logits, target[..., 0]).sum(),
+            "duration_bits": bits(duration_logits, target[..., 1]).sum(),
+        }
+
+    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
+        pitch_logits, duration_logits = outputs
+        pitch = sample_logits(pitch_logits, temperature, top_k, top_p, generator)
+        duration = sample_logits(duration_logits, temperature, top_k, top_p, generator)
+        return torch.stack([pitch, duration], dim=-1)

@@ -1,0 +1,79 @@
+"""Event: one token per 16th step, as in Magenta's Melody RNN.
+
+Tokens: ``0`` hold (the current note or rest goes on), ``1`` note-off (a rest starts), ``2 + p`` note-on
+of pitch ``p``. ``130`` opens a melody and is only ever an input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from melodygen.data.melody import REST, Melody, normalize
+from melodygen.data.representations.base import Representation, bits, sample_logits
+
+HOLD, OFF, FIRST_PITCH = 0, 1, 2
+NUM_EVENTS = FIRST_PITCH + REST  # 130 output classes
+START = NUM_EVENTS
+
+
+class Event(Representation):
+    name = "event"
+    input_kind = "embedding"
+    input_sizes = (NUM_EVENTS + 1,)
+    output_sizes = (NUM_EVENTS,)
+    dtype = np.dtype(np.int64)
+
+    @property
+    def start(self) -> np.ndarray:
+        return np.array([START], dtype=np.int64)
+
+    def encode(self, melody: Melody) -> np.ndarray:
+        onset = np.where(melody.pitch == REST, OFF, FIRST_PITCH + melody.pitch.astype(np.int64))
+        tokens = np.zeros(melody.total_steps, dtype=np.int64)
+        tokens[np.r_[0, np.cumsum(melody.duration[:-1])].astype(np.int64)] = onset
+        return tokens[:, None]
+
+    def decode(self, elements: np.ndarray) -> Melody:
+        tokens = np.asarray(elements).reshape(-1)
+        tokens = tokens[tokens != START]
+        onsets = np.flatnonzero(tokens != HOLD)
+        duration = np.diff(np.r_[onsets, tokens.size])
+        pitch = np.where(tokens[onsets] == OFF, REST, tokens[onsets] - FIRST_PITCH)
+        return Melody(*normalize(pitch, duration))
+
+    def pitch_of(self, x: torch.Tensor) -> torch.Tensor:
+        t = x[..., 0]
+        return torch.where((t >= FIRST_PITCH) & (t < NUM_EVENTS), t - FIRST_PITCH, torch.full_like(t, -1))
+
+    def with_pitch(self, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        pitched = self.pitch_of(x) >= 0
+        out[..., 0] = torch.where(pitched, pitch.to(x.dtype) + FIRST_PITCH, x[..., 0])
+        return out
+
+    def loss(self, outputs, target):
+        return torch.nn.functional.cross_entropy(outputs[0].flatten(0, 1).float(), target[..., 0].flatten())
+
+    def note_metrics(self, outputs, target):
+        # p(token) = p(change or hold) · p(which | change): the first factor, summed over every step,
+        # is the duration information; the second, at onsets, is the pitch information.
+        logits = outputs[0].float()
+        token = target[..., 0]
+        log_p = logits.log_softmax(-1)
+        log_hold = log_p[..., HOLD]
+        log_change = torch.log1p(-log_hold.exp().clamp_max(1 - 1e-7))
+        onset = token != HOLD
+        duration_bits = -torch.where(onset, log_change, log_hold) / np.log(2.0)
+        which_logits = logits[..., FIRST_PITCH - 1 :]  # OFF and the pitches, renormalized
+        which_bits = bits(which_logits, (token - (FIRST_PITCH - 1)).clamp_min(0))
+        correct = which_logits.argmax(-1) == token - (FIRST_PITCH - 1)
+        return {
+            "notes": onset.sum().float(),
+            "pitch_correct": (correct & onset).sum().float(),
+            "pitch_bits": torch.where(onset, which_bits, torch.zeros_like(which_bits)).sum(),
+            "duration_bits": duration_bits.sum(),
+        }
+
+    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
+        return sample_logits(outputs[0], temperature, top_k, top_p, generator)[:, None]
