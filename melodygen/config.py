@@ -7,11 +7,12 @@ fails when the config is composed; :func:`check_train_config` then rejects impos
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from melodygen.data.representations import REPRESENTATIONS
 from melodygen.errors import MelodygenError
@@ -125,6 +126,9 @@ class PrepareConfig:
 
 
 def register_configs() -> None:
+    """Register the schemas and the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made)."""
+    if not OmegaConf.has_resolver("cwd"):
+        OmegaConf.register_new_resolver("cwd", os.getcwd)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="prepare_schema", node=PrepareConfig)

@@ -1,0 +1,99 @@
+"""melodygen-train as a user runs it: a subprocess with Hydra overrides."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+TINY = [
+    "model.hidden_size=16",
+    "model.num_layers=1",
+    "model.embedding_dim=8",
+    "data.seq_len=16",
+    "data.batch_size=16",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "samples.num_samples=1",
+    "samples.length=8",
+    "logger=none",
+]
+
+
+def run_train(root, *args):
+    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
+    return subprocess.run(
+        [sys.executable, "-m", "melodygen.cli.train", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
+    )
+
+
+def test_misspelled_override_fails_naming_the_key(tmp_path, tune_dir):
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "model.hiden_size=64")
+    assert proc.returncode != 0
+    assert "hiden_size" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.hidden_size=0", "model.hidden_size"),
+        ("data.val_fraction=1.5", "data.val_fraction"),
+        ("data.representation=piano", "data.representation"),
+        ("model.dropout=1", "model.dropout"),
+    ],
+)
+def test_impossible_value_fails_with_one_line(tmp_path, tune_dir, override, key):
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", override)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and key in lines[0], proc.stderr
+
+
+def test_wrong_type_fails_at_compose_time(tmp_path, tune_dir):
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "data.seq_len=long")
+    assert proc.returncode != 0 and "seq_len" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_midi_folder_is_one_line(tmp_path):
+    proc = run_train(tmp_path, f"data.midi_dir={tmp_path / 'nowhere'}", *TINY)
+    assert proc.returncode == 2 and "nowhere" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_multirun_sweeps_the_three_axes(tmp_path, tune_dir):
+    proc = run_train(
+        tmp_path,
+        "--multirun",
+        f"data.midi_dir={tune_dir}",
+        *TINY,
+        "trainer.max_epochs=1",
+        "model.hidden_size=8,16",
+        "model.num_layers=1,2",
+        "data.seq_len=8,16",
+        "test=false",
+        "samples.num_samples=0",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweeps = list((tmp_path / "outputs" / "train" / "multiruns").iterdir())
+    assert len(sweeps) == 1
+    jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir() and p.name.isdigit())
+    assert len(jobs) == 8
+    seen = set()
+    for job in jobs:
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["val/loss"] > 0
+        seen.add(
+            tuple(
+                line
+                for line in overrides.splitlines()
+                if "hidden_size" in line or "num_layers" in line or "seq_len" in line
+            )
+        )
+    assert len(seen) == 8

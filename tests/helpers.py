@@ -1,0 +1,25 @@
+"""Helpers shared by tests: compose the real Hydra config with test paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from melodygen.cli.app import CONFIG_DIR
+from melodygen.config import register_configs
+
+
+def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str = "train"):
+    """The ``train`` config as ``melodygen-train`` would compose it, with every path under ``root``."""
+    register_configs()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(
+            config_name,
+            overrides=[
+                f"paths.root_dir={root}",
+                f"paths.output_dir={root / 'run'}",
+                f"data.midi_dir={midi_dir}",
+                *overrides,
+            ],
+        )

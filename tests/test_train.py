@@ -1,0 +1,129 @@
+"""Training end to end through the real Hydra config and a real Lightning Trainer."""
+
+import json
+
+import pretty_midi
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from melodygen.data.representations import REPRESENTATIONS
+from melodygen.train import train
+
+from helpers import compose_train
+
+SMALL = [
+    "model.hidden_size=32",
+    "model.num_layers=1",
+    "model.embedding_dim=8",
+    "data.seq_len=16",
+    "data.batch_size=16",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+@pytest.mark.parametrize("representation", sorted(REPRESENTATIONS))
+def test_fast_dev_run_per_representation(tmp_path, tune_dir, representation):
+    cfg = compose_train(
+        tmp_path,
+        tune_dir,
+        *SMALL,
+        f"data.representation={representation}",
+        "debug=fast_dev_run",
+        "samples.num_samples=1",
+    )
+    metrics = train(cfg)
+    for key in ("val/loss", "val/pitch_acc", "val/pitch_bits", "val/duration_bits", "test/pitch_bits"):
+        assert key in metrics and torch.isfinite(torch.tensor(metrics[key])), key
+    assert 0.0 <= metrics["val/pitch_acc"] <= 1.0
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["representation"] == representation
+    midi = sorted((tmp_path / "run" / "samples").glob("*.mid"))
+    assert len(midi) == 1 and pretty_midi.PrettyMIDI(str(midi[0])).instruments[0].notes
+
+
+def test_run_directory_holds_checkpoints_metrics_and_samples(tmp_path, tune_dir):
+    cfg = compose_train(
+        tmp_path, tune_dir, *SMALL, "trainer.max_epochs=2", "samples.num_samples=2", "samples.length=12"
+    )
+    train(cfg)
+    run = tmp_path / "run"
+    ckpts = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["global_step"] > 0 and metrics["best_checkpoint"].endswith(".ckpt")
+    assert {"val/pitch_bits", "test/pitch_bits", "val/duration_bits"} <= metrics.keys()
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["kept"] == 20
+    samples = sorted((run / "samples").glob("*.mid"))
+    assert len(samples) == 2 and len(sorted((run / "samples").glob("*.png"))) == 2
+    for path in samples:
+        assert pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert (run / "csv" / "metrics.csv").exists()
+
+
+def test_resume_from_last_checkpoint_continues_the_step_count(tmp_path, tune_dir):
+    first = compose_train(
+        tmp_path / "a", tune_dir, *SMALL, "trainer.max_epochs=1", "samples.num_samples=0", "test=false"
+    )
+    train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    steps_one_epoch = torch.load(last, weights_only=True)["global_step"]
+    assert steps_one_epoch > 0
+    second = compose_train(
+        tmp_path / "b",
+        tune_dir,
+        *SMALL,
+        "trainer.max_epochs=2",
+        "samples.num_samples=0",
+        "test=false",
+        f"ckpt_path={last}",
+    )
+    train(second)
+    metrics = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 * steps_one_epoch
+
+
+@pytest.mark.slow
+def test_overfitting_a_handful_of_real_tunes_reaches_high_pitch_accuracy(tmp_path, folk_dir):
+    cfg = compose_train(
+        tmp_path,
+        folk_dir,
+        "model.hidden_size=128",
+        "model.num_layers=1",
+        "model.embedding_dim=32",
+        "data.seq_len=32",
+        "data.batch_size=32",
+        "trainer.enable_progress_bar=false",
+        "debug=overfit",
+        "samples.num_samples=0",
+        "test=false",
+        "logger=none",
+        "callbacks=none",
+        "model.lr=0.01",
+    )
+    metrics = train(cfg)
+    assert metrics["val/pitch_acc"] > 0.9, metrics
+
+
+def test_same_seed_same_result(tmp_path, tune_dir):
+    results = []
+    for name in ("a", "b"):
+        cfg = compose_train(
+            tmp_path / name,
+            tune_dir,
+            *SMALL,
+            "trainer.max_epochs=1",
+            "samples.num_samples=0",
+            "data.transpose=3",
+            "logger=none",
+        )
+        results.append(train(cfg)["val/loss"])
+    assert results[0] == results[1]
+
+
+def test_config_is_plain_yaml_in_the_run_directory(tmp_path, tune_dir):
+    cfg = compose_train(tmp_path, tune_dir, *SMALL)
+    assert OmegaConf.select(cfg, "data.representation") == "categorical"
+    assert cfg.callbacks.model_checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
