@@ -51,3 +51,49 @@ def tune_dir(tmp_path: Path) -> Path:
         write_tune(folder / f"tune{i:02d}.mid", random_tune(rng, int(rng.integers(40, 80))),
                    qpm=100.0 if i % 2 else 140.0)
     return folder
+
+
+def write_notes(path: Path, tracks, qpm: float = 120.0) -> Path:
+    """Write several tracks of ``(pitch, start, length)`` notes, times in 16ths (fractions allowed).
+
+    ``tracks`` is a list of ``(notes, program, is_drum)``; the tracks are written in that order.
+    """
+    pm = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    sixteenth = 60.0 / qpm / 4
+    for notes, program, is_drum in tracks:
+        inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+        for pitch, start, length in notes:
+            inst.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=start * sixteenth,
+                                               end=(start + length) * sixteenth))
+        pm.instruments.append(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+    return path
+
+
+@pytest.fixture
+def make_tune():
+    """:func:`write_tune`, for tests in sub-folders."""
+    return write_tune
+
+
+@pytest.fixture
+def make_midi():
+    """:func:`write_notes`, for tests in sub-folders."""
+    return write_notes
+
+
+@pytest.fixture
+def tunes():
+    """:data:`TUNES`: three real phrases as ``[(pitch, 16ths)]``."""
+    return TUNES
+
+
+@pytest.fixture(scope="session")
+def folk_dir(tmp_path_factory) -> Path:
+    """A dozen real Essen folk tunes, exported from music21's ABC files by the corpus builder."""
+    from melodygen.data.corpus import build_corpus
+
+    out = tmp_path_factory.mktemp("folk")
+    build_corpus(out, collections=("essen",), workers=1, limit=12, progress=False)
+    return out

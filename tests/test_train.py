@@ -5,12 +5,11 @@ import json
 import pretty_midi
 import pytest
 import torch
+from helpers import compose_train
 from omegaconf import OmegaConf
 
 from melodygen.data.representations import REPRESENTATIONS
 from melodygen.train import train
-
-from helpers import compose_train
 
 SMALL = [
     "model.hidden_size=32",
