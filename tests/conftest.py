@@ -63,8 +63,11 @@ def write_notes(path: Path, tracks, qpm: float = 120.0) -> Path:
     for notes, program, is_drum in tracks:
         inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
         for pitch, start, length in notes:
-            inst.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=start * sixteenth,
-                                               end=(start + length) * sixteenth))
+            inst.notes.append(
+                pretty_midi.Note(
+                    velocity=90, pitch=pitch, start=start * sixteenth, end=(start + length) * sixteenth
+                )
+            )
         pm.instruments.append(inst)
     path.parent.mkdir(parents=True, exist_ok=True)
     pm.write(str(path))
@@ -97,3 +100,35 @@ def folk_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("folk")
     build_corpus(out, collections=("essen",), workers=1, limit=12, progress=False)
     return out
+
+
+class TinyCheckpoint:
+    """A checkpoint written by a real two-step fit, and the model that wrote it (in eval mode)."""
+
+    def __init__(self, path: Path, model):
+        self.path, self.model = path, model
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
+    """A tiny categorical MelodyLSTM fitted for two steps on six written tunes, saved by the Trainer."""
+    import pytorch_lightning as pl
+
+    from melodygen.data.datamodule import MelodyDataModule
+    from melodygen.models import MelodyLSTM
+
+    root = tmp_path_factory.mktemp("tiny_checkpoint")
+    rng = np.random.default_rng(7)
+    for i in range(6):
+        write_tune(root / "midi" / f"tune{i}.mid", random_tune(rng, 40))
+    datamodule = MelodyDataModule(str(root / "midi"), str(root / "cache"), seq_len=16, batch_size=8,
+                                  val_fraction=0.0, test_fraction=0.0, progress=False)
+    pl.seed_everything(0, verbose=False)
+    model = MelodyLSTM("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, accelerator="cpu",
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         num_sanity_val_steps=0)
+    trainer.fit(model, datamodule=datamodule)
+    path = root / "tiny.ckpt"
+    trainer.save_checkpoint(path)
+    return TinyCheckpoint(path, model.eval())

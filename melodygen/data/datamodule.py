@@ -54,6 +54,20 @@ class WindowDataset(Dataset):
         return self.representation.with_pitch(window, pitch + shift) if shift else window
 
 
+def shifts_to_c(corpus: PreparedCorpus) -> np.ndarray:
+    """Semitones that move each melody's estimated tonic to C, an octave the other way if that leaves 0–127."""
+    shift = np.array([shift_to_c(int(t)) for t in corpus.tonic], dtype=np.int64)
+    if shift.size == 0:
+        return shift
+    pitch = corpus.pitch.astype(np.int64)
+    starts = corpus.offsets[:-1]
+    low = np.minimum.reduceat(np.where(pitch == REST, MAX_PITCH, pitch), starts)
+    high = np.maximum.reduceat(np.where(pitch == REST, 0, pitch), starts)
+    shift = np.where(high + shift > MAX_PITCH, shift - 12, shift)
+    shift = np.where(low + shift < 0, shift + 12, shift)
+    return np.where((low + shift < 0) | (high + shift > MAX_PITCH), 0, shift)
+
+
 def build_stream(corpus: PreparedCorpus, indices: np.ndarray, representation: Representation,
                  seq_len: int, stride: int, pitch_shift: np.ndarray | None = None):
     """Encode the melodies ``indices`` into one stream (each opened by the start element) and window starts."""
@@ -115,7 +129,7 @@ class MelodyDataModule(pl.LightningDataModule):
         # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
         self.corpus = corpus = prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False)
         split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
-        shift = np.array([shift_to_c(int(t)) for t in corpus.tonic]) if hp.transpose_to_c else None
+        shift = shifts_to_c(corpus) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             stream, starts, too_short = build_stream(
                 corpus, np.flatnonzero(split == which), self.representation, hp.seq_len,

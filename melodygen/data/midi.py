@@ -32,7 +32,7 @@ SKIP_REASONS = (
     "truncated",  # the data ends inside a chunk
     "corrupt",  # a MIDI parse error other than truncation
     "too_large",  # more bytes than max_file_bytes
-    "absurd_length",  # more beats than max_beats or more notes than max_notes
+    "absurd_length",  # more beats than max_beats (or ticks than pretty_midi takes), or notes than max_notes
     "no_notes",  # no note events at all
     "drums_only",  # notes only on drum channels
     "too_short",  # fewer than min_notes notes after extraction
@@ -84,6 +84,8 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
     beats = max_tick / max(midi.ticks_per_beat, 1)
     if beats > params.max_beats:
         raise SkipFile("absurd_length", f"{beats:.0f} beats > {params.max_beats}")
+    if max_tick >= pretty_midi.pretty_midi.MAX_TICK:  # pretty_midi refuses it as "likely corrupt"
+        raise SkipFile("absurd_length", f"{max_tick} ticks > {pretty_midi.pretty_midi.MAX_TICK:.0f}")
     try:
         return pretty_midi.PrettyMIDI(mido_object=midi)
     except Exception as exc:

@@ -104,6 +104,7 @@ def sample_logits(
         cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
         # Drop a class once the mass before it already reaches top_p (the first class always stays).
         drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop_sorted[..., 0] = False  # top_p=0 would otherwise drop every class
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     probs = logits.softmax(dim=-1)

@@ -1,0 +1,169 @@
+"""The parsed-corpus cache: reuse, invalidation, corrupt files and interrupted writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from melodygen.data.cache import cache_key, cache_path, list_midi_files, read_cache, write_atomic
+from melodygen.data.midi import ExtractionParams, load_melody
+from melodygen.data.prepare import prepare_corpus
+
+
+def prepare(midi_dir: Path, cache_dir: Path, params: ExtractionParams | None = None):
+    return prepare_corpus(midi_dir, cache_dir, params, workers=1, progress=False)
+
+
+def assert_same_corpus(a, b):
+    assert a.files == b.files and a.skipped == b.skipped
+    for name in ("offsets", "pitch", "duration", "qpm", "tonic", "mode"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_second_call_loads_the_cache(tmp_path, tune_dir):
+    first = prepare(tune_dir, tmp_path / "cache")
+    assert not first.from_cache and first.parse_seconds > 0
+    assert first.cache_file.exists() and first.cache_file.parent == tmp_path / "cache"
+    second = prepare(tune_dir, tmp_path / "cache")
+    assert second.from_cache and second.parse_seconds == 0.0
+    assert second.cache_file == first.cache_file
+    assert_same_corpus(first, second)
+    assert second.melody(3).equals(load_melody(tune_dir / second.files[3]))
+    assert list(tmp_path.joinpath("cache").iterdir()) == [first.cache_file]
+
+
+def test_cached_corpus_is_not_parsed_again(tmp_path, tune_dir):
+    """Overwrite a file with garbage of the same size and mtime: only a cache hit still gives its melody."""
+    first = prepare(tune_dir, tmp_path / "cache")
+    path = tune_dir / first.files[0]
+    st = path.stat()
+    path.write_bytes(b"\0" * st.st_size)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    second = prepare(tune_dir, tmp_path / "cache")
+    assert second.from_cache and second.skipped == []
+    assert_same_corpus(first, second)
+
+
+def test_touching_a_file_rebuilds(tmp_path, tune_dir):
+    first = prepare(tune_dir, tmp_path / "cache")
+    path = tune_dir / first.files[5]
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    second = prepare(tune_dir, tmp_path / "cache")
+    assert not second.from_cache and second.cache_file != first.cache_file
+    assert_same_corpus(first, second)
+    assert prepare(tune_dir, tmp_path / "cache").from_cache
+
+
+def test_adding_or_removing_a_file_rebuilds(tmp_path, tune_dir, make_tune, tunes):
+    first = prepare(tune_dir, tmp_path / "cache")
+    make_tune(tune_dir / "deeper" / "new.mid", tunes[1])
+    added = prepare(tune_dir, tmp_path / "cache")
+    assert not added.from_cache and added.files == sorted(first.files + ["deeper/new.mid"])
+    (tune_dir / first.files[0]).unlink()
+    removed = prepare(tune_dir, tmp_path / "cache")
+    assert not removed.from_cache and removed.files == sorted(first.files[1:] + ["deeper/new.mid"])
+
+
+def test_changed_parameters_rebuild(tmp_path, tune_dir):
+    files = list_midi_files(tune_dir)
+    assert cache_key(tune_dir, files, ExtractionParams()) != cache_key(tune_dir, files, ExtractionParams(60))
+    first = prepare(tune_dir, tmp_path / "cache")
+    strict = prepare(tune_dir, tmp_path / "cache", ExtractionParams(min_notes=60))
+    assert not strict.from_cache
+    assert len(strict) < len(first) and {r for _, r, _ in strict.skipped} == {"too_short"}
+
+
+def test_cache_key_ignores_listing_order_but_not_names(tmp_path, tune_dir):
+    files = list_midi_files(tune_dir)
+    params = ExtractionParams()
+    assert files == sorted(files) and len(files) == 20
+    key = cache_key(tune_dir, files, params)
+    assert key == cache_key(tune_dir, list_midi_files(tune_dir), params)
+    (tune_dir / files[0]).rename(tune_dir / "renamed.mid")
+    assert cache_key(tune_dir, list_midi_files(tune_dir), params) != key
+
+
+def test_corrupt_cache_file_is_rebuilt_with_a_warning(tmp_path, tune_dir):
+    cache_dir = tmp_path / "cache"
+    key = cache_key(tune_dir.resolve(), list_midi_files(tune_dir), ExtractionParams())
+    path = cache_path(cache_dir, tune_dir.resolve(), key)
+    path.parent.mkdir()
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+
+    with pytest.warns(UserWarning, match="corrupt melody cache"):
+        corpus = prepare(tune_dir, cache_dir)
+    assert not corpus.from_cache and len(corpus) == 20 and corpus.cache_file == path
+    assert prepare(tune_dir, cache_dir).from_cache
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut", "zip header"])
+def test_read_cache_refuses_damaged_files(tmp_path, tune_dir, damage):
+    corpus = prepare(tune_dir, tmp_path / "cache")
+    key = cache_key(tune_dir.resolve(), list_midi_files(tune_dir), ExtractionParams())
+    data = corpus.cache_file.read_bytes()
+    damaged = {
+        "garbage": b"not a cache at all",
+        "cut": data[: len(data) // 2],
+        "zip header": data[:4] + b"\xff" * 60 + data[64:],
+    }[damage]
+    corpus.cache_file.write_bytes(damaged)
+    with pytest.warns(UserWarning, match="corrupt melody cache"):
+        assert read_cache(corpus.cache_file, key) is None
+
+
+def test_read_cache_refuses_another_key(tmp_path, tune_dir):
+    corpus = prepare(tune_dir, tmp_path / "cache")
+    key = cache_key(tune_dir.resolve(), list_midi_files(tune_dir), ExtractionParams())
+    assert read_cache(corpus.cache_file, key) is not None
+    with pytest.warns(UserWarning, match="stale melody cache"):
+        assert read_cache(corpus.cache_file, "0" * 64) is None
+    assert read_cache(tmp_path / "cache" / "absent.npz", key) is None
+
+
+class ExplodingArray:
+    """Array-like whose conversion fails, so ``np.savez`` stops after writing the arrays before it."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("disk pulled out")
+
+
+def test_interrupted_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "cache" / "corpus.npz"
+    with pytest.raises(RuntimeError, match="disk pulled out"):
+        write_atomic(target, {"pitch": np.arange(100_000), "boom": ExplodingArray()})
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_interrupted_write_keeps_the_previous_cache(tmp_path):
+    target = tmp_path / "corpus.npz"
+    write_atomic(target, {"format": np.array(1), "key": np.array("k"), "pitch": np.arange(10)})
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError):
+        write_atomic(
+            target,
+            {"format": np.array(1), "key": np.array("k2"), "pitch": np.arange(5), "boom": ExplodingArray()},
+        )
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.npz"]
+    arrays = read_cache(target, "k")
+    assert arrays is not None and arrays["pitch"].tolist() == list(range(10))
+
+
+def test_skipped_files_and_keys_survive_the_cache(tmp_path, tune_dir, make_tune, tunes):
+    (tune_dir / "broken.mid").write_text("not midi")
+    make_tune(tune_dir / "short.mid", tunes[0][:3])
+    first = prepare(tune_dir, tmp_path / "cache")
+    second = prepare(tune_dir, tmp_path / "cache")
+    assert second.from_cache
+    assert_same_corpus(first, second)
+    assert second.skipped == [
+        ("broken.mid", "not_midi", "no MThd header"),
+        ("short.mid", "too_short", "3 notes < 8"),
+    ]
+    assert second.report()["skipped_files"] == first.report()["skipped_files"]

@@ -1,0 +1,282 @@
+"""Splits by file and the MelodyDataModule's windows, targets and transpositions."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from melodygen.data.datamodule import MelodyDataModule
+from melodygen.data.keys import estimate_key
+from melodygen.data.melody import REST
+from melodygen.data.representations import REPRESENTATIONS
+from melodygen.data.splits import TEST, TRAIN, VAL, split_files
+from melodygen.errors import MelodygenError
+
+NAMES = sorted(REPRESENTATIONS)
+SPLITS = (TRAIN, VAL, TEST)
+
+
+def make_dm(midi_dir: Path, tmp_path: Path, **kwargs) -> MelodyDataModule:
+    kwargs = {
+        "seq_len": 16,
+        "window_stride": 4,
+        "batch_size": 8,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "parse_workers": 1,
+        "progress": False,
+        **kwargs,
+    }
+    dm = MelodyDataModule(str(midi_dir), str(tmp_path / "cache"), **kwargs)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def is_start(dm: MelodyDataModule, x: torch.Tensor) -> torch.Tensor:
+    """Which elements of ``x`` (``(..., F)``) are the start element."""
+    return (x == torch.as_tensor(dm.representation.start)).all(-1)
+
+
+# --- split_files -------------------------------------------------------------------------------------
+
+NAMES_200 = [f"collection{i % 7}/tune_{i:04d}.mid" for i in range(200)]
+
+
+def test_split_gives_each_file_one_split():
+    split = split_files(NAMES_200, 0.1, 0.1, seed=0)
+    assert split.shape == (200,) and set(split.tolist()) == {TRAIN, VAL, TEST}
+
+
+def test_split_fractions_are_roughly_respected():
+    split = split_files(NAMES_200, 0.2, 0.1, seed=0)
+    counts = np.bincount(split, minlength=3)
+    # binomial standard deviations are about 5.7 (val) and 4.2 (test)
+    assert abs(counts[VAL] - 40) <= 15 and abs(counts[TEST] - 20) <= 12
+    assert counts.sum() == 200
+    assert (split_files(NAMES_200, 0.0, 0.0) == TRAIN).all()
+
+
+def test_split_of_a_file_ignores_the_other_files():
+    full = dict(zip(NAMES_200, split_files(NAMES_200, 0.1, 0.1, seed=3).tolist()))
+    rng = random.Random(0)
+    for _ in range(5):
+        subset = rng.sample(NAMES_200, 120) + [f"added/new_{i}.mid" for i in range(30)]
+        for name, s in zip(subset, split_files(subset, 0.1, 0.1, seed=3).tolist()):
+            if name in full:
+                assert full[name] == s, name
+
+
+def test_seed_changes_the_split():
+    a = split_files(NAMES_200, 0.1, 0.1, seed=0)
+    b = split_files(NAMES_200, 0.1, 0.1, seed=1)
+    assert (a != b).sum() > 20
+    assert np.array_equal(a, split_files(NAMES_200, 0.1, 0.1, seed=0))
+
+
+def test_small_folder_still_gets_validation_and_test_files():
+    names = [f"t{i}.mid" for i in range(5)]
+    split = split_files(names, 0.05, 0.05, seed=0)
+    assert np.bincount(split, minlength=3).tolist() == [3, 1, 1]
+    assert (split_files(names[:1], 0.1, 0.1) == TRAIN).all()  # a lone file stays for training
+
+
+# --- windows -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
+    dm = make_dm(tune_dir, tmp_path, representation=name)
+    rep = dm.representation
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        x, y = next(iter(loader))
+        assert x.shape == y.shape == (8, 16, rep.num_features)
+        assert x.dtype == y.dtype == torch.from_numpy(rep.start).dtype
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_windows_are_stream_slices_within_one_melody(name, tmp_path, tune_dir):
+    seq_len, stride = 16, 4
+    dm = make_dm(tune_dir, tmp_path, representation=name, seq_len=seq_len, window_stride=stride)
+    rep, corpus = dm.representation, dm.corpus
+    assert corpus.from_cache  # setup loaded what prepare_data parsed
+    index = {f: i for i, f in enumerate(corpus.files)}
+    for which in SPLITS:
+        ds = dm.datasets[which]
+        # The stream is the split's melodies, in file order, each opened by the start element.
+        pieces, expected_starts, begin = [], [], 0
+        for f in dm.split_of(which):
+            encoded = rep.encode(corpus.melody(index[f]))
+            pieces += [rep.start[None], encoded]
+            length = 1 + len(encoded)
+            expected_starts += range(begin, begin + length - seq_len, stride)
+            begin += length
+        assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces)))
+        assert ds.starts.tolist() == expected_starts and len(ds) > 0
+
+        for i in range(len(ds)):
+            x, y = ds[i]
+            s = int(ds.starts[i])
+            assert torch.equal(x, ds.stream[s : s + seq_len])
+            assert torch.equal(y, ds.stream[s + 1 : s + seq_len + 1])
+            assert not is_start(dm, y).any()  # a target is never the start element ...
+            assert not is_start(dm, x[1:]).any()  # ... so no window reaches into the next melody
+
+
+def test_windows_cover_each_melody_up_to_its_last_element(tmp_path, make_tune, tunes):
+    # One tune per file; its event stream is 1 + total steps long.
+    for i, tune in enumerate(tunes):
+        make_tune(tmp_path / "three" / f"t{i}.mid", tune)
+    dm = make_dm(
+        tmp_path / "three",
+        tmp_path,
+        representation="event",
+        seq_len=10,
+        window_stride=1,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        min_notes=1,
+    )
+    ds = dm.datasets[TRAIN]
+    total = [1 + sum(d for _, d in tune) for tune in tunes]
+    assert len(ds) == sum(t - 10 for t in total)
+    ends = {int(s) + 11 for s in ds.starts}
+    assert set(np.cumsum(total).tolist()) <= ends  # the final element of every melody is a target
+
+
+def test_seq_len_longer_than_every_melody_is_a_user_error(tmp_path, tune_dir):
+    # fixture tunes have 40–80 notes: 400 elements is longer than all, 40 shorter than all
+    with pytest.raises(MelodygenError, match="seq_len=400"):
+        make_dm(tune_dir, tmp_path, representation="categorical", seq_len=400)
+    assert (
+        len(make_dm(tune_dir, tmp_path / "ok", representation="categorical", seq_len=40).datasets[TRAIN]) > 0
+    )
+
+
+def test_split_membership_is_by_file(tmp_path, tune_dir):
+    dm = make_dm(tune_dir, tmp_path)
+    parts = [dm.split_of(which) for which in SPLITS]
+    assert sorted(sum(parts, [])) == dm.corpus.files
+    assert all(parts) and len(set(sum(parts, []))) == len(dm.corpus.files)
+    assert parts == [
+        [f for f, s in zip(dm.corpus.files, split_files(dm.corpus.files, 0.2, 0.2, 0)) if s == which]
+        for which in SPLITS
+    ]
+    # another seed: other files, and the streams follow
+    other = make_dm(tune_dir, tmp_path / "other", split_seed=1)
+    assert other.split_of(TRAIN) != parts[0]
+    starts = (other.datasets[VAL].stream == torch.as_tensor(other.representation.start)).all(-1)
+    assert int(starts.sum()) == len(other.split_of(VAL))
+
+
+# --- transposition -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def extreme_dir(tmp_path, make_tune) -> Path:
+    """Tunes that climb from the bottom of the MIDI range to its top, with rests."""
+    rng = np.random.default_rng(11)
+    folder = tmp_path / "extreme"
+    for i in range(10):
+        low = [(int(p), int(d)) for p, d in zip(rng.integers(0, 6, 20), rng.choice([1, 2, 4], 20))]
+        high = [(int(p), int(d)) for p, d in zip(rng.integers(122, 128, 20), rng.choice([1, 2, 4], 20))]
+        low[0], high[-1] = (0, 2), (127, 2)
+        make_tune(folder / f"x{i}.mid", low + high, rest_before={3: 2, 11: 1, 25: 3, 33: 5})
+    return folder
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_transposition_moves_only_pitches_and_stays_in_range(name, tmp_path, extreme_dir):
+    torch.manual_seed(0)
+    dm = make_dm(extreme_dir, tmp_path, representation=name, seq_len=8, window_stride=2, transpose=5)
+    rep, ds = dm.representation, dm.datasets[TRAIN]
+    shifts = {"all": set(), "bottom": set(), "top": set()}
+    for _ in range(4):
+        for i in range(len(ds)):
+            x, y = ds[i]
+            s = int(ds.starts[i])
+            window, original = torch.cat([x, y[-1:]]), ds.stream[s : s + 9]
+            assert torch.equal(y[:-1], x[1:])
+            p, p0 = rep.pitch_of(window), rep.pitch_of(original)
+            pitched = p0 >= 0
+            assert torch.equal(pitched, p >= 0)
+            assert torch.equal(window[~pitched], original[~pitched])  # rests, holds, start untouched
+            if name == "continuous":  # the duration column never moves
+                assert torch.equal(window[:, 1], original[:, 1])
+            if not pitched.any():
+                continue
+            shift = set((p - p0)[pitched].tolist())
+            assert len(shift) == 1  # the whole window moves together
+            assert int(p[pitched].min()) >= 0 and int(p[pitched].max()) <= 127
+            shifts["all"] |= shift
+            if p0[pitched].min() == 0:
+                shifts["bottom"] |= shift
+            if p0[pitched].max() == 127:
+                shifts["top"] |= shift
+    assert shifts["all"] == set(range(-5, 6))
+    assert shifts["bottom"] == set(range(0, 6))  # windows holding pitch 0 can only go up ...
+    assert shifts["top"] == set(range(-5, 1))  # ... and those holding 127 only down
+
+
+@pytest.mark.parametrize("which", [VAL, TEST])
+def test_transposition_only_applies_to_training(which, tmp_path, extreme_dir):
+    dm = make_dm(extreme_dir, tmp_path, seq_len=8, window_stride=2, transpose=5)
+    ds = dm.datasets[which]
+    assert len(ds) > 0 and dm.datasets[TRAIN].transpose == 5
+    for i in range(len(ds)):
+        s = int(ds.starts[i])
+        x, y = ds[i]
+        assert torch.equal(x, ds.stream[s : s + 8]) and torch.equal(y, ds.stream[s + 1 : s + 9])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_transpose_to_c_moves_every_tune_to_c(name, tmp_path, make_tune, tunes):
+    folder = tmp_path / "keys"
+    # tunes[0] is in C major: moved to G, A and E♭; tunes[1] is in D major, tunes[2] in A minor.
+    for i, (tune, shift) in enumerate([(0, 7), (0, 9), (0, 3), (1, 0), (1, -4), (2, 0), (2, 2), (0, 7)]):
+        make_tune(folder / f"k{i}.mid", [(p + shift, d) for p, d in tunes[tune]])
+    dm = make_dm(
+        folder,
+        tmp_path,
+        representation=name,
+        seq_len=8,
+        val_fraction=0.25,
+        test_fraction=0.25,
+        transpose_to_c=True,
+    )
+    rep, corpus = dm.representation, dm.corpus
+    assert sorted(set(corpus.tonic.tolist())) == [2, 3, 7, 9, 10, 11]  # G, A, E♭, D, B♭ and B
+    seen = 0
+    for which in SPLITS:
+        stream = dm.datasets[which].stream.numpy()
+        bounds = np.flatnonzero(is_start(dm, dm.datasets[which].stream).numpy()).tolist() + [len(stream)]
+        for f, a, b in zip(dm.split_of(which), bounds[:-1], bounds[1:]):
+            moved = rep.decode(stream[a:b])
+            original = corpus.melody(corpus.files.index(f))
+            assert estimate_key(moved.pitch, moved.duration)[0] == 0, f
+            np.testing.assert_array_equal(moved.duration, original.duration)
+            offset = set((moved.pitch - original.pitch)[original.is_note].tolist())
+            assert len(offset) == 1 and -6 <= offset.pop() <= 6  # the shorter way to C
+            np.testing.assert_array_equal(moved.pitch == REST, original.pitch == REST)
+            seen += 1
+    assert seen == 8
+
+
+def test_transpose_to_c_keeps_pitches_in_midi_range(tmp_path, make_tune, tunes):
+    # A tune in G whose top note is G 127: the shorter way to C is up 5 semitones, to 132.
+    folder = tmp_path / "high"
+    for i in range(4):
+        make_tune(folder / f"h{i}.mid", [(p + 43, d) for p, d in tunes[0]] + [(127, 4), (122, 4), (127, 8)])
+    dm = make_dm(folder, tmp_path, seq_len=8, transpose_to_c=True)
+    assert set(dm.corpus.tonic.tolist()) == {7}
+    index = {f: i for i, f in enumerate(dm.corpus.files)}
+    for which in SPLITS:
+        stream = dm.datasets[which].stream
+        notes = sum(dm.corpus.melody(index[f]).num_notes for f in dm.split_of(which))
+        # every note keeps a MIDI pitch: none may become the rest class (128) or beyond
+        assert int((dm.representation.pitch_of(stream) >= 0).sum()) == notes
+        assert int(stream[:, 0].max()) <= 129  # the start class is the largest index the embedding has
