@@ -37,7 +37,7 @@ class DataConfig:
     cache_dir: str = MISSING
     representation: str = "categorical"
     seq_len: int = 64
-    window_stride: int = 8
+    window_stride: int = 16
     batch_size: int = 64
     num_workers: int = 0
     val_fraction: float = 0.1
@@ -51,10 +51,10 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    hidden_size: int = 256
+    hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.2
-    embedding_dim: int = 64
+    embedding_dim: int = 32
     optimizer: str = "adam"
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -70,7 +70,7 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: Any = "32-true"
-    max_epochs: int = 10
+    max_epochs: int = 5
     min_epochs: int = 1
     max_steps: int = -1
     max_time: Any = None

@@ -99,7 +99,7 @@ class MelodyDataModule(pl.LightningDataModule):
         cache_dir: str,
         representation: str = "categorical",
         seq_len: int = 64,
-        window_stride: int = 8,
+        window_stride: int = 16,
         batch_size: int = 64,
         num_workers: int = 0,
         val_fraction: float = 0.1,

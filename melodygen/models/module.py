@@ -15,15 +15,15 @@ class MelodyLSTM(pl.LightningModule):
     def __init__(
         self,
         representation: str = "categorical",
-        hidden_size: int = 256,
+        hidden_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.2,
-        embedding_dim: int = 64,
+        embedding_dim: int = 32,
         optimizer: str = "adam",
         lr: float = 2e-3,
         weight_decay: float = 0.0,
         scheduler: str = "none",
-        max_epochs: int = 10,
+        max_epochs: int = 5,
     ):
         super().__init__()
         self.save_hyperparameters()
