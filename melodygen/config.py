@@ -182,5 +182,7 @@ def check_train_config(cfg: DictConfig) -> None:
             f"the {cfg.data.representation} representation needs an embedding of at least 1",
         )
     s = cfg.samples
-    _require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative")
-    _require(s.length >= 1, "samples.length", s.length, "must be at least 1")
+    _require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
+    from melodygen.generate import check_sampling_args
+
+    check_sampling_args(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p, prefix="samples.")

@@ -121,13 +121,27 @@ def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
     rng = np.random.default_rng(7)
     for i in range(6):
         write_tune(root / "midi" / f"tune{i}.mid", random_tune(rng, 40))
-    datamodule = MelodyDataModule(str(root / "midi"), str(root / "cache"), seq_len=16, batch_size=8,
-                                  val_fraction=0.0, test_fraction=0.0, progress=False)
+    datamodule = MelodyDataModule(
+        str(root / "midi"),
+        str(root / "cache"),
+        seq_len=16,
+        batch_size=8,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        progress=False,
+    )
     pl.seed_everything(0, verbose=False)
     model = MelodyLSTM("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
-    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, accelerator="cpu",
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=datamodule)
     path = root / "tiny.ckpt"
     trainer.save_checkpoint(path)

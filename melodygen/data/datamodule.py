@@ -112,6 +112,8 @@ class MelodyDataModule(pl.LightningDataModule):
         progress: bool = True,
     ):
         super().__init__()
+        # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
+        midi_dir, cache_dir = str(midi_dir), str(cache_dir)
         self.save_hyperparameters()
         self.representation = get_representation(representation)
         self.params = ExtractionParams(min_notes=min_notes)

@@ -58,3 +58,24 @@ class MelodyNetwork(nn.Module):
         hidden, state = self.lstm(self.embed(x), state)
         hidden = self.dropout(hidden)
         return [head(hidden) for head in self.heads], state
+
+    def step(self, x: torch.Tensor, state: State) -> tuple[list[torch.Tensor], State]:
+        """One element per sample (``x`` is ``(B, F)``) with the carried state; for inference (no dropout).
+
+        Same numbers as ``forward`` on a length-1 sequence, through ``torch.lstm_cell`` with the LSTM's
+        own weights: a single step then costs a few small kernels instead of a full sequence call,
+        which is what makes sampling one element at a time fast on a CPU.
+        """
+        h, c = state
+        inp = self.embed(x)
+        hs, cs = [], []
+        for k in range(self.lstm.num_layers):
+            weights = [
+                getattr(self.lstm, f"{name}_l{k}")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
+            hk, ck = torch.lstm_cell(inp, (h[k], c[k]), *weights)
+            hs.append(hk)
+            cs.append(ck)
+            inp = hk
+        return [head(inp) for head in self.heads], (torch.stack(hs), torch.stack(cs))

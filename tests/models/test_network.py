@@ -48,3 +48,19 @@ def test_hyperparameters_are_plain_values():
     model = MelodyLSTM("event", hidden_size=32)
     assert all(isinstance(v, (int, float, str, bool)) for v in model.hparams.values())
     assert model.hparams.representation == "event" and model.hparams.hidden_size == 32
+
+
+@pytest.mark.parametrize("name", sorted(REPRESENTATIONS))
+def test_single_step_equals_the_sequence_pass(name):
+    rep = get_representation(name)
+    model = MelodyLSTM(name, hidden_size=16, num_layers=3, embedding_dim=8, dropout=0.3).eval()
+    x = _batch(rep)
+    full, _ = model(x)
+    _, state = model(x[:, :1])
+    steps = []
+    for t in range(1, x.shape[1]):
+        out, state = model.net.step(x[:, t], state)
+        steps.append(out)
+    for head, expected in enumerate(full):
+        got = torch.stack([out[head] for out in steps], dim=1)
+        torch.testing.assert_close(got, expected[:, 1:], rtol=1e-4, atol=1e-5)

@@ -30,6 +30,8 @@ class Representation(ABC):
     output_sizes: tuple[int, ...]
     #: numpy dtype of encoded arrays
     dtype: np.dtype
+    #: True when one element is one 16th step (so a note spans several elements)
+    element_is_step: bool = False
 
     @property
     def num_features(self) -> int:

@@ -26,6 +26,8 @@ class Categorical(Representation):
         return np.array([START_PITCH, START_DURATION], dtype=np.int64)
 
     def encode(self, melody: Melody) -> np.ndarray:
+        if melody.duration.size and not (1 <= melody.duration.min() and melody.duration.max() <= MAX_DURATION):
+            raise ValueError(f"durations must be 1–{MAX_DURATION} sixteenths; normalize() the melody first")
         return np.stack([melody.pitch.astype(np.int64), melody.duration.astype(np.int64) - 1], axis=1)
 
     def decode(self, elements: np.ndarray) -> Melody:

@@ -23,6 +23,7 @@ class Event(Representation):
     input_sizes = (NUM_EVENTS + 1,)
     output_sizes = (NUM_EVENTS,)
     dtype = np.dtype(np.int64)
+    element_is_step = True
 
     @property
     def start(self) -> np.ndarray:

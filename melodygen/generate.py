@@ -1,0 +1,272 @@
+"""Sampling melodies from a trained model, as plain functions usable without Hydra.
+
+Sampling is batched and stateful: the start element and the primer go through the LSTM once, as a
+prefix, and then every new element is fed alone together with the carried ``(h, c)`` state, so a
+melody of ``n`` elements costs ``n`` single steps instead of the ``n²/2`` of re-feeding the prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
+from melodygen.data.representations import Representation
+from melodygen.data.representations.event import HOLD
+from melodygen.errors import MelodygenError
+
+if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
+    from melodygen.models import MelodyLSTM
+
+DEFAULT_QPM = 120.0
+#: pathlib classes a checkpoint may hold (Lightning stores a datamodule's hyperparameters as given, so a
+#: ``Path`` passed to it is pickled as ``PosixPath``); rebuilding a path runs no code, so they are safe.
+_SAFE_CHECKPOINT_GLOBALS = [
+    pathlib.PosixPath,
+    pathlib.PurePosixPath,
+    pathlib.WindowsPath,
+    pathlib.PureWindowsPath,
+]
+
+# --- checks ------------------------------------------------------------------------------------------
+
+
+def check_sampling_args(
+    num_samples: int, length: int, temperature: float, top_k: int, top_p: float, prefix: str = ""
+) -> None:
+    """Raise :class:`MelodygenError` naming the first impossible value (``prefix`` goes before each name)."""
+    rules = [
+        (num_samples >= 1, "num_samples", num_samples, "must be at least 1"),
+        (length >= 1, "length", length, "must be at least 1"),
+        (temperature >= 0, "temperature", temperature, "must not be negative (0 means argmax)"),
+        (top_k >= 0, "top_k", top_k, "must not be negative (0 keeps every class)"),
+        (0 < top_p <= 1, "top_p", top_p, "must be in (0, 1]"),
+    ]
+    for ok, key, value, rule in rules:
+        if not ok:
+            raise MelodygenError(f"{prefix}{key}={value!r} is not allowed: {rule}")
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # torch's weights-only refusal opens with advice; the line that names the culprit comes later.
+    culprit = [line for line in lines if line.startswith("WeightsUnpickler error")]
+    text = culprit[0] if culprit else " ".join(lines) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyLSTM:
+    """Rebuild a :class:`MelodyLSTM` from a Lightning checkpoint, on ``device`` (default CPU), in eval mode.
+
+    The checkpoint is read with ``weights_only=True`` (no arbitrary unpickling); a missing or unreadable
+    file raises :class:`MelodygenError` naming it.
+    """
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise MelodygenError(f"checkpoint not found: {path}")
+    from melodygen.models import MelodyLSTM
+
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    try:
+        with torch.serialization.safe_globals(_SAFE_CHECKPOINT_GLOBALS):
+            model = MelodyLSTM.load_from_checkpoint(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch/Lightning raise many types for a bad file; all mean "cannot use it"
+        raise MelodygenError(f"cannot read checkpoint {path}: {_one_line(exc)}") from None
+    return model.to(device).eval()
+
+
+# --- primers -----------------------------------------------------------------------------------------
+
+_NOTE_NAME = re.compile(r"^([A-Ga-g])([#b]?)(-?\d+)$")
+_SEMITONE = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_PRIMER_HELP = "use PITCH:16THS tokens such as 60:4, C4:4, F#4:2, Bb3:2 or r:2 (C4 = 60)"
+
+
+def _parse_pitch(text: str) -> int | None:
+    """MIDI pitch of ``60``, ``C4``, ``F#4``, ``Bb3``; :data:`REST` for ``r``; None when malformed."""
+    if text.lower() in ("r", "rest"):
+        return REST
+    if re.fullmatch(r"\d+", text):
+        pitch = int(text)
+    elif match := _NOTE_NAME.match(text):
+        letter, accidental, octave = match.groups()
+        pitch = 12 * (int(octave) + 1) + _SEMITONE[letter.lower()] + {"#": 1, "b": -1, "": 0}[accidental]
+    else:
+        return None
+    return pitch if 0 <= pitch <= 127 else None
+
+
+def _primer_from_notes(text: str) -> Melody:
+    pitches: list[int] = []
+    durations: list[int] = []
+    for token in text.replace(",", " ").split():
+        parts = token.split(":")
+        pitch = _parse_pitch(parts[0]) if len(parts) == 2 else None
+        steps = int(parts[1]) if pitch is not None and re.fullmatch(r"\d+", parts[1]) else 0
+        if pitch is None or steps < 1:
+            raise MelodygenError(f"primer token {token!r} is malformed: {_PRIMER_HELP}")
+        pitches.append(pitch)
+        durations.append(steps)
+    # normalize() splits long elements and merges rests but drops a trailing rest; a sentinel note at
+    # the end keeps the primer's closing rest, so the continuation starts after it.
+    pitch, duration = normalize(pitches + [0], durations + [1])
+    pitch, duration = pitch[:-1], duration[:-1]
+    if not (pitch != REST).any():
+        raise MelodygenError(f"primer {text!r} has no notes: {_PRIMER_HELP}")
+    return Melody(pitch, duration, qpm=DEFAULT_QPM, source="primer")
+
+
+def parse_primer(spec: str) -> Melody:
+    """A primer from a MIDI file path or a note list such as ``"60:4 62:2 r:2 64:8"``.
+
+    A spec naming an existing file, or ending in ``.mid``/``.midi``, is read with
+    :func:`~melodygen.data.midi.load_melody` (its melody track and tempo). Otherwise it is a list of
+    ``PITCH:16THS`` tokens (separated by spaces or commas): the pitch is a MIDI number, a note name
+    (``C4`` = 60, ``F#4``, ``Bb3``) or ``r`` for a rest. Notes longer than a whole note follow
+    :func:`~melodygen.data.melody.normalize`; leading rests are dropped, a closing rest is kept.
+    Anything unusable raises :class:`MelodygenError` naming the file or the token.
+    """
+    text = str(spec).strip()
+    if not text:
+        raise MelodygenError(f"primer is empty: give a MIDI file or notes; {_PRIMER_HELP}")
+    path = Path(text).expanduser()
+    if text.lower().endswith((".mid", ".midi")) or path.is_file():
+        try:
+            return load_melody(path, ExtractionParams(min_notes=1))
+        except SkipFile as exc:
+            raise MelodygenError(f"cannot use primer {path}: {exc}") from None
+    return _primer_from_notes(text)
+
+
+# --- sampling ----------------------------------------------------------------------------------------
+
+
+def _prefix(representation: Representation, primer: Melody | None) -> np.ndarray:
+    """The start element followed by the encoded primer, ``(P, F)``."""
+    start = representation.start[None].astype(representation.dtype)
+    if primer is None or len(primer) == 0:
+        return start
+    if primer.duration.min() < 1 or primer.duration.max() > MAX_DURATION:
+        raise MelodygenError(
+            f"primer durations must be 1–{MAX_DURATION} sixteenths (got {primer.duration.min()}–"
+            f"{primer.duration.max()}); pass it through melodygen.data.melody.normalize"
+        )
+    return np.concatenate([start, representation.encode(primer).astype(representation.dtype)])
+
+
+def _cut_after_onsets(tokens: np.ndarray, length: int) -> np.ndarray:
+    """Keep ``tokens`` up to (not including) the onset after the ``length``-th one."""
+    onsets = np.flatnonzero(tokens[:, 0] != HOLD)
+    return tokens[: onsets[length]] if onsets.size > length else tokens
+
+
+def sample_elements(
+    model: MelodyLSTM,
+    num_samples: int,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    primer: Melody | None = None,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+) -> list[np.ndarray]:
+    """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
+
+    Note-level representations (categorical, continuous): exactly ``length`` elements each.
+    Event (one token per 16th): steps are generated until every sample holds ``length + 1`` onsets
+    (non-hold tokens) or ``length * MAX_DURATION`` steps have passed; each sample is then cut just
+    before its ``(length + 1)``-th onset, so it ends with the full span of its ``length``-th onset.
+    A sample that reached the step limit first keeps every step, with fewer onsets.
+    Arguments are as for :func:`sample_melodies`.
+    """
+    check_sampling_args(num_samples, length, temperature, top_k, top_p)
+    representation = model.representation
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    per_step = representation.element_is_step  # then ``length`` counts onsets, not elements
+    max_steps = length * MAX_DURATION if per_step else length
+    prefix = torch.as_tensor(_prefix(representation, primer), device=device)[None]
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            # The prefix is the same for every sample: run it once with batch 1 and copy its state.
+            outputs, (h, c) = model(prefix)
+            state = (h.expand(-1, num_samples, -1).contiguous(), c.expand(-1, num_samples, -1).contiguous())
+            last = [o[:, -1].expand(num_samples, -1) for o in outputs]
+            onsets = torch.zeros(num_samples, dtype=torch.long, device=device)
+            generated = []
+            for step in range(max_steps):
+                element = representation.sample(last, temperature, top_k, top_p, generator)
+                generated.append(element)
+                if per_step:
+                    onsets += element[:, 0] != HOLD
+                    if bool((onsets > length).all()):
+                        break
+                if step + 1 < max_steps:
+                    last, state = model.net.step(element, state)
+            elements = torch.stack(generated, dim=1).cpu().numpy()
+    finally:
+        model.train(was_training)
+    if per_step:
+        return [_cut_after_onsets(sample, length) for sample in elements]
+    return list(elements)
+
+
+def sample_melodies(
+    model: MelodyLSTM,
+    num_samples: int,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    primer: Melody | None = None,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    include_primer: bool = True,
+) -> list[Melody]:
+    """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
+
+    ``length`` is how many notes and rests the model generates after the primer: exactly that many
+    elements for the categorical and continuous representations; for event (one token per 16th) the
+    continuation runs to the end of its ``length``-th onset (see :func:`sample_elements`). Each
+    melody is decoded with ``representation.decode``, which normalizes it: adjacent rests merge and
+    rests at either end are dropped, so ``len(melody)`` can be below the generated count, while every
+    generated note is kept (for event, a note held past a whole note is also cut to one).
+
+    The melodies hold the primer followed by the continuation, or the continuation alone with
+    ``include_primer=False``; their tempo is the primer's (120 qpm without one).
+    ``temperature`` 0 picks the most likely class; ``top_k`` 0 and ``top_p`` 1 switch those filters
+    off. The same ``seed`` gives the same melodies; ``None`` draws a fresh one. The continuous
+    representation samples deterministically (its rounded prediction, as in the blog post), so all its
+    samples are equal and the sampling arguments do nothing. ``device`` defaults to the model's; the
+    model is moved there, put in eval mode while sampling, and then back in its previous mode.
+    """
+    elements = sample_elements(model, num_samples, length, temperature, top_k, top_p, primer, seed, device)
+    representation = model.representation
+    primer_elements = _prefix(representation, primer)[1:]
+    qpm = float(primer.qpm) if primer is not None else DEFAULT_QPM
+    melodies = []
+    for continuation in elements:
+        stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
+        melody = representation.decode(stream)
+        melody.qpm = qpm
+        melodies.append(melody)
+    return melodies

@@ -1,0 +1,99 @@
+"""Melody → files a person can hear or look at: a one-track MIDI file and a piano-roll PNG."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from melodygen.data.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
+
+#: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
+STEPS_PER_BAR = MAX_DURATION
+
+
+def _onsets(melody: Melody) -> np.ndarray:
+    """Start of every element, in 16ths from the beginning."""
+    return np.r_[0, np.cumsum(melody.duration.astype(np.int64))[:-1]].astype(np.int64)
+
+
+def melody_to_midi(
+    melody: Melody,
+    path: str | os.PathLike,
+    qpm: float | None = None,
+    program: int = 0,
+    velocity: int = 90,
+) -> Path:
+    """Write ``melody`` as a one-instrument MIDI file; a 16th lasts ``60 / qpm / 4`` seconds.
+
+    ``qpm`` defaults to the melody's own tempo. Rests write nothing but move time on.
+    """
+    qpm = float(qpm or melody.qpm or 120.0)
+    sixteenth = 60.0 / qpm / STEPS_PER_QUARTER
+    midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    instrument = pretty_midi.Instrument(program=program)
+    for pitch, start, steps in zip(melody.pitch.tolist(), _onsets(melody).tolist(), melody.duration.tolist()):
+        if pitch != REST:
+            instrument.notes.append(
+                pretty_midi.Note(
+                    velocity=velocity, pitch=pitch, start=start * sixteenth, end=(start + steps) * sixteenth
+                )
+            )
+    midi.instruments.append(instrument)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.write(str(path))
+    return path
+
+
+def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Draw pitch against time in 16ths, a line at every bar of 16; rests stay blank."""
+    # The figure is built without pyplot: no global figure state, and Agg needs no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    onsets = _onsets(melody)
+    notes = melody.is_note
+    total = max(melody.total_steps, 1)
+    figure = Figure(figsize=(min(4 + total / 16, 24), 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for pitch, start, steps in zip(
+        melody.pitch[notes].tolist(), onsets[notes].tolist(), melody.duration[notes].tolist()
+    ):
+        axes.broken_barh(
+            [(start, steps)], (pitch - 0.4, 0.8), facecolors="tab:blue", edgecolors="black", linewidth=0.5
+        )
+    for bar in range(0, total + 1, STEPS_PER_BAR):
+        axes.axvline(bar, color="grey", linewidth=0.6, alpha=0.6)
+    pitches = melody.pitch[notes]
+    low, high = (int(pitches.min()), int(pitches.max())) if pitches.size else (60, 72)
+    axes.set_xlim(0, total)
+    axes.set_ylim(low - 2, high + 2)
+    axes.set_xlabel("time (16ths)")
+    axes.set_ylabel("MIDI pitch")
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def write_melodies(
+    melodies: Sequence[Melody], out_dir: str | os.PathLike, stem: str = "sample", png: bool = True
+) -> list[Path]:
+    """Write ``<stem>_000.mid`` (and ``<stem>_000.png``) … into ``out_dir``; returns every path written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i, melody in enumerate(melodies):
+        name = f"{stem}_{i:03d}"
+        written.append(melody_to_midi(melody, out_dir / f"{name}.mid"))
+        if png:
+            written.append(piano_roll_png(melody, out_dir / f"{name}.png", title=name))
+    return written

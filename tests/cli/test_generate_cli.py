@@ -1,0 +1,92 @@
+"""``melodygen-generate`` end to end in a subprocess: real Hydra, a real checkpoint, real MIDI files."""
+
+import subprocess
+import sys
+
+import pretty_midi
+
+from melodygen.data.melody import REST
+from melodygen.data.midi import ExtractionParams, load_melody
+
+
+def _run(cwd, *overrides):
+    return subprocess.run(
+        [sys.executable, "-m", "melodygen.cli.generate", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _error_lines(result):
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_writes_midi_and_piano_rolls_that_continue_the_primer(tmp_path, tiny_checkpoint):
+    out = tmp_path / "out"
+    result = _run(
+        tmp_path,
+        f"ckpt_path={tiny_checkpoint.path}",
+        "num_samples=2",
+        "length=16",
+        f"out_dir={out}",
+        "primer=60:4 62:2 r:2 64:4",
+        "seed=3",
+    )
+    assert result.returncode == 0, result.stderr
+    written = result.stdout.split()
+    assert [p.rsplit("/", 1)[-1] for p in written] == [
+        "sample_000.mid",
+        "sample_000.png",
+        "sample_001.mid",
+        "sample_001.png",
+    ]
+    assert all(p.startswith(str(out)) for p in written)
+    for name in ("sample_000.mid", "sample_001.mid"):
+        notes = pretty_midi.PrettyMIDI(str(out / name)).instruments[0].notes
+        assert len(notes) >= 3 and [n.pitch for n in notes[:3]] == [60, 62, 64]
+        melody = load_melody(out / name, ExtractionParams(min_notes=1))
+        assert melody.pitch[:3].tolist() == [60, 62, REST] and melody.duration[:3].tolist() == [4, 2, 2]
+    assert (out / "sample_000.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("*.mid"))
+
+
+def test_default_out_dir_is_the_run_directorys_samples_folder(tmp_path, tiny_checkpoint):
+    result = _run(
+        tmp_path, f"ckpt_path={tiny_checkpoint.path}", "num_samples=1", "length=8", "png=false", "device=cpu"
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted((tmp_path / "outputs" / "generate").glob("*/samples/*"))
+    assert [p.name for p in written] == ["sample_000.mid"]
+    assert result.stdout.split() == [str(written[0])]
+    assert pretty_midi.PrettyMIDI(str(written[0])).instruments[0].notes
+
+
+def test_missing_checkpoint_is_one_error_line_naming_it(tmp_path):
+    missing = tmp_path / "no" / "such.ckpt"
+    result = _run(tmp_path, f"ckpt_path={missing}")
+    assert result.returncode == 2
+    assert _error_lines(result) == [f"error: checkpoint not found: {missing}"]
+
+
+def test_impossible_values_are_named(tmp_path, tiny_checkpoint):
+    result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", "temperature=-1")
+    assert result.returncode == 2
+    [line] = _error_lines(result)
+    assert line.startswith("error: temperature=-1.0 ")
+
+
+def test_a_malformed_primer_token_is_named(tmp_path, tiny_checkpoint):
+    result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", "primer=60:4 C4-2")
+    assert result.returncode == 2
+    [line] = _error_lines(result)
+    assert "primer token 'C4-2'" in line
+
+
+def test_ckpt_path_is_required(tmp_path):
+    result = _run(tmp_path)
+    assert result.returncode == 2
+    [line] = _error_lines(result)
+    assert "ckpt_path is required" in line

@@ -1,0 +1,93 @@
+"""Rendering: written MIDI read back with pretty_midi (and the project's own parser), PNGs on disk."""
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from melodygen.data.melody import REST, Melody
+from melodygen.data.midi import ExtractionParams, load_melody
+from melodygen.render import melody_to_midi, piano_roll_png, write_melodies
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _melody(qpm=100.0):
+    return Melody([60, 64, REST, 67, 72, REST, 71], [4, 2, 3, 1, 16, 8, 4], qpm=qpm)
+
+
+def _expected_notes(melody, qpm):
+    sixteenth = 60.0 / qpm / 4
+    onsets = np.r_[0, np.cumsum(melody.duration)[:-1]]
+    return [
+        (int(p), s * sixteenth, (s + d) * sixteenth)
+        for p, s, d in zip(melody.pitch, onsets, melody.duration)
+        if p != REST
+    ]
+
+
+def _read_notes(path):
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert len(midi.instruments) == 1
+    return midi, [(n.pitch, n.start, n.end) for n in midi.instruments[0].notes]
+
+
+def test_midi_notes_pitches_and_times_match_the_melody_and_rests_leave_gaps(tmp_path):
+    melody = _melody(qpm=100.0)
+    path = melody_to_midi(melody, tmp_path / "deep" / "m.mid")
+    assert path == tmp_path / "deep" / "m.mid"
+    midi, notes = _read_notes(path)
+    expected = _expected_notes(melody, 100.0)
+    assert [n[0] for n in notes] == [p for p, _, _ in expected] == [60, 64, 67, 72, 71]
+    np.testing.assert_allclose([n[1:] for n in notes], [e[1:] for e in expected], atol=1e-6)
+    # the rests: 3 sixteenths between 64 and 67, 8 between 72 and 71 (0.15 s per 16th at 100 qpm)
+    assert notes[2][1] - notes[1][2] == pytest.approx(3 * 0.15)
+    assert notes[4][1] - notes[3][2] == pytest.approx(8 * 0.15)
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(100.0)
+
+
+def test_qpm_argument_overrides_the_melodys_tempo_and_program_velocity_are_written(tmp_path):
+    melody = _melody(qpm=120.0)
+    midi, notes = _read_notes(melody_to_midi(melody, tmp_path / "m.mid", qpm=80.0, program=73, velocity=64))
+    np.testing.assert_allclose(
+        [n[1:] for n in notes], [e[1:] for e in _expected_notes(melody, 80.0)], atol=1e-6
+    )
+    instrument = midi.instruments[0]
+    assert instrument.program == 73 and {n.velocity for n in instrument.notes} == {64}
+
+
+def test_written_midi_parses_back_to_the_same_melody(tmp_path):
+    melody = _melody(qpm=140.0)
+    back = load_melody(melody_to_midi(melody, tmp_path / "m.mid"), ExtractionParams(min_notes=1))
+    assert back.equals(melody), (back.pitch, back.duration)
+    assert back.qpm == pytest.approx(140.0, rel=1e-5)  # MIDI stores whole microseconds per beat
+
+
+def test_piano_roll_is_a_png(tmp_path):
+    path = piano_roll_png(_melody(), tmp_path / "roll.png", title="a tune")
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 1000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 100 and height > 100
+
+
+def test_piano_roll_of_a_melody_without_notes_still_draws(tmp_path):
+    data = piano_roll_png(Melody([], []), tmp_path / "empty.png").read_bytes()
+    assert data[:8] == PNG_MAGIC
+
+
+def test_write_melodies_names_files_in_order(tmp_path):
+    melodies = [_melody(), Melody([62, 65], [4, 4])]
+    written = write_melodies(melodies, tmp_path / "out")
+    assert [p.name for p in written] == [
+        "sample_000.mid",
+        "sample_000.png",
+        "sample_001.mid",
+        "sample_001.png",
+    ]
+    for path in written:
+        assert path.stat().st_size > 0
+    _, notes = _read_notes(tmp_path / "out" / "sample_001.mid")
+    assert [n[0] for n in notes] == [62, 65]
+    only_midi = write_melodies(melodies, tmp_path / "plain", stem="tune", png=False)
+    assert [p.name for p in only_midi] == ["tune_000.mid", "tune_001.mid"]
+    assert not list((tmp_path / "plain").glob("*.png"))
