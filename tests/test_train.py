@@ -7,9 +7,10 @@ import pytest
 import torch
 from helpers import compose_train
 from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
 from melodygen.data.representations import REPRESENTATIONS
-from melodygen.train import train
+from melodygen.train import build_datamodule, build_model, build_trainer, train
 
 SMALL = [
     "model.hidden_size=32",
@@ -93,17 +94,22 @@ def test_overfitting_a_handful_of_real_tunes_reaches_high_pitch_accuracy(tmp_pat
         "model.num_layers=1",
         "model.embedding_dim=32",
         "data.seq_len=32",
-        "data.batch_size=32",
+        "data.batch_size=16",
+        "data.window_stride=4",
         "trainer.enable_progress_bar=false",
         "debug=overfit",
-        "samples.num_samples=0",
-        "test=false",
         "logger=none",
         "callbacks=none",
         "model.lr=0.01",
     )
-    metrics = train(cfg)
+    datamodule, model, trainer = build_datamodule(cfg), build_model(cfg), build_trainer(cfg)
+    trainer.fit(model, datamodule=datamodule)
+    # overfit_batches trains on the first batches of the training split, unshuffled: score exactly those
+    batches = [batch for _, batch in zip(range(cfg.trainer.overfit_batches), trainer.train_dataloader)]
+    assert len(batches) == 2
+    metrics = trainer.validate(model, dataloaders=DataLoader(batches, batch_size=None), verbose=False)[0]
     assert metrics["val/pitch_acc"] > 0.9, metrics
+    assert metrics["val/pitch_bits"] < 0.5, metrics
 
 
 def test_same_seed_same_result(tmp_path, tune_dir):
