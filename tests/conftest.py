@@ -10,17 +10,70 @@ import pytest
 
 #: A few real folk-like phrases (pitch, duration in 16ths); 0 duration is never used.
 TUNES = [
-    [(67, 2), (72, 2), (72, 3), (74, 1), (76, 2), (72, 2), (74, 4), (71, 2), (67, 2), (69, 2), (71, 2),
-     (72, 4), (76, 2), (79, 2), (77, 2), (76, 2), (74, 4), (72, 4)],
-    [(62, 4), (66, 2), (69, 2), (74, 4), (73, 2), (71, 2), (69, 4), (66, 4), (67, 2), (69, 2), (71, 4),
-     (69, 2), (67, 2), (66, 8), (64, 4), (62, 8)],
-    [(57, 3), (60, 1), (64, 2), (69, 2), (67, 2), (64, 2), (62, 2), (60, 2), (59, 2), (60, 2), (62, 4),
-     (64, 4), (57, 8)],
+    [
+        (67, 2),
+        (72, 2),
+        (72, 3),
+        (74, 1),
+        (76, 2),
+        (72, 2),
+        (74, 4),
+        (71, 2),
+        (67, 2),
+        (69, 2),
+        (71, 2),
+        (72, 4),
+        (76, 2),
+        (79, 2),
+        (77, 2),
+        (76, 2),
+        (74, 4),
+        (72, 4),
+    ],
+    [
+        (62, 4),
+        (66, 2),
+        (69, 2),
+        (74, 4),
+        (73, 2),
+        (71, 2),
+        (69, 4),
+        (66, 4),
+        (67, 2),
+        (69, 2),
+        (71, 4),
+        (69, 2),
+        (67, 2),
+        (66, 8),
+        (64, 4),
+        (62, 8),
+    ],
+    [
+        (57, 3),
+        (60, 1),
+        (64, 2),
+        (69, 2),
+        (67, 2),
+        (64, 2),
+        (62, 2),
+        (60, 2),
+        (59, 2),
+        (60, 2),
+        (62, 4),
+        (64, 4),
+        (57, 8),
+    ],
 ]
 
 
-def write_tune(path: Path, notes, qpm: float = 120.0, program: int = 0, is_drum: bool = False,
-               rest_before: dict[int, int] | None = None) -> Path:
+def write_tune(
+    path: Path,
+    notes,
+    qpm: float = 120.0,
+    program: int = 0,
+    is_drum: bool = False,
+    rest_before: dict[int, int] | None = None,
+) -> Path:
     """Write ``notes`` [(pitch, 16ths)] as a one-track MIDI file; ``rest_before[i]`` inserts a rest."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=qpm)
     inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
@@ -48,8 +101,11 @@ def tune_dir(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     folder = tmp_path / "tunes"
     for i in range(20):
-        write_tune(folder / f"tune{i:02d}.mid", random_tune(rng, int(rng.integers(40, 80))),
-                   qpm=100.0 if i % 2 else 140.0)
+        write_tune(
+            folder / f"tune{i:02d}.mid",
+            random_tune(rng, int(rng.integers(40, 80))),
+            qpm=100.0 if i % 2 else 140.0,
+        )
     return folder
 
 

@@ -118,7 +118,7 @@ def test_event_sampling_stops_at_the_step_limit_when_no_onset_comes():
 @pytest.mark.parametrize("representation", ALL)
 @pytest.mark.parametrize("with_primer", [False, True])
 def test_stateful_sampling_equals_refeeding_the_whole_prefix(representation, with_primer):
-    model = _model(representation, seed=2, hidden_size=16)
+    model = _model(representation, seed=5, hidden_size=16)
     primer = parse_primer("62:4 64:2 r:2 67:8") if with_primer else None
     raw = sample_elements(model, 2, 12, temperature=0.0, primer=primer)
     np.testing.assert_array_equal(raw[0], raw[1])  # argmax: every row is the same

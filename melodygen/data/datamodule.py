@@ -19,6 +19,7 @@ from melodygen.errors import MelodygenError
 
 log = logging.getLogger(__name__)
 MAX_PITCH = 127
+SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
 
 
 class WindowDataset(Dataset):
@@ -28,8 +29,14 @@ class WindowDataset(Dataset):
     ±``transpose``, limited so every pitch stays in 0–127.
     """
 
-    def __init__(self, stream: torch.Tensor, starts: torch.Tensor, seq_len: int,
-                 representation: Representation, transpose: int = 0):
+    def __init__(
+        self,
+        stream: torch.Tensor,
+        starts: torch.Tensor,
+        seq_len: int,
+        representation: Representation,
+        transpose: int = 0,
+    ):
         self.stream, self.starts, self.seq_len = stream, starts, seq_len
         self.representation, self.transpose = representation, transpose
 
@@ -68,26 +75,36 @@ def shifts_to_c(corpus: PreparedCorpus) -> np.ndarray:
     return np.where((low + shift < 0) | (high + shift > MAX_PITCH), 0, shift)
 
 
-def build_stream(corpus: PreparedCorpus, indices: np.ndarray, representation: Representation,
-                 seq_len: int, stride: int, pitch_shift: np.ndarray | None = None):
-    """Encode the melodies ``indices`` into one stream (each opened by the start element) and window starts."""
-    pieces, lengths = [], []
+def build_stream(
+    corpus: PreparedCorpus,
+    indices: np.ndarray,
+    representation: Representation,
+    seq_len: int,
+    stride: int,
+    pitch_shift: np.ndarray | None = None,
+):
+    """One stream ``[start] m1 [start] m2 … [start]`` for the melodies ``indices``, and window starts.
+
+    Windows begin every ``stride`` elements and may run across a boundary into the next melody, so a
+    melody shorter than ``seq_len`` still trains the model (on its whole length, and on its end).
+    """
+    pieces = []
     for i in indices.tolist():
         melody = corpus.melody(i)
         if pitch_shift is not None and pitch_shift[i]:
-            melody.pitch = np.where(melody.pitch == REST, REST, melody.pitch + pitch_shift[i]).astype(np.int16)
+            melody.pitch = np.where(melody.pitch == REST, REST, melody.pitch + pitch_shift[i]).astype(
+                np.int16
+            )
         pieces.append(representation.start[None])
         pieces.append(representation.encode(melody))
-        lengths.append(1 + len(pieces[-1]))
-    if not pieces:
-        return torch.zeros((0, representation.num_features)), torch.zeros(0, dtype=torch.long), 0
+    if pieces:
+        pieces.append(representation.start[None])
+    else:
+        pieces.append(np.zeros((0, representation.num_features)))
     stream = torch.from_numpy(np.concatenate(pieces).astype(representation.dtype))
-    lengths = np.array(lengths)
-    begins = np.r_[0, np.cumsum(lengths)[:-1]]
-    counts = np.maximum(0, (lengths - seq_len - 1) // stride + 1)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    starts = np.repeat(begins, counts) + stride * within
-    return stream, torch.from_numpy(starts.astype(np.int64)), int((counts == 0).sum())
+    last_start = stream.shape[0] - seq_len - 1
+    starts = torch.arange(0, last_start + 1, stride) if last_start >= 0 else torch.zeros(0, dtype=torch.long)
+    return stream, starts
 
 
 class MelodyDataModule(pl.LightningDataModule):
@@ -133,25 +150,36 @@ class MelodyDataModule(pl.LightningDataModule):
         split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
         shift = shifts_to_c(corpus) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
-            stream, starts, too_short = build_stream(
-                corpus, np.flatnonzero(split == which), self.representation, hp.seq_len,
-                hp.window_stride, shift,
+            stream, starts = build_stream(
+                corpus,
+                np.flatnonzero(split == which),
+                self.representation,
+                hp.seq_len,
+                hp.window_stride,
+                shift,
             )
             self.datasets[which] = WindowDataset(
                 stream, starts, hp.seq_len, self.representation, hp.transpose if which == TRAIN else 0
             )
-            log.info("split %d: %d melodies, %d windows, %d shorter than seq_len=%d",
-                     which, int((split == which).sum()), starts.numel(), too_short, hp.seq_len)
+            log.info(
+                "split %s: %d melodies, %d elements, %d windows of %d",
+                SPLIT_NAMES[which],
+                int((split == which).sum()),
+                stream.shape[0],
+                starts.numel(),
+                hp.seq_len,
+            )
         if len(self.datasets[TRAIN]) == 0:
             raise MelodygenError(
-                f"no training window: every training melody in {hp.midi_dir!r} is shorter than "
-                f"data.seq_len={hp.seq_len} elements"
+                f"no training window: the training melodies of {hp.midi_dir!r} hold "
+                f"{self.datasets[TRAIN].stream.shape[0]} elements, fewer than data.seq_len={hp.seq_len} + 1"
             )
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""
-        split = split_files(self.corpus.files, self.hparams.val_fraction, self.hparams.test_fraction,
-                            self.hparams.split_seed)
+        split = split_files(
+            self.corpus.files, self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
+        )
         return [f for f, s in zip(self.corpus.files, split) if s == which]
 
     def _loader(self, which: int, shuffle: bool) -> DataLoader:

@@ -99,7 +99,7 @@ def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_windows_are_stream_slices_within_one_melody(name, tmp_path, tune_dir):
+def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_dir):
     seq_len, stride = 16, 4
     dm = make_dm(tune_dir, tmp_path, representation=name, seq_len=seq_len, window_stride=stride)
     rep, corpus = dm.representation, dm.corpus
@@ -107,28 +107,28 @@ def test_windows_are_stream_slices_within_one_melody(name, tmp_path, tune_dir):
     index = {f: i for i, f in enumerate(corpus.files)}
     for which in SPLITS:
         ds = dm.datasets[which]
-        # The stream is the split's melodies, in file order, each opened by the start element.
-        pieces, expected_starts, begin = [], [], 0
+        # The stream is the split's melodies in file order, each opened by the start element, one more at the end.
+        pieces = []
         for f in dm.split_of(which):
-            encoded = rep.encode(corpus.melody(index[f]))
-            pieces += [rep.start[None], encoded]
-            length = 1 + len(encoded)
-            expected_starts += range(begin, begin + length - seq_len, stride)
-            begin += length
+            pieces += [rep.start[None], rep.encode(corpus.melody(index[f]))]
+        pieces.append(rep.start[None])
         assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces)))
-        assert ds.starts.tolist() == expected_starts and len(ds) > 0
+        assert ds.starts.tolist() == list(range(0, len(ds.stream) - seq_len, stride)) and len(ds) > 0
 
+        boundaries_as_targets = 0
         for i in range(len(ds)):
             x, y = ds[i]
             s = int(ds.starts[i])
             assert torch.equal(x, ds.stream[s : s + seq_len])
             assert torch.equal(y, ds.stream[s + 1 : s + seq_len + 1])
-            assert not is_start(dm, y).any()  # a target is never the start element ...
-            assert not is_start(dm, x[1:]).any()  # ... so no window reaches into the next melody
+            # wherever the input holds a boundary, the target before it is that same boundary
+            assert torch.equal(is_start(dm, x[1:]), is_start(dm, y[:-1]))
+            boundaries_as_targets += int(is_start(dm, y).sum())
+        assert boundaries_as_targets > 0  # windows run across melodies: the model learns where tunes end
 
 
-def test_windows_cover_each_melody_up_to_its_last_element(tmp_path, make_tune, tunes):
-    # One tune per file; its event stream is 1 + total steps long.
+def test_windows_cover_every_melody_and_its_end(tmp_path, make_tune, tunes):
+    # One tune per file; the event stream is [S] t0 [S] t1 [S] t2 [S], each tune 1 element per 16th.
     for i, tune in enumerate(tunes):
         make_tune(tmp_path / "three" / f"t{i}.mid", tune)
     dm = make_dm(
@@ -142,19 +142,23 @@ def test_windows_cover_each_melody_up_to_its_last_element(tmp_path, make_tune, t
         min_notes=1,
     )
     ds = dm.datasets[TRAIN]
-    total = [1 + sum(d for _, d in tune) for tune in tunes]
-    assert len(ds) == sum(t - 10 for t in total)
-    ends = {int(s) + 11 for s in ds.starts}
-    assert set(np.cumsum(total).tolist()) <= ends  # the final element of every melody is a target
+    total = 1 + sum(1 + sum(d for _, d in tune) for tune in tunes)
+    assert len(ds.stream) == total and len(ds) == total - 10
+    targets = {int(s) + k for s in ds.starts for k in range(1, 11)}
+    assert targets == set(range(1, total))  # every element after the first is some window's target
 
 
-def test_seq_len_longer_than_every_melody_is_a_user_error(tmp_path, tune_dir):
-    # fixture tunes have 40–80 notes: 400 elements is longer than all, 40 shorter than all
-    with pytest.raises(MelodygenError, match="seq_len=400"):
-        make_dm(tune_dir, tmp_path, representation="categorical", seq_len=400)
-    assert (
-        len(make_dm(tune_dir, tmp_path / "ok", representation="categorical", seq_len=40).datasets[TRAIN]) > 0
-    )
+def test_short_melodies_are_used_whatever_the_seq_len(tmp_path, tune_dir):
+    # fixture tunes have 40–80 notes: windows of 100 still use every melody, across boundaries
+    dm = make_dm(tune_dir, tmp_path, representation="categorical", seq_len=100, window_stride=10)
+    ds = dm.datasets[TRAIN]
+    assert len(ds) == (len(ds.stream) - 101) // 10 + 1
+    assert int(is_start(dm, ds.stream).sum()) == len(dm.split_of(TRAIN)) + 1
+
+
+def test_seq_len_longer_than_the_training_stream_is_a_user_error(tmp_path, tune_dir):
+    with pytest.raises(MelodygenError, match="seq_len=100000"):
+        make_dm(tune_dir, tmp_path, representation="categorical", seq_len=100_000)
 
 
 def test_split_membership_is_by_file(tmp_path, tune_dir):
@@ -170,7 +174,9 @@ def test_split_membership_is_by_file(tmp_path, tune_dir):
     other = make_dm(tune_dir, tmp_path / "other", split_seed=1)
     assert other.split_of(TRAIN) != parts[0]
     starts = (other.datasets[VAL].stream == torch.as_tensor(other.representation.start)).all(-1)
-    assert int(starts.sum()) == len(other.split_of(VAL))
+    assert (
+        int(starts.sum()) == len(other.split_of(VAL)) + 1
+    )  # one boundary before each melody, one at the end
 
 
 # --- transposition -----------------------------------------------------------------------------------

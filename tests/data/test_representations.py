@@ -189,8 +189,14 @@ def test_sample_gives_an_element_that_decodes(name):
     outputs = [torch.randn(8, size, generator=g) for size in rep.output_sizes]
     element = rep.sample(outputs, temperature=0.0)
     assert element.shape == (8, rep.num_features)
-    heads = [o.argmax(-1) for o in outputs]
+    # argmax over every class but the boundary, which is never sampled
+    heads = [o[:, :-1].argmax(-1) for o in outputs]
     assert torch.equal(element, torch.stack(heads, -1))
+    boundary_first = [o.clone() for o in outputs]
+    for o in boundary_first:
+        o[:, -1] = 100.0
+    drawn = rep.sample(boundary_first, 1.0, 0, 1.0, torch.Generator().manual_seed(4))
+    assert not rep.is_boundary(drawn).any()
     seeded = rep.sample(outputs, 1.0, 0, 1.0, torch.Generator().manual_seed(4))
     assert torch.equal(seeded, rep.sample(outputs, 1.0, 0, 1.0, torch.Generator().manual_seed(4)))
 
@@ -234,25 +240,26 @@ def test_uniform_logits_cost_log2_of_the_classes(melodies):
     melody = melodies[-3]
     cat = Categorical()
     target = encoded_targets(cat, melody)
+    # output classes: 128 pitches + rest + the boundary; 16 durations + the boundary
     m = cat.note_metrics([torch.zeros(*target.shape[:2], s) for s in cat.output_sizes], target)
-    assert m["pitch_bits"].item() / m["notes"].item() == pytest.approx(math.log2(129), rel=1e-5)
-    assert m["duration_bits"].item() / m["notes"].item() == pytest.approx(math.log2(16), rel=1e-5)
+    assert m["pitch_bits"].item() / m["notes"].item() == pytest.approx(math.log2(130), rel=1e-5)
+    assert m["duration_bits"].item() / m["notes"].item() == pytest.approx(math.log2(17), rel=1e-5)
 
     ev = Event()
     target = encoded_targets(ev, melody)
-    m = ev.note_metrics([torch.zeros(*target.shape[:2], 130)], target)
+    m = ev.note_metrics([torch.zeros(*target.shape[:2], 131)], target)
     steps, notes = melody.total_steps, len(melody)
     assert m["notes"].item() == notes
-    # every step costs log2(130) in all; the pitch part is log2(129) at each onset
-    assert m["pitch_bits"].item() / notes == pytest.approx(math.log2(129), rel=1e-5)
+    # every step costs log2(131) in all; the pitch part is log2(130) at each onset
+    assert m["pitch_bits"].item() / notes == pytest.approx(math.log2(130), rel=1e-5)
     total = m["pitch_bits"].item() + m["duration_bits"].item()
-    assert total == pytest.approx(steps * math.log2(130), rel=1e-5)
+    assert total == pytest.approx(steps * math.log2(131), rel=1e-5)
 
 
 def test_event_bits_split_the_cross_entropy_exactly(melodies):
     ev = Event()
     target = torch.cat([encoded_targets(ev, m)[:, :300] for m in melodies[-3:]], dim=1)
-    logits = 3.0 * torch.randn(*target.shape[:2], 130, generator=torch.Generator().manual_seed(5))
+    logits = 3.0 * torch.randn(*target.shape[:2], 131, generator=torch.Generator().manual_seed(5))
     m = ev.note_metrics([logits], target)
     total = bits(logits, target[..., 0]).sum().item()
     assert m["pitch_bits"].item() + m["duration_bits"].item() == pytest.approx(total, rel=1e-4)
@@ -290,3 +297,24 @@ def test_continuous_bits_grow_with_the_error(melodies):
     assert 0 < small["pitch_bits"].item() < large["pitch_bits"].item()
     assert 0 < small["duration_bits"].item() < large["duration_bits"].item()
     assert small["pitch_correct"].item() > large["pitch_correct"].item()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_boundary_targets_count_in_the_loss_but_not_per_note(name, melodies):
+    rep = get_representation(name)
+    melody = melodies[0]
+    body = torch.as_tensor(rep.encode(melody))
+    with_end = torch.cat([body, torch.as_tensor(rep.start)[None]])[None]
+    assert rep.is_boundary(with_end).tolist() == [[False] * len(body) + [True]]
+    g = torch.Generator().manual_seed(1)
+    outputs = [torch.randn(1, len(body) + 1, size, generator=g) for size in rep.output_sizes]
+    full = rep.note_metrics(outputs, with_end)
+    notes_only = rep.note_metrics([o[:, :-1] for o in outputs], with_end[:, :-1])
+    for key in ("notes", "pitch_correct"):
+        assert full[key].item() == notes_only[key].item()
+    if name != "continuous":  # its bits use the batch's RMSE, which the boundary does not enter either
+        for key in ("pitch_bits", "duration_bits"):
+            assert full[key].item() == pytest.approx(notes_only[key].item(), rel=1e-6)
+    assert rep.loss(outputs, with_end).item() != pytest.approx(
+        rep.loss([o[:, :-1] for o in outputs], with_end[:, :-1]).item()
+    )

@@ -5,9 +5,7 @@ from melodygen.data.representations.categorical import Categorical
 from melodygen.data.representations.continuous import Continuous, decode_norm, encode_norm
 from melodygen.data.representations.event import Event
 
-REPRESENTATIONS: dict[str, type[Representation]] = {
-    cls.name: cls for cls in (Continuous, Categorical, Event)
-}
+REPRESENTATIONS: dict[str, type[Representation]] = {cls.name: cls for cls in (Continuous, Categorical, Event)}
 
 
 def get_representation(name: str) -> Representation:

@@ -16,8 +16,10 @@ LOG2 = math.log(2.0)
 class Representation(ABC):
     """Encodes a :class:`Melody` as an ``(N, F)`` array of elements and decodes it back.
 
-    A training stream for one melody is ``[start] + encode(melody)``; the model reads element ``t`` and
-    predicts element ``t + 1``. The model asks the representation for its input layer
+    A training stream is ``[start] + encode(m1) + [start] + encode(m2) + … + [start]``; the model reads
+    element ``t`` and predicts element ``t + 1``. The start element is a boundary: as an input it
+    opens a melody, as a target it ends one, so the model also learns where tunes stop. Boundary
+    targets count in the loss but not in the per-note metrics, and sampling never draws one. The model asks the representation for its input layer
     (:attr:`input_kind`, :attr:`input_sizes`), its output heads (:attr:`output_sizes`), its loss, its
     metrics and how to sample, so nothing else branches on the representation's name.
     """
@@ -83,6 +85,10 @@ class Representation(ABC):
     ) -> torch.Tensor:
         """Next element ``(B, F)`` from the last step's head outputs (each ``(B, size)``)."""
 
+    @abstractmethod
+    def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
+        """True where an element of ``x`` (``(..., F)``) is the start/end boundary."""
+
     def start_tensor(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.as_tensor(self.start, device=device).expand(batch, -1).clone()
 
@@ -113,8 +119,18 @@ def sample_logits(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+def without_class(logits: torch.Tensor, index: int) -> torch.Tensor:
+    """``logits`` with class ``index`` made impossible (the boundary, when sampling)."""
+    logits = logits.clone()
+    logits[..., index] = float("-inf")
+    return logits
+
+
 def bits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """−log2 p(target) for each position; ``logits`` ``(..., C)``, ``target`` ``(...)``."""
-    return torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1), reduction="none"
-    ).reshape(target.shape) / LOG2
+    return (
+        torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1), reduction="none"
+        ).reshape(target.shape)
+        / LOG2
+    )

@@ -7,18 +7,18 @@ import torch
 import torch.nn.functional as F
 
 from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits
+from melodygen.data.representations.base import Representation, bits, sample_logits, without_class
 
 PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128
-START_PITCH = PITCH_CLASSES  # input-only class
-START_DURATION = MAX_DURATION  # duration classes are 0..15 for 1..16 sixteenths
+START_PITCH = PITCH_CLASSES  # the boundary: opens a melody as input, ends it as target
+START_DURATION = MAX_DURATION  # duration classes are 0..15 for 1..16 sixteenths, 16 the boundary
 
 
 class Categorical(Representation):
     name = "categorical"
     input_kind = "embedding"
     input_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
-    output_sizes = (PITCH_CLASSES, MAX_DURATION)
+    output_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
     dtype = np.dtype(np.int64)
 
     @property
@@ -26,7 +26,9 @@ class Categorical(Representation):
         return np.array([START_PITCH, START_DURATION], dtype=np.int64)
 
     def encode(self, melody: Melody) -> np.ndarray:
-        if melody.duration.size and not (1 <= melody.duration.min() and melody.duration.max() <= MAX_DURATION):
+        if melody.duration.size and not (
+            1 <= melody.duration.min() and melody.duration.max() <= MAX_DURATION
+        ):
             raise ValueError(f"durations must be 1–{MAX_DURATION} sixteenths; normalize() the melody first")
         return np.stack([melody.pitch.astype(np.int64), melody.duration.astype(np.int64) - 1], axis=1)
 
@@ -45,23 +47,30 @@ class Categorical(Representation):
         out[..., 0] = torch.where(x[..., 0] < REST, pitch.to(x.dtype), x[..., 0])
         return out
 
+    def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., 0] == START_PITCH
+
     def loss(self, outputs, target):
         pitch_logits, duration_logits = outputs
-        return F.cross_entropy(pitch_logits.flatten(0, 1).float(), target[..., 0].flatten()) + F.cross_entropy(
-            duration_logits.flatten(0, 1).float(), target[..., 1].flatten()
-        )
+        return F.cross_entropy(
+            pitch_logits.flatten(0, 1).float(), target[..., 0].flatten()
+        ) + F.cross_entropy(duration_logits.flatten(0, 1).float(), target[..., 1].flatten())
 
     def note_metrics(self, outputs, target):
         pitch_logits, duration_logits = outputs
+        note = ~self.is_boundary(target)
+        zero = torch.zeros((), device=target.device)
         return {
-            "notes": torch.tensor(float(target[..., 0].numel()), device=target.device),
-            "pitch_correct": (pitch_logits.argmax(-1) == target[..., 0]).sum().float(),
-            "pitch_bits": bits(pitch_logits, target[..., 0]).sum(),
-            "duration_bits": bits(duration_logits, target[..., 1]).sum(),
+            "notes": note.sum().float(),
+            "pitch_correct": ((pitch_logits.argmax(-1) == target[..., 0]) & note).sum().float(),
+            "pitch_bits": torch.where(note, bits(pitch_logits, target[..., 0]), zero).sum(),
+            "duration_bits": torch.where(note, bits(duration_logits, target[..., 1]), zero).sum(),
         }
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         pitch_logits, duration_logits = outputs
+        pitch_logits = without_class(pitch_logits, START_PITCH)
+        duration_logits = without_class(duration_logits, START_DURATION)
         pitch = sample_logits(pitch_logits, temperature, top_k, top_p, generator)
         duration = sample_logits(duration_logits, temperature, top_k, top_p, generator)
         return torch.stack([pitch, duration], dim=-1)

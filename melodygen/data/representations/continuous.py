@@ -76,18 +76,22 @@ class Continuous(Representation):
         out[..., 0] = torch.where(pitched, (pitch.to(x.dtype) - PITCH_CENTER) / PITCH_SCALE, x[..., 0])
         return out
 
+    def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x[..., 1] * DURATION_SCALE + DURATION_CENTER) <= 0
+
     def loss(self, outputs, target):
         return torch.nn.functional.mse_loss(outputs[0].float(), target)
 
     def note_metrics(self, outputs, target):
-        pred = outputs[0].float()
-        pitch_pred = torch.round(pred[..., 0] * PITCH_SCALE + PITCH_CENTER).clamp(0, REST)
-        pitch_true = torch.round(target[..., 0] * PITCH_SCALE + PITCH_CENTER)
+        note = ~self.is_boundary(target)
+        pred, target = outputs[0].float()[note], target[note]
+        pitch_pred = torch.round(pred[:, 0] * PITCH_SCALE + PITCH_CENTER).clamp(0, REST)
+        pitch_true = torch.round(target[:, 0] * PITCH_SCALE + PITCH_CENTER)
         return {
-            "notes": torch.tensor(float(target[..., 0].numel()), device=target.device),
+            "notes": note.sum().float(),
             "pitch_correct": (pitch_pred == pitch_true).sum().float(),
-            "pitch_bits": _binned_gaussian_bits(pred[..., 0], target[..., 0], 0.5 / PITCH_SCALE).sum(),
-            "duration_bits": _binned_gaussian_bits(pred[..., 1], target[..., 1], 0.5 / DURATION_SCALE).sum(),
+            "pitch_bits": _binned_gaussian_bits(pred[:, 0], target[:, 0], 0.5 / PITCH_SCALE).sum(),
+            "duration_bits": _binned_gaussian_bits(pred[:, 1], target[:, 1], 0.5 / DURATION_SCALE).sum(),
         }
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):

@@ -1,7 +1,7 @@
 """Event: one token per 16th step, as in Magenta's Melody RNN.
 
 Tokens: ``0`` hold (the current note or rest goes on), ``1`` note-off (a rest starts), ``2 + p`` note-on
-of pitch ``p``. ``130`` opens a melody and is only ever an input.
+of pitch ``p``. ``130`` is the boundary that opens a melody (as input) and ends it (as target).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from melodygen.data.melody import REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits
+from melodygen.data.representations.base import Representation, bits, sample_logits, without_class
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2
 NUM_EVENTS = FIRST_PITCH + REST  # 130 output classes
@@ -21,7 +21,7 @@ class Event(Representation):
     name = "event"
     input_kind = "embedding"
     input_sizes = (NUM_EVENTS + 1,)
-    output_sizes = (NUM_EVENTS,)
+    output_sizes = (NUM_EVENTS + 1,)
     dtype = np.dtype(np.int64)
     element_is_step = True
 
@@ -53,6 +53,9 @@ class Event(Representation):
         out[..., 0] = torch.where(pitched, pitch.to(x.dtype) + FIRST_PITCH, x[..., 0])
         return out
 
+    def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., 0] == START
+
     def loss(self, outputs, target):
         return torch.nn.functional.cross_entropy(outputs[0].flatten(0, 1).float(), target[..., 0].flatten())
 
@@ -61,20 +64,21 @@ class Event(Representation):
         # is the duration information; the second, at onsets, is the pitch information.
         logits = outputs[0].float()
         token = target[..., 0]
-        log_p = logits.log_softmax(-1)
-        log_hold = log_p[..., HOLD]
+        step = ~self.is_boundary(target)
+        onset = (token != HOLD) & step
+        log_hold = logits.log_softmax(-1)[..., HOLD]
         log_change = torch.log1p(-log_hold.exp().clamp_max(1 - 1e-7))
-        onset = token != HOLD
-        duration_bits = -torch.where(onset, log_change, log_hold) / np.log(2.0)
-        which_logits = logits[..., FIRST_PITCH - 1 :]  # OFF and the pitches, renormalized
-        which_bits = bits(which_logits, (token - (FIRST_PITCH - 1)).clamp_min(0))
-        correct = which_logits.argmax(-1) == token - (FIRST_PITCH - 1)
+        zero = torch.zeros((), device=logits.device)
+        duration_bits = torch.where(step, -torch.where(onset, log_change, log_hold) / np.log(2.0), zero)
+        which_logits = logits[..., OFF:]  # note-off, the pitches and the boundary, renormalized
+        which = (token - OFF).clamp_min(0)
+        correct = which_logits.argmax(-1) == which
         return {
             "notes": onset.sum().float(),
             "pitch_correct": (correct & onset).sum().float(),
-            "pitch_bits": torch.where(onset, which_bits, torch.zeros_like(which_bits)).sum(),
+            "pitch_bits": torch.where(onset, bits(which_logits, which), zero).sum(),
             "duration_bits": duration_bits.sum(),
         }
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
-        return sample_logits(outputs[0], temperature, top_k, top_p, generator)[:, None]
+        return sample_logits(without_class(outputs[0], START), temperature, top_k, top_p, generator)[:, None]
