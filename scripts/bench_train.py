@@ -1,6 +1,6 @@
 """Lightning ``fit`` throughput against a plain PyTorch loop: same model, same batches, same optimizer.
 
-    python scripts/bench_train.py [--midi-dir data/folk] [--hidden-size 256] [--num-layers 2] [--batches 40]
+    python scripts/bench_train.py [--midi-dir data/folk] [--hidden-size 128] [--num-layers 2] [--batches 40]
 
 Prints steps/s of both and their ratio (target: Lightning ≥ 0.97 × plain), alternating the two a few
 times in one process so machine drift hits both alike.
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import logging
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -27,8 +29,14 @@ CLIP = 1.0  # the default trainer.gradient_clip_val
 
 def real_batches(midi_dir: Path, seq_len: int, batch_size: int, count: int, representation: str):
     with tempfile.TemporaryDirectory() as cache:
-        dm = MelodyDataModule(str(midi_dir), cache, representation=representation, seq_len=seq_len,
-                              batch_size=batch_size, progress=False)
+        dm = MelodyDataModule(
+            str(midi_dir),
+            cache,
+            representation=representation,
+            seq_len=seq_len,
+            batch_size=batch_size,
+            progress=False,
+        )
         dm.prepare_data()
         dm.setup()
         batches = []
@@ -68,9 +76,19 @@ class _Clock(pl.Callback):
 
 def lightning_fit(model: MelodyLSTM, batches, warmup: int) -> float:
     clock = _Clock(warmup)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         num_sanity_val_steps=0, gradient_clip_val=CLIP, callbacks=[clock])
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        gradient_clip_val=CLIP,
+        callbacks=[clock],
+    )
     trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))
     return (len(batches) - warmup) / (clock.end - clock.start) if clock.end > clock.start else float("nan")
 
@@ -79,7 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
     parser.add_argument("--representation", default="categorical")
-    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--hidden-size", type=int, default=128)
+    parser.add_argument("--embedding-dim", type=int, default=32)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -87,23 +106,38 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
     if not args.midi_dir.is_dir():
         raise SystemExit(f"error: {args.midi_dir} is not a folder (run `make data` or pass --midi-dir)")
     batches = real_batches(args.midi_dir, args.seq_len, args.batch_size, args.batches, args.representation)
     pl.seed_everything(0, verbose=False)
-    template = MelodyLSTM(args.representation, hidden_size=args.hidden_size, num_layers=args.num_layers)
+    template = MelodyLSTM(
+        args.representation,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        embedding_dim=args.embedding_dim,
+    )
     plain, lightning = [], []
     for _ in range(args.repeats):
         plain.append(plain_loop(copy.deepcopy(template), batches, args.warmup))
         lightning.append(lightning_fit(copy.deepcopy(template), batches, args.warmup))
     ratios = [b / a for a, b in zip(plain, lightning)]
-    print(f"model {args.representation} {args.num_layers}x{args.hidden_size}, batch {args.batch_size} x "
-          f"seq_len {args.seq_len}, {len(batches) - args.warmup} timed steps x {args.repeats} repeats, "
-          f"{torch.get_num_threads()} threads")
-    print(f"plain PyTorch loop : {statistics.median(plain):8.2f} steps/s  (runs: "
-          + ", ".join(f"{v:.2f}" for v in plain) + ")")
-    print(f"Lightning fit      : {statistics.median(lightning):8.2f} steps/s  (runs: "
-          + ", ".join(f"{v:.2f}" for v in lightning) + ")")
+    print(
+        f"model {args.representation} {args.num_layers}x{args.hidden_size}, batch {args.batch_size} x "
+        f"seq_len {args.seq_len}, {len(batches) - args.warmup} timed steps x {args.repeats} repeats, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        f"plain PyTorch loop : {statistics.median(plain):8.2f} steps/s  (runs: "
+        + ", ".join(f"{v:.2f}" for v in plain)
+        + ")"
+    )
+    print(
+        f"Lightning fit      : {statistics.median(lightning):8.2f} steps/s  (runs: "
+        + ", ".join(f"{v:.2f}" for v in lightning)
+        + ")"
+    )
     print(f"ratio Lightning / plain: {statistics.median(ratios):.3f}  (target >= 0.97)")
 
 

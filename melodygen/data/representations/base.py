@@ -119,13 +119,6 @@ def sample_logits(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def without_class(logits: torch.Tensor, index: int) -> torch.Tensor:
-    """``logits`` with class ``index`` made impossible (the boundary, when sampling)."""
-    logits = logits.clone()
-    logits[..., index] = float("-inf")
-    return logits
-
-
 def bits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """−log2 p(target) for each position; ``logits`` ``(..., C)``, ``target`` ``(...)``."""
     return (

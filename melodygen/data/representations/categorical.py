@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits, without_class
+from melodygen.data.representations.base import Representation, bits, sample_logits
 
 PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128
 START_PITCH = PITCH_CLASSES  # the boundary: opens a melody as input, ends it as target
@@ -69,8 +69,8 @@ class Categorical(Representation):
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         pitch_logits, duration_logits = outputs
-        pitch_logits = without_class(pitch_logits, START_PITCH)
-        duration_logits = without_class(duration_logits, START_DURATION)
+        # the boundary is each head's last class: sampling from the others never draws it
+        pitch_logits, duration_logits = pitch_logits[..., :START_PITCH], duration_logits[..., :START_DURATION]
         pitch = sample_logits(pitch_logits, temperature, top_k, top_p, generator)
         duration = sample_logits(duration_logits, temperature, top_k, top_p, generator)
         return torch.stack([pitch, duration], dim=-1)

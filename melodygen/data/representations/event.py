@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from melodygen.data.melody import REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits, without_class
+from melodygen.data.representations.base import Representation, bits, sample_logits
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2
 NUM_EVENTS = FIRST_PITCH + REST  # 130 output classes
@@ -81,4 +81,5 @@ class Event(Representation):
         }
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
-        return sample_logits(without_class(outputs[0], START), temperature, top_k, top_p, generator)[:, None]
+        # the boundary is the last class: sampling from the others never draws it
+        return sample_logits(outputs[0][..., :START], temperature, top_k, top_p, generator)[:, None]
