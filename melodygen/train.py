@@ -70,6 +70,8 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     trainer = build_trainer(cfg)
+    for logger in trainer.loggers:  # the whole composed config, so runs can be compared on any key
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     started = time.perf_counter()
     try:
         if cfg.train:

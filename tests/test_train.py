@@ -132,3 +132,17 @@ def test_config_is_plain_yaml_in_the_run_directory(tmp_path, tune_dir):
     cfg = compose_train(tmp_path, tune_dir, *SMALL)
     assert OmegaConf.select(cfg, "data.representation") == "categorical"
     assert cfg.callbacks.model_checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
+
+
+def test_wandb_logger_writes_an_offline_run_without_an_account(tmp_path, tune_dir, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    cfg = compose_train(
+        tmp_path, tune_dir, *SMALL, "trainer.max_epochs=1", "samples.num_samples=0", "logger=wandb"
+    )
+    train(cfg)
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0
+    import wandb
+
+    assert wandb.run is None  # finished, so the next job of a sweep starts its own run
