@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -23,3 +26,16 @@ def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str 
                 *overrides,
             ],
         )
+
+
+def run_cli(command: str, cwd: Path, *overrides: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``melodygen-<command>`` as a user would, in a subprocess started in ``cwd`` (also MELODYGEN_ROOT)."""
+    env = {**os.environ, "MELODYGEN_ROOT": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-m", f"melodygen.cli.{command}", *overrides],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )

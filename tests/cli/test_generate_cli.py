@@ -1,22 +1,14 @@
 """``melodygen-generate`` end to end in a subprocess: real Hydra, a real checkpoint, real MIDI files."""
 
-import subprocess
-import sys
-
 import pretty_midi
+from helpers import run_cli
 
 from melodygen.data.melody import REST
 from melodygen.data.midi import ExtractionParams, load_melody
 
 
 def _run(cwd, *overrides):
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.generate", *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("generate", cwd, *overrides, timeout=120)
 
 
 def _error_lines(result):

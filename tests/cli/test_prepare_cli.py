@@ -1,23 +1,13 @@
 """melodygen-prepare on a folder of good and broken files."""
 
 import json
-import os
-import subprocess
-import sys
 
 from conftest import TUNES, write_tune
+from helpers import run_cli
 
 
 def run_prepare(root, *args):
-    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.prepare", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    return run_cli("prepare", root, *args, timeout=120)
 
 
 def test_mixed_folder_keeps_every_melody_and_names_every_skipped_file(tmp_path):

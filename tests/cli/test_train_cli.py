@@ -1,11 +1,9 @@
 """melodygen-train as a user runs it: a subprocess with Hydra overrides."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_cli
 
 TINY = [
     "model.hidden_size=16",
@@ -22,15 +20,7 @@ TINY = [
 
 
 def run_train(root, *args):
-    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.train", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=300,
-    )
+    return run_cli("train", root, *args)
 
 
 def test_misspelled_override_fails_naming_the_key(tmp_path, tune_dir):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import mido
 import pretty_midi
 import pytest
+from helpers import run_cli
 from music21 import common, converter, midi, stream
 
 from melodygen.data.corpus import (
@@ -276,19 +276,13 @@ def test_sources_that_would_clash_on_disk_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def run_cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.corpus", *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_corpus_cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_cli("corpus", cwd, *overrides, timeout=120)
 
 
 def test_cli_builds_a_small_corpus(tmp_path):
     out = tmp_path / "folk"
-    done = run_cli("limit=2", "collections=[ryans]", f"out_dir={out}", "workers=1", cwd=tmp_path)
+    done = run_corpus_cli("limit=2", "collections=[ryans]", f"out_dir={out}", "workers=1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert len(read_csv(out / "manifest.csv")) == 2
     assert len(list((out / "ryans").glob("*.mid"))) == 2
@@ -297,7 +291,7 @@ def test_cli_builds_a_small_corpus(tmp_path):
 
 
 def test_cli_rejects_an_unknown_collection_in_one_line(tmp_path):
-    done = run_cli("collections=[nope]", f"out_dir={tmp_path / 'folk'}", cwd=tmp_path)
+    done = run_corpus_cli("collections=[nope]", f"out_dir={tmp_path / 'folk'}", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: collections: unknown collection 'nope' (choose from essen, oneills, ryans)"
