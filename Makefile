@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 FIND_LINKS := $(if $(wildcard /opt/wheels/*.whl),--find-links /opt/wheels,)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_LINKS)
 ARGS ?=
-CKPT ?= $(shell ls -t outputs/train/runs/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
+CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
 .PHONY: setup data train sweep generate test bench lint format clean distclean
 
@@ -16,6 +16,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PIP) "$(TORCH_SPEC)"
 	$(PIP) -e ".[dev]"
 	touch $@
@@ -32,7 +33,7 @@ sweep: data
 		trainer.max_epochs=2 samples.num_samples=2 $(ARGS)
 
 generate: setup
-	@test -n "$(CKPT)" || { echo "error: no checkpoint under outputs/train/runs; run make train or pass CKPT=path" >&2; exit 2; }
+	@test -n "$(CKPT)" || { echo "error: no checkpoint under outputs/; run make train or pass CKPT=path" >&2; exit 2; }
 	$(BIN)/melodygen-generate ckpt_path=$(CKPT) $(ARGS)
 
 test: setup

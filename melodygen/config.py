@@ -86,6 +86,7 @@ class TrainerConfig:
     fast_dev_run: Any = False
     num_sanity_val_steps: int = 2
     deterministic: Any = False
+    enable_checkpointing: bool = True
     enable_progress_bar: bool = True
     enable_model_summary: bool = True
     default_root_dir: Any = None
@@ -181,6 +182,10 @@ def check_train_config(cfg: DictConfig) -> None:
             m.embedding_dim,
             f"the {cfg.data.representation} representation needs an embedding of at least 1",
         )
+    if cfg.ckpt_path is not None:
+        _require(os.path.isfile(cfg.ckpt_path), "ckpt_path", cfg.ckpt_path, "no such checkpoint file")
+    elif not cfg.train:
+        _require(False, "train", cfg.train, "evaluation only (train=false) needs ckpt_path=path/to.ckpt")
     s = cfg.samples
     _require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
     from melodygen.generate import check_sampling_args

@@ -79,6 +79,8 @@ def train(cfg: DictConfig) -> dict:
         train_seconds = time.perf_counter() - started
         ckpt = trainer.checkpoint_callback
         best = ckpt.best_model_path if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path else None
+        if not cfg.train:  # evaluation only: score the checkpoint asked for
+            best = cfg.ckpt_path
         metrics = _first(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False))
         if cfg.test:
             metrics.update(_first(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)))

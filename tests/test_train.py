@@ -146,3 +146,15 @@ def test_wandb_logger_writes_an_offline_run_without_an_account(tmp_path, tune_di
     import wandb
 
     assert wandb.run is None  # finished, so the next job of a sweep starts its own run
+
+
+def test_evaluation_only_scores_the_given_checkpoint(tmp_path, tune_dir):
+    first = compose_train(tmp_path / "a", tune_dir, *SMALL, "trainer.max_epochs=1", "samples.num_samples=0")
+    trained = train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    again = compose_train(
+        tmp_path / "b", tune_dir, *SMALL, "train=false", f"ckpt_path={last}", "samples.num_samples=0"
+    )
+    scored = train(again)
+    # one epoch: the best checkpoint is the last one, so the scores match
+    assert scored["val/loss"] == pytest.approx(trained["val/loss"], rel=1e-5)

@@ -150,13 +150,10 @@ class MelodyDataModule(pl.LightningDataModule):
         split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
         shift = shifts_to_c(corpus) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
+            # validation and test windows do not overlap, so every element is scored exactly once
+            stride = hp.window_stride if which == TRAIN else hp.seq_len
             stream, starts = build_stream(
-                corpus,
-                np.flatnonzero(split == which),
-                self.representation,
-                hp.seq_len,
-                hp.window_stride,
-                shift,
+                corpus, np.flatnonzero(split == which), self.representation, hp.seq_len, stride, shift
             )
             self.datasets[which] = WindowDataset(
                 stream, starts, hp.seq_len, self.representation, hp.transpose if which == TRAIN else 0
@@ -169,11 +166,13 @@ class MelodyDataModule(pl.LightningDataModule):
                 starts.numel(),
                 hp.seq_len,
             )
-        if len(self.datasets[TRAIN]) == 0:
-            raise MelodygenError(
-                f"no training window: the training melodies of {hp.midi_dir!r} hold "
-                f"{self.datasets[TRAIN].stream.shape[0]} elements, fewer than data.seq_len={hp.seq_len} + 1"
-            )
+        for which, key in ((TRAIN, "data.seq_len"), (VAL, "data.val_fraction")):
+            if len(self.datasets[which]) == 0:
+                raise MelodygenError(
+                    f"no {SPLIT_NAMES[which]} window: the {SPLIT_NAMES[which]} melodies of {hp.midi_dir!r} "
+                    f"hold {self.datasets[which].stream.shape[0]} elements, fewer than data.seq_len={hp.seq_len}"
+                    f" + 1 (raise {key} or lower data.seq_len)"
+                )
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""

@@ -90,11 +90,11 @@ def test_small_folder_still_gets_validation_and_test_files():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
-    dm = make_dm(tune_dir, tmp_path, representation=name)
+    dm = make_dm(tune_dir, tmp_path, representation=name, batch_size=4)
     rep = dm.representation
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         x, y = next(iter(loader))
-        assert x.shape == y.shape == (8, 16, rep.num_features)
+        assert x.shape == y.shape == (4, 16, rep.num_features)
         assert x.dtype == y.dtype == torch.from_numpy(rep.start).dtype
 
 
@@ -113,7 +113,9 @@ def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_d
             pieces += [rep.start[None], rep.encode(corpus.melody(index[f]))]
         pieces.append(rep.start[None])
         assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces)))
-        assert ds.starts.tolist() == list(range(0, len(ds.stream) - seq_len, stride)) and len(ds) > 0
+        # training windows overlap by the stride; validation and test windows tile the stream
+        step = stride if which == TRAIN else seq_len
+        assert ds.starts.tolist() == list(range(0, len(ds.stream) - seq_len, step)) and len(ds) > 0
 
         boundaries_as_targets = 0
         for i in range(len(ds)):
@@ -127,22 +129,28 @@ def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_d
         assert boundaries_as_targets > 0  # windows run across melodies: the model learns where tunes end
 
 
+def test_empty_validation_split_is_a_user_error(tmp_path, tune_dir):
+    with pytest.raises(MelodygenError, match="no val window.*data.val_fraction"):
+        make_dm(tune_dir, tmp_path, val_fraction=0.0)
+
+
 def test_windows_cover_every_melody_and_its_end(tmp_path, make_tune, tunes):
-    # One tune per file; the event stream is [S] t0 [S] t1 [S] t2 [S], each tune 1 element per 16th.
-    for i, tune in enumerate(tunes):
-        make_tune(tmp_path / "three" / f"t{i}.mid", tune)
+    # The training stream is [S] t [S] t' … [S], one element per 16th for the event representation.
+    for i in range(9):
+        make_tune(tmp_path / "tunes" / f"t{i}.mid", tunes[i % 3])
     dm = make_dm(
-        tmp_path / "three",
+        tmp_path / "tunes",
         tmp_path,
         representation="event",
         seq_len=10,
         window_stride=1,
-        val_fraction=0.0,
+        val_fraction=0.3,
         test_fraction=0.0,
         min_notes=1,
     )
     ds = dm.datasets[TRAIN]
-    total = 1 + sum(1 + sum(d for _, d in tune) for tune in tunes)
+    steps = {f"t{i}.mid": sum(d for _, d in tunes[i % 3]) for i in range(9)}
+    total = 1 + sum(1 + steps[f] for f in dm.split_of(TRAIN))
     assert len(ds.stream) == total and len(ds) == total - 10
     targets = {int(s) + k for s in ds.starts for k in range(1, 11)}
     assert targets == set(range(1, total))  # every element after the first is some window's target
