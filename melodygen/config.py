@@ -166,6 +166,13 @@ def check_data_config(d: DictConfig) -> None:
 def check_train_config(cfg: DictConfig) -> None:
     """Reject values no training run can use, naming the key; returns quietly when all is well."""
     check_data_config(cfg.data)
+    # the best checkpoint, early stopping and metrics.json are all decided on the validation split
+    _require(
+        cfg.data.val_fraction > 0,
+        "data.val_fraction",
+        cfg.data.val_fraction,
+        "training needs a validation split",
+    )
     m = cfg.model
     for key in ("hidden_size", "num_layers"):
         _require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")

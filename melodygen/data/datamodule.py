@@ -167,7 +167,7 @@ class MelodyDataModule(pl.LightningDataModule):
                 hp.seq_len,
             )
         for which, key in ((TRAIN, "data.seq_len"), (VAL, "data.val_fraction")):
-            if len(self.datasets[which]) == 0:
+            if len(self.datasets[which]) == 0 and (which == TRAIN or hp.val_fraction > 0):
                 raise MelodygenError(
                     f"no {SPLIT_NAMES[which]} window: the {SPLIT_NAMES[which]} melodies of {hp.midi_dir!r} "
                     f"hold {self.datasets[which].stream.shape[0]} elements, fewer than data.seq_len={hp.seq_len}"
