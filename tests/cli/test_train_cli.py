@@ -87,3 +87,8 @@ def test_multirun_sweeps_the_three_axes(tmp_path, tune_dir):
             )
         )
     assert len(seen) == 8
+
+
+def test_training_without_a_validation_split_is_refused(tmp_path, tune_dir):
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "data.val_fraction=0")
+    assert proc.returncode == 2 and "data.val_fraction" in proc.stderr.strip().splitlines()[-1]
