@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 
 from melodygen.config import check_train_config
 from melodygen.data.datamodule import MelodyDataModule
+from melodygen.generate import load_model, sample_melodies
 from melodygen.models import MelodyLSTM
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,7 @@ def train(cfg: DictConfig) -> dict:
         }
         _write_json(out / "metrics.json", summary)
         if cfg.samples.num_samples > 0:
-            _write_samples(
-                cfg,
-                model
-                if best is None
-                else MelodyLSTM.load_from_checkpoint(best, map_location="cpu", weights_only=True),
-                out / "samples",
-            )
+            _write_samples(cfg, model if best is None else load_model(best), out / "samples")
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))
         return metrics
     finally:
@@ -115,7 +110,6 @@ def train(cfg: DictConfig) -> dict:
 
 
 def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:
-    from melodygen.generate import sample_melodies
     from melodygen.render import write_melodies
 
     s = cfg.samples
