@@ -12,6 +12,16 @@ from hydra import compose, initialize_config_dir
 from melodygen.cli.app import CONFIG_DIR
 from melodygen.config import register_configs
 
+#: overrides for a one-layer model on short windows, without progress bar or summary
+QUIET_SMALL_RUN = [
+    "model.num_layers=1",
+    "model.embedding_dim=8",
+    "data.seq_len=16",
+    "data.batch_size=16",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
 
 def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str = "train"):
     """The ``train`` config as ``melodygen-train`` would compose it, with every path under ``root``."""

@@ -5,22 +5,14 @@ import json
 import pretty_midi
 import pytest
 import torch
-from helpers import compose_train
+from helpers import QUIET_SMALL_RUN, compose_train
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from melodygen.data.representations import REPRESENTATIONS
 from melodygen.train import build_datamodule, build_model, build_trainer, train
 
-SMALL = [
-    "model.hidden_size=32",
-    "model.num_layers=1",
-    "model.embedding_dim=8",
-    "data.seq_len=16",
-    "data.batch_size=16",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
+SMALL = ["model.hidden_size=32", *QUIET_SMALL_RUN]
 
 
 @pytest.mark.parametrize("representation", sorted(REPRESENTATIONS))

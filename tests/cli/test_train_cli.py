@@ -3,20 +3,9 @@
 import json
 
 import pytest
-from helpers import run_cli
+from helpers import QUIET_SMALL_RUN, run_cli
 
-TINY = [
-    "model.hidden_size=16",
-    "model.num_layers=1",
-    "model.embedding_dim=8",
-    "data.seq_len=16",
-    "data.batch_size=16",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "samples.num_samples=1",
-    "samples.length=8",
-    "logger=none",
-]
+TINY = ["model.hidden_size=16", *QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "logger=none"]
 
 
 def run_train(root, *args):
