@@ -136,6 +136,7 @@ class MelodyDataModule(pl.LightningDataModule):
         self.params = ExtractionParams(min_notes=min_notes)
         self.corpus: PreparedCorpus | None = None
         self.datasets: dict[int, WindowDataset] = {}
+        self.split: np.ndarray | None = None  # TRAIN, VAL or TEST per kept file, set in setup
 
     def prepare_data(self) -> None:
         hp = self.hparams
@@ -147,7 +148,7 @@ class MelodyDataModule(pl.LightningDataModule):
         hp = self.hparams
         # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
         self.corpus = corpus = prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False)
-        split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
+        self.split = split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
         shift = shifts_to_c(corpus) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
@@ -176,10 +177,7 @@ class MelodyDataModule(pl.LightningDataModule):
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""
-        split = split_files(
-            self.corpus.files, self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
-        )
-        return [f for f, s in zip(self.corpus.files, split) if s == which]
+        return [f for f, s in zip(self.corpus.files, self.split) if s == which]
 
     def _loader(self, which: int, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers
