@@ -1,71 +1,126 @@
-"""Typed config schemas (Hydra structured configs) and the value checks that types cannot express.
+"""Every config schema (Hydra structured configs) and every value check, in one place.
 
-Every group's YAML is merged onto these dataclasses, so a misspelled key or a wrongly typed value
-fails when the config is composed; :func:`check_train_config` then rejects impossible values
-(``model.hidden_size=0``) with one line that names the key.
+Each default lives here once. The YAML files under ``conf/`` set only what their variant changes, and
+the library constructors take their defaults from these classes. A misspelled key, a wrongly typed
+value or an unknown choice fails when the config is composed; the ``check_*`` functions then reject
+impossible values (``model.hidden_size=0``) with one line naming the key.
+
+This module imports no torch, so a user's typo is reported before any heavy import.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from melodygen.data.representations import REPRESENTATIONS
 from melodygen.errors import MelodygenError
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "cosine", "plateau")
+# Hydra's structured configs need typing.Optional rather than "X | None" in field annotations.
+# ruff: noqa: UP045
+
+
+class RepresentationName(Enum):
+    """How a melody is encoded (see :mod:`melodygen.representations`)."""
+
+    continuous = "continuous"  # the blog post's [pitch, duration] in [-1, 1], MSE
+    categorical = "categorical"  # (pitch-or-rest class, duration class), cross-entropy
+    event = "event"  # one token per 16th step: note-on, note-off, hold
+
+
+class Optimizer(Enum):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+
+
+class Scheduler(Enum):
+    none = "none"
+    cosine = "cosine"
+    plateau = "plateau"
+
+
+class Accelerator(Enum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class FolkCollection(Enum):
+    """The ABC collections shipped inside music21."""
+
+    essen = "essen"
+    oneills = "oneills"
+    ryans = "ryans"
+
+
+class FolkRoute(Enum):
+    """How ABC becomes MIDI: ``auto`` uses abc2midi when it is installed, music21 otherwise."""
+
+    auto = "auto"
+    abc2midi = "abc2midi"
+    music21 = "music21"
 
 
 @dataclass
 class PathsConfig:
-    root_dir: str = MISSING
-    data_dir: str = MISSING
-    folk_dir: str = MISSING
-    cache_dir: str = MISSING
-    log_dir: str = MISSING
-    output_dir: str = MISSING
+    """Where things live. ``root_dir`` is the folder melodygen was started from (or $MELODYGEN_ROOT)."""
+
+    root_dir: str = "${oc.env:MELODYGEN_ROOT,${cwd:}}"
+    data_dir: str = "${paths.root_dir}/data"
+    folk_dir: str = "${paths.data_dir}/folk"
+    cache_dir: str = "${paths.data_dir}/cache"
+    log_dir: str = "${paths.root_dir}/outputs"
+    output_dir: str = "${hydra:runtime.output_dir}"  # this run's directory
 
 
 @dataclass
 class DataConfig:
+    """``MelodyDataModule``: a folder of MIDI files → windows of ``seq_len`` elements."""
+
     midi_dir: str = MISSING
-    cache_dir: str = MISSING
-    representation: str = "categorical"
-    seq_len: int = 64
+    cache_dir: str = "${paths.cache_dir}"
+    representation: RepresentationName = RepresentationName.categorical
+    seq_len: int = 64  # inputs per training window (notes and rests; 16th steps for event)
     window_stride: int = 16
     batch_size: int = 64
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
-    transpose: int = 0
-    transpose_to_c: bool = False
-    min_notes: int = 8
-    parse_workers: int = 0
+    transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
+    transpose_to_c: bool = False  # move every melody to C (major or minor, by key estimate)
+    min_notes: int = 8  # a file whose melody has fewer notes is skipped
+    parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
 
 
 @dataclass
 class ModelConfig:
+    """``MelodyLSTM``: input layer → ``nn.LSTM`` → one output head per predicted quantity."""
+
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.2
+    # width of each class embedding (categorical, event) or of the linear input layer (continuous;
+    # 0 feeds the raw [pitch, duration] pair to the LSTM, as the blog post did)
     embedding_dim: int = 32
-    optimizer: str = "adam"
+    optimizer: Optimizer = Optimizer.adam
     lr: float = 2e-3
     weight_decay: float = 0.0
-    scheduler: str = "none"
+    scheduler: Scheduler = Scheduler.none
 
 
 @dataclass
 class TrainerConfig:
-    """The ``pytorch_lightning.Trainer`` arguments melodygen exposes; typos fail at compose time."""
+    """The ``pytorch_lightning.Trainer`` arguments melodygen sets; ``+trainer.NAME=value`` adds others."""
 
-    accelerator: str = "auto"
+    accelerator: Accelerator = Accelerator.auto  # auto: a GPU when there is one, else the CPU
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
@@ -74,7 +129,7 @@ class TrainerConfig:
     min_epochs: int = 1
     max_steps: int = -1
     max_time: Any = None
-    gradient_clip_val: Any = None
+    gradient_clip_val: Any = 1.0
     accumulate_grad_batches: int = 1
     val_check_interval: Any = None
     check_val_every_n_epoch: Any = 1
@@ -89,18 +144,18 @@ class TrainerConfig:
     enable_checkpointing: bool = True
     enable_progress_bar: bool = True
     enable_model_summary: bool = True
-    default_root_dir: Any = None
+    default_root_dir: Any = "${paths.output_dir}"
 
 
 @dataclass
-class SamplesConfig:
-    """Melodies generated from the best checkpoint when training ends."""
+class SamplingConfig:
+    """How melodies are sampled, by ``melodygen-generate`` and at the end of ``melodygen-train``."""
 
     num_samples: int = 4
-    length: int = 64
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
+    length: int = 64  # notes and rests generated after the primer (event: onsets)
+    temperature: float = 1.0  # 0 = always the most likely class
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1.0 = off
 
 
 @dataclass
@@ -109,14 +164,14 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    samples: SamplesConfig = field(default_factory=SamplesConfig)
+    samples: SamplingConfig = field(default_factory=SamplingConfig)
     logger: Any = None
     callbacks: Any = None
     task_name: str = "train"
     seed: int = 42
-    train: bool = True
-    test: bool = True
-    ckpt_path: Any = None
+    train: bool = True  # fit the model
+    test: bool = True  # then score the best checkpoint on the test split
+    ckpt_path: Optional[str] = None  # resume from this checkpoint (or score it, with train=false)
 
 
 @dataclass
@@ -126,36 +181,77 @@ class PrepareConfig:
     task_name: str = "prepare"
 
 
+@dataclass
+class GenerateConfig:
+    ckpt_path: str = MISSING  # the checkpoint to sample from
+    samples: SamplingConfig = field(default_factory=SamplingConfig)
+    # a MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none
+    primer: Optional[str] = None
+    seed: Optional[int] = 0  # the same seed gives the same melodies; null draws a fresh one
+    out_dir: Optional[str] = None  # null = <run dir>/samples
+    png: bool = True  # a piano-roll PNG beside every MIDI file
+    device: str = "auto"  # auto = cuda when available, else cpu; or any torch device
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "generate"
+
+
+@dataclass
+class CorpusConfig:
+    """``melodygen-corpus``: the folk corpus, one MIDI file per tune of the ABC collections in music21."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    out_dir: str = "${paths.folk_dir}"
+    collections: list[FolkCollection] = field(default_factory=lambda: list(FolkCollection))
+    route: FolkRoute = FolkRoute.auto
+    workers: int = 0  # processes; 0 = all cores, 1 = run in this process
+    limit: Optional[int] = None  # at most this many tunes per collection (quick runs)
+    max_tune_notes: int = 2000  # longest tune; a longer repeat expansion is exported as written
+    progress: bool = True
+    task_name: str = "corpus"
+
+
+SCHEMAS = {
+    "train_schema": TrainConfig,
+    "prepare_schema": PrepareConfig,
+    "generate_schema": GenerateConfig,
+    "corpus_schema": CorpusConfig,
+}
+
+
 def register_configs() -> None:
     """Register the schemas and the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made)."""
     if not OmegaConf.has_resolver("cwd"):
         OmegaConf.register_new_resolver("cwd", os.getcwd)
     store = ConfigStore.instance()
-    store.store(name="train_schema", node=TrainConfig)
-    store.store(name="prepare_schema", node=PrepareConfig)
+    for name, node in SCHEMAS.items():
+        store.store(name=name, node=node)
 
 
-def _require(ok: bool, key: str, value: Any, rule: str) -> None:
+def to_plain(cfg: DictConfig) -> dict:
+    """A resolved config as plain Python values (choices as their names), fit for JSON and checkpoints."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+def require(ok: bool, key: str, value: Any, rule: str) -> None:
+    """Raise a one-line :class:`MelodygenError` ``key=value is not allowed: rule`` unless ``ok``."""
     if not ok:
-        raise MelodygenError(f"{key}={value!r} is not allowed: {rule}")
+        shown = value.name if isinstance(value, Enum) else value
+        raise MelodygenError(f"{key}={shown!r} is not allowed: {rule}")
 
 
-def check_data_config(d: DictConfig) -> None:
+def check_data(d: DictConfig) -> None:
     """Reject ``data.*`` values no run can use, naming the key."""
-    _require(
-        d.representation in REPRESENTATIONS,
-        "data.representation",
-        d.representation,
-        f"choose one of {sorted(REPRESENTATIONS)}",
-    )
     for key in ("seq_len", "batch_size", "window_stride", "min_notes"):
-        _require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
+        require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
     for key in ("num_workers", "parse_workers", "transpose"):
-        _require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
-    _require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
+        require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
+    require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
     for key in ("val_fraction", "test_fraction"):
-        _require(0 <= d[key] < 1, f"data.{key}", d[key], "must be in [0, 1)")
-    _require(
+        require(0 <= d[key] < 1, f"data.{key}", d[key], "must be in [0, 1)")
+    require(
         d.val_fraction + d.test_fraction < 1,
         "data.val_fraction",
         d.val_fraction,
@@ -163,38 +259,81 @@ def check_data_config(d: DictConfig) -> None:
     )
 
 
-def check_train_config(cfg: DictConfig) -> None:
+def check_model(m: DictConfig) -> None:
+    for key in ("hidden_size", "num_layers"):
+        require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
+    for key in ("embedding_dim", "weight_decay"):
+        require(m[key] >= 0, f"model.{key}", m[key], "must not be negative")
+    require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
+    require(m.lr > 0, "model.lr", m.lr, "must be positive")
+
+
+def check_sampling(
+    num_samples: int, length: int, temperature: float, top_k: int, top_p: float, prefix: str = "samples."
+) -> None:
+    """Raise :class:`MelodygenError` naming the first impossible sampling value."""
+    require(num_samples >= 1, f"{prefix}num_samples", num_samples, "must be at least 1")
+    require(length >= 1, f"{prefix}length", length, "must be at least 1")
+    require(temperature >= 0, f"{prefix}temperature", temperature, "must not be negative (0 means argmax)")
+    require(top_k >= 0, f"{prefix}top_k", top_k, "must not be negative (0 keeps every class)")
+    require(0 < top_p <= 1, f"{prefix}top_p", top_p, "must be in (0, 1]")
+
+
+def check_midi_dir(cfg: DictConfig) -> None:
+    """``data.midi_dir`` must be a folder; the built-in folk corpus says how to build it."""
+    midi_dir = os.path.expanduser(cfg.data.midi_dir)
+    if not os.path.isdir(midi_dir):
+        if cfg.data.midi_dir == cfg.paths.folk_dir:
+            hint = "build the folk corpus with `make data` (or melodygen-corpus), or point data.midi_dir at a folder of MIDI files"
+        else:
+            hint = "give a folder of MIDI files"
+        raise MelodygenError(f"data.midi_dir={midi_dir!r} is not a folder: {hint}")
+
+
+def check_checkpoint_path(path: str | None) -> None:
+    if path is not None and not os.path.isfile(os.path.expanduser(path)):
+        raise MelodygenError(f"ckpt_path={os.path.expanduser(path)!r}: no such checkpoint file")
+
+
+def check_prepare(cfg: DictConfig) -> None:
+    check_data(cfg.data)
+    check_midi_dir(cfg)
+
+
+def check_generate(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise MelodygenError("ckpt_path is required, e.g. melodygen-generate ckpt_path=path/to/last.ckpt")
+    check_checkpoint_path(cfg.ckpt_path)
+    s = cfg.samples
+    check_sampling(s.num_samples, s.length, s.temperature, s.top_k, s.top_p)
+
+
+def check_train(cfg: DictConfig) -> None:
     """Reject values no training run can use, naming the key; returns quietly when all is well."""
-    check_data_config(cfg.data)
+    check_data(cfg.data)
+    check_midi_dir(cfg)
+    check_checkpoint_path(cfg.ckpt_path)
     # the best checkpoint, early stopping and metrics.json are all decided on the validation split
-    _require(
+    require(
         cfg.data.val_fraction > 0,
         "data.val_fraction",
         cfg.data.val_fraction,
         "training needs a validation split",
     )
-    m = cfg.model
-    for key in ("hidden_size", "num_layers"):
-        _require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
-    for key in ("embedding_dim", "weight_decay"):
-        _require(m[key] >= 0, f"model.{key}", m[key], "must not be negative")
-    _require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
-    _require(m.lr > 0, "model.lr", m.lr, "must be positive")
-    _require(m.optimizer in OPTIMIZERS, "model.optimizer", m.optimizer, f"choose one of {list(OPTIMIZERS)}")
-    _require(m.scheduler in SCHEDULERS, "model.scheduler", m.scheduler, f"choose one of {list(SCHEDULERS)}")
-    if REPRESENTATIONS[cfg.data.representation].input_kind == "embedding":
-        _require(
-            m.embedding_dim >= 1,
-            "model.embedding_dim",
-            m.embedding_dim,
-            f"the {cfg.data.representation} representation needs an embedding of at least 1",
-        )
-    if cfg.ckpt_path is not None:
-        _require(os.path.isfile(cfg.ckpt_path), "ckpt_path", cfg.ckpt_path, "no such checkpoint file")
-    elif not cfg.train:
-        _require(False, "train", cfg.train, "evaluation only (train=false) needs ckpt_path=path/to.ckpt")
+    check_model(cfg.model)
+    if cfg.ckpt_path is None and not cfg.train:
+        require(False, "train", cfg.train, "evaluation only (train=false) needs ckpt_path=path/to.ckpt")
     s = cfg.samples
-    _require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
-    from melodygen.generate import check_sampling_args
+    require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
+    check_sampling(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p)
 
-    check_sampling_args(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p, prefix="samples.")
+
+def check_corpus_config(cfg: DictConfig) -> None:
+    check_corpus(cfg.workers, cfg.limit, cfg.max_tune_notes)
+
+
+def check_corpus(workers: int, limit: int | None, max_tune_notes: int) -> None:
+    """Reject ``melodygen-corpus`` options no build can use, naming the option."""
+    require(workers >= 0, "workers", workers, "0 (all cores) or a positive number of processes")
+    require(limit is None or limit >= 1, "limit", limit, "at least 1 tune per collection (or null for all)")
+    require(max_tune_notes >= 1, "max_tune_notes", max_tune_notes, "must be at least 1")

@@ -7,8 +7,6 @@ melody of ``n`` elements costs ``n`` single steps instead of the ``n²/2`` of re
 
 from __future__ import annotations
 
-import os
-import pathlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,73 +14,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.config import check_sampling
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
-from melodygen.data.representations import Representation
-from melodygen.data.representations.event import HOLD
 from melodygen.errors import MelodygenError
+from melodygen.keys import MAX_PITCH, estimate_key, transpose, transposition_to_c
+from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.representations import Representation
 
 if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
     from melodygen.models import MelodyLSTM
 
 DEFAULT_QPM = 120.0
-#: pathlib classes a checkpoint may hold (Lightning stores a datamodule's hyperparameters as given, so a
-#: ``Path`` passed to it is pickled as ``PosixPath``); rebuilding a path runs no code, so they are safe.
-_SAFE_CHECKPOINT_GLOBALS = [
-    pathlib.PosixPath,
-    pathlib.PurePosixPath,
-    pathlib.WindowsPath,
-    pathlib.PureWindowsPath,
-]
-
-# --- checks ------------------------------------------------------------------------------------------
-
-
-def check_sampling_args(
-    num_samples: int, length: int, temperature: float, top_k: int, top_p: float, prefix: str = ""
-) -> None:
-    """Raise :class:`MelodygenError` naming the first impossible value (``prefix`` goes before each name)."""
-    rules = [
-        (num_samples >= 1, "num_samples", num_samples, "must be at least 1"),
-        (length >= 1, "length", length, "must be at least 1"),
-        (temperature >= 0, "temperature", temperature, "must not be negative (0 means argmax)"),
-        (top_k >= 0, "top_k", top_k, "must not be negative (0 keeps every class)"),
-        (0 < top_p <= 1, "top_p", top_p, "must be in (0, 1]"),
-    ]
-    for ok, key, value, rule in rules:
-        if not ok:
-            raise MelodygenError(f"{prefix}{key}={value!r} is not allowed: {rule}")
-
-
-# --- loading -----------------------------------------------------------------------------------------
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # torch's weights-only refusal opens with advice; the line that names the culprit comes later.
-    culprit = [line for line in lines if line.startswith("WeightsUnpickler error")]
-    text = culprit[0] if culprit else " ".join(lines) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyLSTM:
-    """Rebuild a :class:`MelodyLSTM` from a Lightning checkpoint, on ``device`` (default CPU), in eval mode.
-
-    The checkpoint is read with ``weights_only=True`` (no arbitrary unpickling); a missing or unreadable
-    file raises :class:`MelodygenError` naming it.
-    """
-    path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise MelodygenError(f"checkpoint not found: {path}")
-    from melodygen.models import MelodyLSTM
-
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    try:
-        with torch.serialization.safe_globals(_SAFE_CHECKPOINT_GLOBALS):
-            model = MelodyLSTM.load_from_checkpoint(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch/Lightning raise many types for a bad file; all mean "cannot use it"
-        raise MelodygenError(f"cannot read checkpoint {path}: {_one_line(exc)}") from None
-    return model.to(device).eval()
 
 
 # --- primers -----------------------------------------------------------------------------------------
@@ -133,7 +75,7 @@ def parse_primer(spec: str) -> Melody:
     :func:`~melodygen.data.midi.load_melody` (its melody track and tempo). Otherwise it is a list of
     ``PITCH:16THS`` tokens (separated by spaces or commas): the pitch is a MIDI number, a note name
     (``C4`` = 60, ``F#4``, ``Bb3``) or ``r`` for a rest. Notes longer than a whole note follow
-    :func:`~melodygen.data.melody.normalize`; leading rests are dropped, a closing rest is kept.
+    :func:`~melodygen.melody.normalize`; leading rests are dropped, a closing rest is kept.
     Anything unusable raises :class:`MelodygenError` naming the file or the token.
     """
     text = str(spec).strip()
@@ -159,14 +101,14 @@ def _prefix(representation: Representation, primer: Melody | None) -> np.ndarray
     if primer.duration.min() < 1 or primer.duration.max() > MAX_DURATION:
         raise MelodygenError(
             f"primer durations must be 1–{MAX_DURATION} sixteenths (got {primer.duration.min()}–"
-            f"{primer.duration.max()}); pass it through melodygen.data.melody.normalize"
+            f"{primer.duration.max()}); pass it through melodygen.melody.normalize"
         )
     return np.concatenate([start, representation.encode(primer).astype(representation.dtype)])
 
 
-def _cut_after_onsets(tokens: np.ndarray, length: int) -> np.ndarray:
+def _cut_after_onsets(tokens: np.ndarray, is_onset: np.ndarray, length: int) -> np.ndarray:
     """Keep ``tokens`` up to (not including) the onset after the ``length``-th one."""
-    onsets = np.flatnonzero(tokens[:, 0] != HOLD)
+    onsets = np.flatnonzero(is_onset)
     return tokens[: onsets[length]] if onsets.size > length else tokens
 
 
@@ -190,7 +132,7 @@ def sample_elements(
     A sample that reached the step limit first keeps every step, with fewer onsets.
     Arguments are as for :func:`sample_melodies`.
     """
-    check_sampling_args(num_samples, length, temperature, top_k, top_p)
+    check_sampling(num_samples, length, temperature, top_k, top_p, prefix="")
     representation = model.representation
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
@@ -217,16 +159,18 @@ def sample_elements(
                 element = representation.sample(last, temperature, top_k, top_p, generator)
                 generated.append(element)
                 if per_step:
-                    onsets += element[:, 0] != HOLD
+                    onsets += representation.is_onset(element)
                     if bool((onsets > length).all()):
                         break
                 if step + 1 < max_steps:
                     last, state = model.net.step(element, state)
-            elements = torch.stack(generated, dim=1).cpu().numpy()
+            stacked = torch.stack(generated, dim=1)
+            onset = representation.is_onset(stacked).cpu().numpy()
+            elements = stacked.cpu().numpy()
     finally:
         model.train(was_training)
     if per_step:
-        return [_cut_after_onsets(sample, length) for sample in elements]
+        return [_cut_after_onsets(s, o, length) for s, o in zip(elements, onset, strict=True)]
     return list(elements)
 
 
@@ -252,21 +196,41 @@ def sample_melodies(
     generated note is kept (for event, a note held past a whole note is also cut to one).
 
     The melodies hold the primer followed by the continuation, or the continuation alone with
-    ``include_primer=False``; their tempo is the primer's (120 qpm without one).
+    ``include_primer=False``; their tempo is the primer's (120 qpm without one). A model trained on
+    melodies moved to C continues the primer moved to C (:func:`primer_as_trained`); the result is
+    moved back, so it is in the primer's own key.
     ``temperature`` 0 picks the most likely class; ``top_k`` 0 and ``top_p`` 1 switch those filters
     off. The same ``seed`` gives the same melodies; ``None`` draws a fresh one. The continuous
     representation samples deterministically (its rounded prediction, as in the blog post), so all its
     samples are equal and the sampling arguments do nothing. ``device`` defaults to the model's; the
     model is moved there, put in eval mode while sampling, and then back in its previous mode.
     """
-    elements = sample_elements(model, num_samples, length, temperature, top_k, top_p, primer, seed, device)
+    seen, shift = primer_as_trained(model, primer)
+    elements = sample_elements(model, num_samples, length, temperature, top_k, top_p, seen, seed, device)
     representation = model.representation
-    primer_elements = _prefix(representation, primer)[1:]
+    primer_elements = _prefix(representation, seen)[1:]
     qpm = float(primer.qpm) if primer is not None else DEFAULT_QPM
     melodies = []
     for continuation in elements:
         stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
         melody = representation.decode(stream)
+        if shift:  # back to the primer's own key
+            moved = transpose(melody.pitch, -shift)
+            melody.pitch = np.where(moved == REST, REST, np.clip(moved, 0, MAX_PITCH)).astype(np.int16)
         melody.qpm = qpm
         melodies.append(melody)
     return melodies
+
+
+def primer_as_trained(model: MelodyLSTM, primer: Melody | None) -> tuple[Melody | None, int]:
+    """The primer prepared as the model's training melodies were, and the semitones it was moved by.
+
+    A model trained with ``data.transpose_to_c=true`` only ever saw melodies in C (major or minor), so its
+    primer is moved to C the same way (estimated key, the shorter way, within 0–127).
+    """
+    if primer is None or not model.hparams.get("transpose_to_c", False):
+        return primer, 0
+    tonic, _ = estimate_key(primer.pitch, primer.duration)
+    shift = transposition_to_c(primer.pitch, tonic)
+    moved = Melody(transpose(primer.pitch, shift), primer.duration, qpm=primer.qpm, source=primer.source)
+    return moved, shift

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 
-from melodygen.config import check_train_config
+from melodygen.atomic import write_json_atomic
+from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
-from melodygen.generate import load_model, sample_melodies
-from melodygen.models import MelodyLSTM
+from melodygen.errors import MelodygenError
+from melodygen.generate import sample_melodies
+from melodygen.models import MelodyLSTM, load_model, read_checkpoint
+from melodygen.representations import get_representation
+from melodygen.resume import adopt_checkpoint, check_epochs_left, overridden_keys
 
 log = logging.getLogger(__name__)
 
@@ -29,57 +35,102 @@ def _instantiate_group(group: DictConfig | None) -> list:
 
 
 def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
-    return MelodyDataModule(
-        **OmegaConf.to_container(cfg.data, resolve=True), progress=bool(cfg.trainer.enable_progress_bar)
-    )
+    return MelodyDataModule(**to_plain(cfg.data), progress=bool(cfg.trainer.enable_progress_bar))
 
 
 def build_model(cfg: DictConfig) -> MelodyLSTM:
     return MelodyLSTM(
-        representation=cfg.data.representation,
+        representation=cfg.data.representation.value,
+        transpose_to_c=cfg.data.transpose_to_c,
         max_epochs=cfg.trainer.max_epochs,
-        **OmegaConf.to_container(cfg.model, resolve=True),
+        **to_plain(cfg.model),
     )
 
 
+def check_accelerator(accelerator: str) -> None:
+    """A GPU asked for on a machine without one is one line that says how to train on the CPU."""
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        why = (
+            "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        )
+        raise MelodygenError(
+            f"trainer.accelerator={accelerator}: no GPU here ({why}); train on the CPU with trainer=cpu, "
+            f"or trainer=default, which uses a GPU only when there is one"
+        )
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise MelodygenError("trainer.accelerator=mps: Apple's MPS is not available here; use trainer=cpu")
+
+
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    kwargs = to_plain(cfg.trainer)
+    check_accelerator(kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
     callbacks = _instantiate_group(cfg.callbacks)
     if not loggers:  # the LR monitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if not cfg.trainer.enable_progress_bar:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    return pl.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+    try:
+        return pl.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+    except TypeError as exc:  # +trainer.NAME=… that the Trainer does not take
+        unknown = sorted(set(kwargs) - set(pl.Trainer.__init__.__code__.co_varnames))
+        raise MelodygenError(
+            f"trainer.{unknown[0] if unknown else '?'} is not a Trainer argument: {exc}"
+        ) from None
+    except (MisconfigurationException, ValueError) as exc:
+        raise MelodygenError(f"trainer: {' '.join(str(exc).split())}") from None
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+def _log_config(trainer: pl.Trainer, cfg: DictConfig) -> None:
+    """The whole composed config goes to every logger, so runs can be compared on any key."""
+    for logger in trainer.loggers:
+        try:
+            logger.log_hyperparams(to_plain(cfg))
+        except Exception as exc:
+            if type(exc).__module__.startswith("wandb"):  # not logged in, no network, bad project…
+                raise MelodygenError(
+                    f"logger=wandb: {' '.join(str(exc).split())[:200]} (run `wandb login`, or "
+                    f"WANDB_MODE=offline to keep runs on disk)"
+                ) from None
+            raise
 
 
 def _first(results: list[dict]) -> dict:
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit, evaluate the best checkpoint, write ``metrics.json`` and samples; returns the metrics."""
-    check_train_config(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
+def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
+    """Fit, evaluate the best checkpoint, write ``metrics.json`` and samples; returns the metrics.
+
+    ``overrides`` are the command line's ``key=value`` overrides: with ``ckpt_path``, the checkpoint's
+    model shape replaces the config's, and an override that contradicts it is an error.
+    """
+    check_train(cfg)
+    if cfg.ckpt_path is not None:
+        ckpt = read_checkpoint(cfg.ckpt_path)
+        for change in adopt_checkpoint(cfg, ckpt["hyper_parameters"], overridden_keys(overrides)):
+            log.info("from the checkpoint: %s", change)
+        if cfg.train:
+            check_epochs_left(ckpt, cfg.trainer.max_epochs, cfg.trainer.max_steps)
+        del ckpt
+    representation = get_representation(cfg.data.representation)
+    if representation.input_kind == "embedding":
+        rule = f"the {representation.name} representation needs an embedding of at least 1"
+        require(cfg.model.embedding_dim >= 1, "model.embedding_dim", cfg.model.embedding_dim, rule)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     trainer = build_trainer(cfg)
-    for logger in trainer.loggers:  # the whole composed config, so runs can be compared on any key
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    started = time.perf_counter()
     try:
+        _log_config(trainer, cfg)
+        started = time.perf_counter()
         if cfg.train:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         train_seconds = time.perf_counter() - started
-        ckpt = trainer.checkpoint_callback
-        best = ckpt.best_model_path if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path else None
+        ckpt_callback = trainer.checkpoint_callback
+        has_best = isinstance(ckpt_callback, ModelCheckpoint) and ckpt_callback.best_model_path
+        best = ckpt_callback.best_model_path if has_best else None
         if not cfg.train:  # evaluation only: score the checkpoint asked for
             best = cfg.ckpt_path
         metrics = _first(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False))
@@ -87,8 +138,7 @@ def train(cfg: DictConfig) -> dict:
             metrics.update(_first(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)))
         if not trainer.is_global_zero:
             return metrics
-        out.mkdir(parents=True, exist_ok=True)
-        datamodule.corpus.write_report(out / "data_report.json")
+        datamodule.parsed.write_report(out / "data_report.json")
         last = out / "checkpoints" / "last.ckpt"
         summary = {
             **metrics,
@@ -98,9 +148,9 @@ def train(cfg: DictConfig) -> dict:
             "epochs": int(trainer.current_epoch),
             "train_seconds": round(train_seconds, 2),
             "num_parameters": sum(p.numel() for p in model.parameters()),
-            "representation": cfg.data.representation,
+            "representation": representation.name,
         }
-        _write_json(out / "metrics.json", summary)
+        write_json_atomic(out / "metrics.json", summary)
         if cfg.samples.num_samples > 0:
             _write_samples(cfg, model if best is None else load_model(best), out / "samples")
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))

@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from melodygen.data.cache import list_midi_files
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.midi import ExtractionParams
-from melodygen.data.prepare import parse_folder, prepare_corpus
+from melodygen.data.parse_cache import list_midi_files
+from melodygen.data.parsed import parse_folder, parse_midi_folder
 from melodygen.errors import MelodygenError
 
 CACHED_LOAD_TARGET_S = 1.0
@@ -28,9 +28,9 @@ CACHED_LOAD_TARGET_S = 1.0
 #: Run in a fresh interpreter: one cached load, timed inside (imports excluded), seconds on stdout.
 FRESH_LOAD = """
 import sys, time
-from melodygen.data.prepare import prepare_corpus
+from melodygen.data.parsed import parse_midi_folder
 start = time.perf_counter()
-corpus = prepare_corpus(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), progress=False)
+corpus = parse_midi_folder(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), progress=False)
 elapsed = time.perf_counter() - start
 assert corpus.from_cache, "expected a cache hit"
 print(elapsed)
@@ -104,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_data_") as tmp:
         cache_dir = Path(tmp) / "cache"
         # (b) build the cache, then load it: in this process, and in fresh interpreters
-        t_build, built = timed(lambda: prepare_corpus(midi_dir, cache_dir, params, workers, progress=False))
+        t_build, built = timed(
+            lambda: parse_midi_folder(midi_dir, cache_dir, params, workers, progress=False)
+        )
         assert not built.from_cache
         t_load, loaded = median_time(
-            lambda: prepare_corpus(midi_dir, cache_dir, params, workers, progress=False), args.repeats
+            lambda: parse_midi_folder(midi_dir, cache_dir, params, workers, progress=False), args.repeats
         )
         assert loaded.from_cache and loaded.files == built.files
         t_fresh = fresh_process_load(midi_dir, cache_dir, workers, args.repeats)

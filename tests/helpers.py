@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from melodygen.cli.app import CONFIG_DIR
+from melodygen.cli.app import config_dir
 from melodygen.config import register_configs
 
 #: overrides for a one-layer model on short windows, without progress bar or summary
@@ -26,7 +26,7 @@ QUIET_SMALL_RUN = [
 def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str = "train"):
     """The ``train`` config as ``melodygen-train`` would compose it, with every path under ``root``."""
     register_configs()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         return compose(
             config_name,
             overrides=[

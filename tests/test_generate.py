@@ -1,23 +1,16 @@
 """Sampling, primers and checkpoint loading, with real (small, untrained or briefly trained) models."""
 
-import pathlib
-
 import numpy as np
 import pytest
 import torch
 from conftest import write_tune
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody
-from melodygen.data.representations.event import FIRST_PITCH, HOLD
+from melodygen.config import check_sampling
 from melodygen.errors import MelodygenError
-from melodygen.generate import (
-    check_sampling_args,
-    load_model,
-    parse_primer,
-    sample_elements,
-    sample_melodies,
-)
+from melodygen.generate import parse_primer, sample_elements, sample_melodies
+from melodygen.melody import MAX_DURATION, REST, Melody
 from melodygen.models import MelodyLSTM
+from melodygen.representations.event import FIRST_PITCH, HOLD
 
 SAMPLED = ["categorical", "event"]  # continuous samples deterministically: seeds do not matter
 ALL = ["categorical", "continuous", "event"]
@@ -174,7 +167,7 @@ def test_a_primer_with_an_overlong_duration_is_refused():
 def test_impossible_sampling_values_are_named(kwargs, key):
     args = {"num_samples": 2, "length": 8, "temperature": 1.0, "top_k": 0, "top_p": 1.0, **kwargs}
     with pytest.raises(MelodygenError, match=rf"^{key}="):
-        check_sampling_args(**args)
+        check_sampling(**args, prefix="")
     with pytest.raises(MelodygenError, match=rf"^{key}="):
         sample_melodies(_model("categorical"), **args)
 
@@ -225,45 +218,3 @@ def test_unusable_midi_primer_names_the_file_and_reason(tmp_path):
     text.write_text("not a midi file")
     with pytest.raises(MelodygenError, match=rf"{text}: not_midi"):
         parse_primer(str(text))
-
-
-# --- checkpoints -------------------------------------------------------------------------------------
-
-
-def test_load_model_from_a_trainer_checkpoint_predicts_like_the_trained_model(tiny_checkpoint):
-    loaded = load_model(tiny_checkpoint.path)
-    assert isinstance(loaded, MelodyLSTM) and not loaded.training
-    assert loaded.hparams.hidden_size == 24
-    x = torch.as_tensor(np.concatenate([[[129, 16]], [[60, 3], [62, 1], [REST, 1], [64, 7]]]))[None]
-    with torch.inference_mode():
-        expected, _ = tiny_checkpoint.model(x)
-        got, _ = loaded(x)
-    for e, g in zip(expected, got):
-        torch.testing.assert_close(g, e)
-    # a real fit moved the weights away from a fresh model's
-    fresh = MelodyLSTM("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
-    assert not torch.equal(fresh.net.heads[0].weight, loaded.net.heads[0].weight)
-    assert _same(sample_melodies(loaded, 2, 8, seed=0), sample_melodies(tiny_checkpoint.model, 2, 8, seed=0))
-
-
-def test_load_model_accepts_paths_pickled_into_the_checkpoint(tiny_checkpoint, tmp_path):
-    # Lightning stores a datamodule's hyperparameters as given: a pathlib.Path arrives as PosixPath,
-    # which torch's weights_only unpickler refuses unless it is allowlisted.
-    checkpoint = torch.load(tiny_checkpoint.path, weights_only=True)
-    checkpoint["datamodule_hyper_parameters"] = {"midi_dir": pathlib.Path(tmp_path)}
-    path = tmp_path / "with_path.ckpt"
-    torch.save(checkpoint, path)
-    with pytest.raises(Exception, match="PosixPath"):
-        torch.load(path, weights_only=True)
-    assert load_model(path).hparams.hidden_size == 24
-
-
-def test_missing_or_unreadable_checkpoint_names_the_path(tmp_path):
-    missing = tmp_path / "nope.ckpt"
-    with pytest.raises(MelodygenError, match=rf"^checkpoint not found: {missing}$"):
-        load_model(missing)
-    garbage = tmp_path / "garbage.ckpt"
-    garbage.write_bytes(b"this is not a checkpoint")
-    with pytest.raises(MelodygenError, match=rf"^cannot read checkpoint {garbage}: ") as info:
-        load_model(garbage)
-    assert "\n" not in str(info.value)

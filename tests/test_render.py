@@ -4,8 +4,8 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from melodygen.data.melody import REST, Melody
 from melodygen.data.midi import ExtractionParams, load_melody
+from melodygen.melody import REST, Melody
 from melodygen.render import melody_to_midi, piano_roll_png, write_melodies
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

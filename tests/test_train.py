@@ -9,7 +9,8 @@ from helpers import QUIET_SMALL_RUN, compose_train
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from melodygen.data.representations import REPRESENTATIONS
+from melodygen.config import RepresentationName, to_plain
+from melodygen.representations import REPRESENTATIONS
 from melodygen.train import build_datamodule, build_model, build_trainer, train
 
 SMALL = ["model.hidden_size=32", *QUIET_SMALL_RUN]
@@ -122,7 +123,8 @@ def test_same_seed_same_result(tmp_path, tune_dir):
 
 def test_config_is_plain_yaml_in_the_run_directory(tmp_path, tune_dir):
     cfg = compose_train(tmp_path, tune_dir, *SMALL)
-    assert OmegaConf.select(cfg, "data.representation") == "categorical"
+    assert OmegaConf.select(cfg, "data.representation") == RepresentationName.categorical
+    assert to_plain(cfg)["data"]["representation"] == "categorical"
     assert cfg.callbacks.model_checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
 
 

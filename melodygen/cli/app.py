@@ -1,27 +1,104 @@
-"""Shared plumbing for the Hydra entry points."""
+"""What every Hydra entry point shares: where the configs are, and one line for every user mistake.
+
+:func:`hydra_app` turns a task ``(cfg, overrides) -> result`` into a console script that
+
+* expands ``~`` in ``key=~/path`` overrides (the shell leaves it alone after ``=``, Hydra refuses it);
+* composes the config once before Hydra runs, so a misspelled key, an unknown option or a wrongly typed
+  value is one ``error:`` line naming it, with the nearest valid names, and exit status 2;
+* prints a :class:`~melodygen.errors.MelodygenError` raised by the task the same way.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from melodygen.config import register_configs
 from melodygen.errors import MelodygenError
 
-# conf/ sits at the top of the checkout, beside the package (the project is installed editable).
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+#: Hydra flags after which the pre-check steps aside and lets Hydra answer (help, other configs …).
+_HYDRA_ONLY_FLAGS = (
+    "--help", "-h", "--hydra-help", "--info", "-i", "--config-path", "-cp", "--config-name", "-cn",
+    "--config-dir", "-cd", "--shell-completion", "-sc",
+)  # fmt: skip
+_HOME_VALUE = re.compile(r"^([^=]+)=~(/.*)?$")
 
 
-def user_errors_as_one_line(task: Callable) -> Callable:
-    """Print a MelodygenError as ``error: …`` on stderr and exit 2 instead of showing a traceback."""
+def config_dir() -> str:
+    """``melodygen.conf`` inside the installed package, or ``conf/`` at the top of a source checkout."""
+    try:
+        return str(importlib.resources.files("melodygen.conf"))
+    except ModuleNotFoundError:  # run from a checkout's root, where ./melodygen shadows the install
+        return str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def expand_home(args: Sequence[str]) -> list[str]:
+    """``key=~/x`` → ``key=/home/me/x``."""
+    return [
+        f"{m.group(1)}={os.path.expanduser('~' + (m.group(2) or ''))}" if (m := _HOME_VALUE.match(a)) else a
+        for a in args
+    ]
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def hydra_app(
+    config_name: str, task: Callable[[Any, list[str]], Any], check: Callable[[Any], None] | None = None
+) -> Callable[[], Any]:
+    """The console-script ``main`` for ``task``, composed from ``conf/<config_name>.yaml``.
+
+    ``check`` looks at the composed config before Hydra starts the run, so an impossible value fails
+    before any heavy import.
+    """
+    import hydra
+
+    register_configs()
+
+    @hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)
+    def run(cfg):
+        from hydra.core.hydra_config import HydraConfig
+
+        quiet_third_party_noise()
+        try:
+            return task(cfg, list(HydraConfig.get().overrides.task))
+        except MelodygenError as exc:
+            _fail(str(exc))
 
     @functools.wraps(task)
-    def wrapper(*args, **kwargs):
-        try:
-            return task(*args, **kwargs)
-        except MelodygenError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(2)
+    def main():
+        sys.argv[1:] = expand_home(sys.argv[1:])
+        args = sys.argv[1:]
+        if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):
+            from melodygen.cli.overrides import check_overrides
 
-    return wrapper
+            try:
+                check_overrides(config_dir(), config_name, [a for a in args if not a.startswith("-")], check)
+            except MelodygenError as exc:
+                _fail(str(exc))
+        return run()
+
+    return main
+
+
+def quiet_third_party_noise() -> None:
+    """Silence warnings that tell a user nothing they can act on."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*_pytree.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r".*_pytree.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    # Lightning's "💡 Tip: …" adverts for its cloud products
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "Tip:" not in record.getMessage() and "litlogger" not in record.getMessage()
+    )

@@ -5,22 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
-
-from melodygen.cli.app import CONFIG_DIR, user_errors_as_one_line
-from melodygen.config import register_configs
-
-register_configs()
+from melodygen.cli.app import hydra_app
+from melodygen.config import check_prepare
 
 
-def prepare(cfg: DictConfig) -> dict:
-    from melodygen.config import check_data_config
+def prepare(cfg, overrides: list[str] = ()) -> dict:
     from melodygen.data.midi import ExtractionParams
-    from melodygen.data.prepare import empty_corpus_error, prepare_corpus
+    from melodygen.data.parsed import no_melody_error, parse_midi_folder
 
-    check_data_config(cfg.data)
-    corpus = prepare_corpus(
+    check_prepare(cfg)
+    parsed = parse_midi_folder(
         cfg.data.midi_dir,
         cfg.data.cache_dir,
         ExtractionParams(min_notes=cfg.data.min_notes),
@@ -29,26 +23,22 @@ def prepare(cfg: DictConfig) -> dict:
         require_melodies=False,
     )
     report_path = Path(cfg.paths.output_dir) / "report.json"
-    corpus.write_report(report_path)
-    summary = corpus.summary()
-    how = "loaded from cache" if corpus.from_cache else f"parsed in {corpus.parse_seconds:.1f} s"
+    parsed.write_report(report_path)
+    summary = parsed.summary()
+    how = "loaded from cache" if parsed.from_cache else f"parsed in {parsed.parse_seconds:.1f} s"
     print(
-        f"{corpus.midi_dir}: kept {summary['kept']} melodies ({summary['notes']} notes), "
+        f"{parsed.midi_dir}: kept {summary['kept']} melodies ({summary['notes']} notes), "
         f"skipped {summary['skipped']} files; {how}"
     )
     for reason, count in summary["skipped_by_reason"].items():
         print(f"  skipped {count:6d}  {reason}")
-    print(f"report: {report_path}\ncache:  {corpus.cache_file}")
-    if not corpus.files:
-        raise empty_corpus_error(corpus)
+    print(f"report: {report_path}\ncache:  {parsed.cache_file}")
+    if not parsed.files:
+        raise no_melody_error(parsed)
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
-@user_errors_as_one_line
-def main(cfg: DictConfig) -> None:
-    prepare(cfg)
-
+main = hydra_app("prepare", prepare, check_prepare)
 
 if __name__ == "__main__":
     main()

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
-
-from melodygen.cli.app import CONFIG_DIR, user_errors_as_one_line
-from melodygen.config import register_configs
-
-register_configs()
+from melodygen.cli.app import hydra_app
+from melodygen.config import check_train
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-@user_errors_as_one_line
-def main(cfg: DictConfig) -> float | None:
-    from melodygen.train import train  # heavy imports after Hydra has parsed the command line
+def _train(cfg, overrides: list[str]) -> float | None:
+    from melodygen.train import train  # heavy imports after the command line has been checked
 
-    metrics = train(cfg)
-    return metrics.get("val/loss")
+    return train(cfg, overrides).get("val/loss")
 
+
+main = hydra_app("train", _train, check_train)
 
 if __name__ == "__main__":
     main()

@@ -9,17 +9,18 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from melodygen.data.keys import shift_to_c
-from melodygen.data.melody import REST
+from melodygen.config import DataConfig
 from melodygen.data.midi import ExtractionParams
-from melodygen.data.prepare import PreparedCorpus, prepare_corpus
-from melodygen.data.representations import Representation, get_representation
+from melodygen.data.parsed import ParsedFolder, parse_midi_folder
 from melodygen.data.splits import TEST, TRAIN, VAL, split_files
 from melodygen.errors import MelodygenError
+from melodygen.keys import MAX_PITCH, transpose, transposition_to_c
+from melodygen.representations import Representation, get_representation
 
 log = logging.getLogger(__name__)
-MAX_PITCH = 127
+_D = DataConfig  # every default below is the schema's
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+_SPLIT_WORDS = {TRAIN: "training", VAL: "validation", TEST: "test"}
 
 
 class WindowDataset(Dataset):
@@ -61,22 +62,17 @@ class WindowDataset(Dataset):
         return self.representation.with_pitch(window, pitch + shift) if shift else window
 
 
-def shifts_to_c(corpus: PreparedCorpus) -> np.ndarray:
-    """Semitones that move each melody's estimated tonic to C, an octave the other way if that leaves 0–127."""
-    shift = np.array([shift_to_c(int(t)) for t in corpus.tonic], dtype=np.int64)
-    if shift.size == 0:
-        return shift
-    pitch = corpus.pitch.astype(np.int64)
-    starts = corpus.offsets[:-1]
-    low = np.minimum.reduceat(np.where(pitch == REST, MAX_PITCH, pitch), starts)
-    high = np.maximum.reduceat(np.where(pitch == REST, 0, pitch), starts)
-    shift = np.where(high + shift > MAX_PITCH, shift - 12, shift)
-    shift = np.where(low + shift < 0, shift + 12, shift)
-    return np.where((low + shift < 0) | (high + shift > MAX_PITCH), 0, shift)
+def transpositions_to_c(parsed: ParsedFolder) -> np.ndarray:
+    """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`)."""
+    bounds = zip(parsed.offsets[:-1].tolist(), parsed.offsets[1:].tolist(), strict=True)
+    return np.array(
+        [transposition_to_c(parsed.pitch[a:b], int(t)) for (a, b), t in zip(bounds, parsed.tonic.tolist())],
+        dtype=np.int64,
+    )
 
 
 def build_stream(
-    corpus: PreparedCorpus,
+    parsed: ParsedFolder,
     indices: np.ndarray,
     representation: Representation,
     seq_len: int,
@@ -90,11 +86,9 @@ def build_stream(
     """
     pieces = []
     for i in indices.tolist():
-        melody = corpus.melody(i)
+        melody = parsed.melody(i)
         if pitch_shift is not None and pitch_shift[i]:
-            melody.pitch = np.where(melody.pitch == REST, REST, melody.pitch + pitch_shift[i]).astype(
-                np.int16
-            )
+            melody.pitch = transpose(melody.pitch, int(pitch_shift[i]))
         pieces.append(representation.start[None])
         pieces.append(representation.encode(melody))
     if pieces:
@@ -114,18 +108,18 @@ class MelodyDataModule(pl.LightningDataModule):
         self,
         midi_dir: str,
         cache_dir: str,
-        representation: str = "categorical",
-        seq_len: int = 64,
-        window_stride: int = 16,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        split_seed: int = 0,
-        transpose: int = 0,
-        transpose_to_c: bool = False,
-        min_notes: int = 8,
-        parse_workers: int = 0,
+        representation: str = _D.representation.value,
+        seq_len: int = _D.seq_len,
+        window_stride: int = _D.window_stride,
+        batch_size: int = _D.batch_size,
+        num_workers: int = _D.num_workers,
+        val_fraction: float = _D.val_fraction,
+        test_fraction: float = _D.test_fraction,
+        split_seed: int = _D.split_seed,
+        transpose: int = _D.transpose,
+        transpose_to_c: bool = _D.transpose_to_c,
+        min_notes: int = _D.min_notes,
+        parse_workers: int = _D.parse_workers,
         progress: bool = True,
     ):
         super().__init__()
@@ -134,27 +128,29 @@ class MelodyDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.representation = get_representation(representation)
         self.params = ExtractionParams(min_notes=min_notes)
-        self.corpus: PreparedCorpus | None = None
+        self.parsed: ParsedFolder | None = None
         self.datasets: dict[int, WindowDataset] = {}
         self.split: np.ndarray | None = None  # TRAIN, VAL or TEST per kept file, set in setup
 
     def prepare_data(self) -> None:
         hp = self.hparams
-        prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, hp.progress)
+        parse_midi_folder(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, hp.progress)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         hp = self.hparams
         # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
-        self.corpus = corpus = prepare_corpus(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False)
-        self.split = split = split_files(corpus.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
-        shift = shifts_to_c(corpus) if hp.transpose_to_c else None
+        self.parsed = parsed = parse_midi_folder(
+            hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False
+        )
+        self.split = split = split_files(parsed.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
+        shift = transpositions_to_c(parsed) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
             stride = hp.window_stride if which == TRAIN else hp.seq_len
             stream, starts = build_stream(
-                corpus, np.flatnonzero(split == which), self.representation, hp.seq_len, stride, shift
+                parsed, np.flatnonzero(split == which), self.representation, hp.seq_len, stride, shift
             )
             self.datasets[which] = WindowDataset(
                 stream, starts, hp.seq_len, self.representation, hp.transpose if which == TRAIN else 0
@@ -167,17 +163,27 @@ class MelodyDataModule(pl.LightningDataModule):
                 starts.numel(),
                 hp.seq_len,
             )
-        for which, key in ((TRAIN, "data.seq_len"), (VAL, "data.val_fraction")):
-            if len(self.datasets[which]) == 0 and (which == TRAIN or hp.val_fraction > 0):
-                raise MelodygenError(
-                    f"no {SPLIT_NAMES[which]} window: the {SPLIT_NAMES[which]} melodies of {hp.midi_dir!r} "
-                    f"hold {self.datasets[which].stream.shape[0]} elements, fewer than data.seq_len={hp.seq_len}"
-                    f" + 1 (raise {key} or lower data.seq_len)"
-                )
+        for which, fraction in ((TRAIN, 1.0), (VAL, hp.val_fraction), (TEST, hp.test_fraction)):
+            if len(self.datasets[which]) == 0 and fraction > 0:
+                raise self._too_short_error(which)
+
+    def _too_short_error(self, which: int) -> MelodygenError:
+        hp, name = self.hparams, _SPLIT_WORDS[which]
+        elements = int(self.datasets[which].stream.shape[0])
+        remedy = {
+            TRAIN: "or add MIDI files",
+            VAL: "or raise data.val_fraction",
+            TEST: "or raise data.test_fraction (0 leaves the test split out)",
+        }[which]
+        fits = f"lower it to at most {elements - 1}" if elements > 1 else "lower it"
+        return MelodygenError(
+            f"data.seq_len={hp.seq_len} is longer than the {name} split: its melodies in {hp.midi_dir!r} hold "
+            f"{elements} elements, and a window needs seq_len + 1; {fits}, {remedy}"
+        )
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""
-        return [f for f, s in zip(self.corpus.files, self.split) if s == which]
+        return [f for f, s in zip(self.parsed.files, self.split) if s == which]
 
     def _loader(self, which: int, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers

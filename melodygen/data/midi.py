@@ -10,7 +10,7 @@ Extraction rule, in order:
    A note shorter than a 16th lasts one 16th.
 4. Skyline: of the notes starting on the same 16th, the highest is kept. A note still sounding when
    the next one starts is truncated there; a gap becomes a rest.
-5. Durations over :data:`~melodygen.data.melody.MAX_DURATION` follow :func:`~melodygen.data.melody.normalize`.
+5. Durations over :data:`~melodygen.melody.MAX_DURATION` follow :func:`~melodygen.melody.normalize`.
 
 Every file that cannot give a melody raises :class:`SkipFile` with one of :data:`SKIP_REASONS`.
 """
@@ -24,7 +24,7 @@ import mido
 import numpy as np
 import pretty_midi
 
-from melodygen.data.melody import REST, STEPS_PER_QUARTER, Melody, normalize
+from melodygen.melody import REST, STEPS_PER_QUARTER, Melody, normalize
 
 SKIP_REASONS = (
     "unreadable",  # the file could not be opened or read

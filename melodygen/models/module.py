@@ -5,25 +5,33 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
-from melodygen.data.representations import get_representation
+from melodygen.config import DataConfig, ModelConfig, TrainerConfig
 from melodygen.models.network import MelodyNetwork, State
+from melodygen.representations import get_representation
+
+_M = ModelConfig  # every default below is the schema's
 
 
 class MelodyLSTM(pl.LightningModule):
-    """Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too)."""
+    """Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too).
+
+    ``transpose_to_c`` records that the training melodies were moved to C, so a primer is moved there
+    too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
+    """
 
     def __init__(
         self,
-        representation: str = "categorical",
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        dropout: float = 0.2,
-        embedding_dim: int = 32,
-        optimizer: str = "adam",
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        scheduler: str = "none",
-        max_epochs: int = 5,
+        representation: str = DataConfig.representation.value,
+        hidden_size: int = _M.hidden_size,
+        num_layers: int = _M.num_layers,
+        dropout: float = _M.dropout,
+        embedding_dim: int = _M.embedding_dim,
+        optimizer: str = _M.optimizer.value,
+        lr: float = _M.lr,
+        weight_decay: float = _M.weight_decay,
+        scheduler: str = _M.scheduler.value,
+        max_epochs: int = TrainerConfig.max_epochs,
+        transpose_to_c: bool = DataConfig.transpose_to_c,
     ):
         super().__init__()
         self.save_hyperparameters()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from melodygen.data.representations import Representation
+from melodygen.representations import Representation
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -23,8 +23,8 @@ class MelodyNetwork(nn.Module):
         representation: Representation,
         hidden_size: int,
         num_layers: int,
-        dropout: float = 0.0,
-        embedding_dim: int = 64,
+        dropout: float,
+        embedding_dim: int,
     ):
         super().__init__()
         self.input_kind = representation.input_kind

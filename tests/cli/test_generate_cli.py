@@ -3,8 +3,8 @@
 import pretty_midi
 from helpers import run_cli
 
-from melodygen.data.melody import REST
 from melodygen.data.midi import ExtractionParams, load_melody
+from melodygen.melody import REST
 
 
 def _run(cwd, *overrides):
@@ -21,8 +21,8 @@ def test_writes_midi_and_piano_rolls_that_continue_the_primer(tmp_path, tiny_che
     result = _run(
         tmp_path,
         f"ckpt_path={tiny_checkpoint.path}",
-        "num_samples=2",
-        "length=16",
+        "samples.num_samples=2",
+        "samples.length=16",
         f"out_dir={out}",
         "primer=60:4 62:2 r:2 64:4",
         "seed=3",
@@ -47,10 +47,15 @@ def test_writes_midi_and_piano_rolls_that_continue_the_primer(tmp_path, tiny_che
 
 def test_default_out_dir_is_the_run_directorys_samples_folder(tmp_path, tiny_checkpoint):
     result = _run(
-        tmp_path, f"ckpt_path={tiny_checkpoint.path}", "num_samples=1", "length=8", "png=false", "device=cpu"
+        tmp_path,
+        f"ckpt_path={tiny_checkpoint.path}",
+        "samples.num_samples=1",
+        "samples.length=8",
+        "png=false",
+        "device=cpu",
     )
     assert result.returncode == 0, result.stderr
-    written = sorted((tmp_path / "outputs" / "generate").glob("*/samples/*"))
+    written = sorted((tmp_path / "outputs" / "generate").glob("runs/*/samples/*"))
     assert [p.name for p in written] == ["sample_000.mid"]
     assert result.stdout.split() == [str(written[0])]
     assert pretty_midi.PrettyMIDI(str(written[0])).instruments[0].notes
@@ -60,14 +65,14 @@ def test_missing_checkpoint_is_one_error_line_naming_it(tmp_path):
     missing = tmp_path / "no" / "such.ckpt"
     result = _run(tmp_path, f"ckpt_path={missing}")
     assert result.returncode == 2
-    assert _error_lines(result) == [f"error: checkpoint not found: {missing}"]
+    assert _error_lines(result) == [f"error: ckpt_path='{missing}': no such checkpoint file"]
 
 
 def test_impossible_values_are_named(tmp_path, tiny_checkpoint):
-    result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", "temperature=-1")
+    result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", "samples.temperature=-1")
     assert result.returncode == 2
     [line] = _error_lines(result)
-    assert line.startswith("error: temperature=-1.0 ")
+    assert line.startswith("error: samples.temperature=-1.0 ")
 
 
 def test_a_malformed_primer_token_is_named(tmp_path, tiny_checkpoint):

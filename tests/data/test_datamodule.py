@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from melodygen.data.datamodule import MelodyDataModule
-from melodygen.data.keys import estimate_key
-from melodygen.data.melody import REST
-from melodygen.data.representations import REPRESENTATIONS
 from melodygen.data.splits import TEST, TRAIN, VAL, split_files
 from melodygen.errors import MelodygenError
+from melodygen.keys import estimate_key
+from melodygen.melody import REST
+from melodygen.representations import REPRESENTATIONS
 
 NAMES = sorted(REPRESENTATIONS)
 SPLITS = (TRAIN, VAL, TEST)
@@ -102,7 +102,7 @@ def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
 def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_dir):
     seq_len, stride = 16, 4
     dm = make_dm(tune_dir, tmp_path, representation=name, seq_len=seq_len, window_stride=stride)
-    rep, corpus = dm.representation, dm.corpus
+    rep, corpus = dm.representation, dm.parsed
     assert corpus.from_cache  # setup loaded what prepare_data parsed
     index = {f: i for i, f in enumerate(corpus.files)}
     for which in SPLITS:
@@ -131,7 +131,7 @@ def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_d
 
 def test_empty_validation_split_is_a_user_error(tmp_path, tune_dir):
     # one validation tune of 40–80 notes cannot fill a window of 100
-    with pytest.raises(MelodygenError, match="no val window.*data.val_fraction"):
+    with pytest.raises(MelodygenError, match="longer than the validation split.*data.val_fraction"):
         make_dm(tune_dir, tmp_path, val_fraction=0.01, test_fraction=0.01, seq_len=100)
     # no validation split at all is a choice the DataModule accepts (the train app does not)
     assert len(make_dm(tune_dir, tmp_path / "none", val_fraction=0.0).datasets[VAL]) == 0
@@ -175,10 +175,10 @@ def test_seq_len_longer_than_the_training_stream_is_a_user_error(tmp_path, tune_
 def test_split_membership_is_by_file(tmp_path, tune_dir):
     dm = make_dm(tune_dir, tmp_path)
     parts = [dm.split_of(which) for which in SPLITS]
-    assert sorted(sum(parts, [])) == dm.corpus.files
-    assert all(parts) and len(set(sum(parts, []))) == len(dm.corpus.files)
+    assert sorted(sum(parts, [])) == dm.parsed.files
+    assert all(parts) and len(set(sum(parts, []))) == len(dm.parsed.files)
     assert parts == [
-        [f for f, s in zip(dm.corpus.files, split_files(dm.corpus.files, 0.2, 0.2, 0)) if s == which]
+        [f for f, s in zip(dm.parsed.files, split_files(dm.parsed.files, 0.2, 0.2, 0)) if s == which]
         for which in SPLITS
     ]
     # another seed: other files, and the streams follow
@@ -265,7 +265,7 @@ def test_transpose_to_c_moves_every_tune_to_c(name, tmp_path, make_tune, tunes):
         test_fraction=0.25,
         transpose_to_c=True,
     )
-    rep, corpus = dm.representation, dm.corpus
+    rep, corpus = dm.representation, dm.parsed
     assert sorted(set(corpus.tonic.tolist())) == [2, 3, 7, 9, 10, 11]  # G, A, E♭, D, B♭ and B
     seen = 0
     for which in SPLITS:
@@ -289,11 +289,11 @@ def test_transpose_to_c_keeps_pitches_in_midi_range(tmp_path, make_tune, tunes):
     for i in range(4):
         make_tune(folder / f"h{i}.mid", [(p + 43, d) for p, d in tunes[0]] + [(127, 4), (122, 4), (127, 8)])
     dm = make_dm(folder, tmp_path, seq_len=8, transpose_to_c=True)
-    assert set(dm.corpus.tonic.tolist()) == {7}
-    index = {f: i for i, f in enumerate(dm.corpus.files)}
+    assert set(dm.parsed.tonic.tolist()) == {7}
+    index = {f: i for i, f in enumerate(dm.parsed.files)}
     for which in SPLITS:
         stream = dm.datasets[which].stream
-        notes = sum(dm.corpus.melody(index[f]).num_notes for f in dm.split_of(which))
+        notes = sum(dm.parsed.melody(index[f]).num_notes for f in dm.split_of(which))
         # every note keeps a MIDI pitch: none may become the rest class (128) or beyond
         assert int((dm.representation.pitch_of(stream) >= 0).sum()) == notes
         assert int(stream[:, 0].max()) <= 129  # the start class is the largest index the embedding has

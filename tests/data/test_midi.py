@@ -11,10 +11,10 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from melodygen.data.melody import REST, Melody
 from melodygen.data.midi import SKIP_REASONS, ExtractionParams, SkipFile, load_melody
-from melodygen.data.prepare import prepare_corpus
+from melodygen.data.parsed import parse_midi_folder
 from melodygen.errors import MelodygenError
+from melodygen.melody import REST, Melody
 
 R = REST
 
@@ -327,7 +327,7 @@ def test_mixed_folder_keeps_every_good_melody_and_accounts_for_every_broken_file
 ):
     good = sorted(p.name for p in tune_dir.iterdir())
     broken = write_broken_files(tune_dir, make_tune, make_midi, tunes)
-    corpus = prepare_corpus(tune_dir, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
+    corpus = parse_midi_folder(tune_dir, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
 
     assert corpus.files == good
     for i, name in enumerate(corpus.files):
@@ -351,8 +351,8 @@ def test_parallel_parse_equals_serial_parse(tmp_path, make_tune, make_midi, tune
         make_tune(folder / f"t{i:03d}.mid", [(p + shift, d) for p, d in tunes[i % 3]], qpm=80.0 + i)
     broken = write_broken_files(folder, make_tune, make_midi, tunes)
 
-    serial = prepare_corpus(folder, tmp_path / "c1", MIXED_PARAMS, workers=1, progress=False)
-    parallel = prepare_corpus(folder, tmp_path / "c2", MIXED_PARAMS, workers=2, progress=False)
+    serial = parse_midi_folder(folder, tmp_path / "c1", MIXED_PARAMS, workers=1, progress=False)
+    parallel = parse_midi_folder(folder, tmp_path / "c2", MIXED_PARAMS, workers=2, progress=False)
     assert parallel.files == serial.files and len(serial) == 70
     for name in ("offsets", "pitch", "duration", "qpm", "tonic", "mode"):
         np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
@@ -365,9 +365,9 @@ def test_folder_of_broken_files_names_the_folder(tmp_path, make_tune, make_midi,
     folder.mkdir()
     broken = write_broken_files(folder, make_tune, make_midi, tunes)
     with pytest.raises(MelodygenError, match="all_broken") as info:
-        prepare_corpus(folder, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
+        parse_midi_folder(folder, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
     assert "no usable melody" in str(info.value) and "\n" not in str(info.value)
-    corpus = prepare_corpus(
+    corpus = parse_midi_folder(
         folder, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False, require_melodies=False
     )
     assert len(corpus) == 0 and corpus.pitch.size == 0
@@ -376,8 +376,8 @@ def test_folder_of_broken_files_names_the_folder(tmp_path, make_tune, make_midi,
 
 def test_missing_or_empty_folder_is_a_user_error(tmp_path):
     with pytest.raises(MelodygenError, match="nowhere.*is not a folder"):
-        prepare_corpus(tmp_path / "nowhere", tmp_path / "cache", progress=False)
+        parse_midi_folder(tmp_path / "nowhere", tmp_path / "cache", progress=False)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no midi here")
     with pytest.raises(MelodygenError, match="no MIDI files.*empty"):
-        prepare_corpus(tmp_path / "empty", tmp_path / "cache", progress=False)
+        parse_midi_folder(tmp_path / "empty", tmp_path / "cache", progress=False)

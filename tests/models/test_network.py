@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from melodygen.data.representations import REPRESENTATIONS, get_representation
 from melodygen.models import MelodyLSTM
+from melodygen.representations import REPRESENTATIONS, get_representation
 
 
 def _batch(rep, batch=3, length=12, seed=0):

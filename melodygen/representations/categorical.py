@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits
+from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.representations.base import Representation, bits, sample_logits
 
 PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128
 START_PITCH = PITCH_CLASSES  # the boundary: opens a melody as input, ends it as target

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from melodygen.data.melody import REST
+from melodygen.melody import REST
+
+MAX_PITCH = 127
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -32,6 +34,29 @@ def estimate_key(pitch: np.ndarray, duration: np.ndarray) -> tuple[int, int]:
     return best % 12, best // 12
 
 
-def shift_to_c(tonic: int) -> int:
+def semitones_to_c(tonic: int) -> int:
     """Semitones that move ``tonic`` to C by the shorter way, in [-6, 5]."""
     return -tonic if tonic <= 6 else 12 - tonic
+
+
+def transposition_to_c(pitch: np.ndarray, tonic: int) -> int:
+    """Semitones that move a melody with tonic ``tonic`` to C, keeping every pitch in 0–127.
+
+    The shorter way first; an octave the other way when that would leave the MIDI range; 0 when neither
+    fits. Rests (:data:`REST`) do not move and do not count.
+    """
+    notes = np.asarray(pitch)[np.asarray(pitch) != REST].astype(np.int64)
+    shift = semitones_to_c(int(tonic))
+    if notes.size == 0:
+        return 0
+    low, high = int(notes.min()), int(notes.max())
+    for candidate in (shift, shift - 12 if shift > 0 else shift + 12):
+        if 0 <= low + candidate and high + candidate <= MAX_PITCH:
+            return candidate
+    return 0
+
+
+def transpose(pitch: np.ndarray, semitones: int) -> np.ndarray:
+    """``pitch`` moved by ``semitones``; rests stay rests."""
+    pitch = np.asarray(pitch)
+    return np.where(pitch == REST, REST, pitch + semitones).astype(pitch.dtype)

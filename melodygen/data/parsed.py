@@ -1,36 +1,38 @@
-"""Parse a folder of MIDI files into a cached corpus of melodies, and account for every file."""
+"""Parse a folder of MIDI files into melodies (through the parse cache), and account for every file."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from melodygen.data.cache import (
+from melodygen.atomic import write_json_atomic
+from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
+from melodygen.data.parse_cache import (
     FORMAT_VERSION,
     cache_key,
     cache_path,
     list_midi_files,
     read_cache,
-    write_atomic,
+    write_cache,
 )
-from melodygen.data.keys import estimate_key
-from melodygen.data.melody import Melody
-from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
+from melodygen.keys import estimate_key
+from melodygen.melody import Melody
+from melodygen.parallel import cut_into_units, resolve_workers, run_units
 
 #: Below this many files, parsing in the calling process is faster than starting workers.
 _POOL_MIN_FILES = 64
+#: Files per unit of work handed to a worker (at most).
+_UNIT_FILES = 64
 
 
 @dataclass
-class PreparedCorpus:
+class ParsedFolder:
     """Every kept melody of a folder, concatenated, plus every skipped file with its reason."""
 
     midi_dir: Path
@@ -78,8 +80,7 @@ class PreparedCorpus:
         }
 
     def write_report(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.report(), indent=1) + "\n")
+        write_json_atomic(path, self.report())
 
     def to_arrays(self, key: str) -> dict[str, np.ndarray]:
         skipped = np.array(self.skipped, dtype=str).reshape(-1, 3)
@@ -97,7 +98,7 @@ class PreparedCorpus:
         }
 
     @classmethod
-    def from_arrays(cls, midi_dir: Path, arrays: dict[str, np.ndarray]) -> PreparedCorpus:
+    def from_arrays(cls, midi_dir: Path, arrays: dict[str, np.ndarray]) -> ParsedFolder:
         return cls(
             midi_dir=midi_dir,
             files=arrays["files"].tolist(),
@@ -111,61 +112,47 @@ class PreparedCorpus:
         )
 
 
-def _parse_one(job: tuple[str, str, ExtractionParams]):
-    """Worker: one file → ``(rel, melody arrays)`` or ``(rel, reason, detail)``. Never raises."""
-    midi_dir, rel, params = job
-    try:
-        melody = load_melody(os.path.join(midi_dir, rel), params)
-    except SkipFile as skip:
-        return rel, skip.reason, skip.detail
-    except Exception as exc:  # a parser bug on a hostile file must not stop the build
-        return rel, "corrupt", f"{type(exc).__name__}: {exc}"
-    tonic, mode = estimate_key(melody.pitch, melody.duration)
-    return rel, (melody.pitch, melody.duration, melody.qpm, tonic, mode)
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("parsing MIDI"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=True,
-    )
+def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:
+    """Worker: files → ``(rel, melody arrays)`` or ``(rel, reason, detail)`` each. Never raises."""
+    results = []
+    for midi_dir, rel, params in unit:
+        try:
+            melody = load_melody(os.path.join(midi_dir, rel), params)
+        except SkipFile as skip:
+            results.append((rel, skip.reason, skip.detail))
+            continue
+        except Exception as exc:  # a parser bug on a hostile file must not stop the build
+            results.append((rel, "corrupt", f"{type(exc).__name__}: {exc}"))
+            continue
+        tonic, mode = estimate_key(melody.pitch, melody.duration)
+        results.append((rel, (melody.pitch, melody.duration, melody.qpm, tonic, mode)))
+    return results
 
 
 def parse_folder(
     midi_dir: Path, files: list[str], params: ExtractionParams, workers: int = 0, progress: bool = True
-) -> PreparedCorpus:
+) -> ParsedFolder:
     """Parse ``files`` with all cores (``workers=0``) and gather the kept melodies in file order."""
-    workers = workers or os.cpu_count() or 1
     jobs = [(str(midi_dir), rel, params) for rel in files]
-    kept: list[tuple] = []
-    skipped: list[tuple[str, str, str]] = []
-    with _progress(progress) as bar:
-        task = bar.add_task("parse", total=len(jobs))
-        if workers == 1 or len(jobs) < _POOL_MIN_FILES:
-            results = map(_parse_one, jobs)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            results = pool.map(_parse_one, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
-        try:
-            for result in results:
-                if len(result) == 3:
-                    skipped.append(result)
-                else:
-                    kept.append(result)
-                bar.advance(task)
-        finally:
-            if pool is not None:
-                pool.shutdown()
+    n_workers = 1 if len(jobs) < _POOL_MIN_FILES else resolve_workers(workers)
+    units = cut_into_units(jobs, max(1, min(_UNIT_FILES, len(jobs) // (n_workers * 8))))
+    by_file: dict[str, tuple] = {}
+    for _, results in run_units(
+        _parse_unit,
+        units,
+        workers=n_workers,
+        label="parsing MIDI",
+        noun="files",
+        progress=progress,
+        transient=True,
+    ):
+        by_file.update((r[0], r) for r in results)
+    ordered = [by_file[rel] for rel in files]
+    kept = [r for r in ordered if len(r) == 2]
+    skipped = [r for r in ordered if len(r) == 3]
     lengths = [len(r[1][0]) for r in kept]
     empty16 = np.zeros(0, np.int16)
-    return PreparedCorpus(
+    return ParsedFolder(
         midi_dir=midi_dir,
         files=[r[0] for r in kept],
         offsets=np.r_[0, np.cumsum(lengths)].astype(np.int64),
@@ -178,19 +165,19 @@ def parse_folder(
     )
 
 
-def empty_corpus_error(corpus: PreparedCorpus) -> MelodygenError:
-    reasons = corpus.summary()["skipped_by_reason"]
-    return MelodygenError(f"no usable melody in data.midi_dir={str(corpus.midi_dir)!r} (skipped: {reasons})")
+def no_melody_error(parsed: ParsedFolder) -> MelodygenError:
+    reasons = parsed.summary()["skipped_by_reason"]
+    return MelodygenError(f"no usable melody in data.midi_dir={str(parsed.midi_dir)!r} (skipped: {reasons})")
 
 
-def prepare_corpus(
+def parse_midi_folder(
     midi_dir: str | os.PathLike,
     cache_dir: str | os.PathLike,
     params: ExtractionParams | None = None,
     workers: int = 0,
     progress: bool = True,
     require_melodies: bool = True,
-) -> PreparedCorpus:
+) -> ParsedFolder:
     """Parse ``midi_dir`` once and cache it; later calls with unchanged files load the cache.
 
     Raises :class:`MelodygenError` for a missing folder, a folder without MIDI files and, unless
@@ -207,15 +194,15 @@ def prepare_corpus(
     path = cache_path(Path(cache_dir), midi_dir, key)
     arrays = read_cache(path, key)
     if arrays is not None:
-        corpus = PreparedCorpus.from_arrays(midi_dir, arrays)
-        corpus.from_cache = True
+        parsed = ParsedFolder.from_arrays(midi_dir, arrays)
+        parsed.from_cache = True
     else:
         start = time.perf_counter()
-        corpus = parse_folder(midi_dir, files, params, workers, progress)
-        corpus.parse_seconds = time.perf_counter() - start
-        if corpus.files:
-            write_atomic(path, corpus.to_arrays(key))
-    corpus.cache_file = path
-    if require_melodies and not corpus.files:
-        raise empty_corpus_error(corpus)
-    return corpus
+        parsed = parse_folder(midi_dir, files, params, workers, progress)
+        parsed.parse_seconds = time.perf_counter() - start
+        if parsed.files:
+            write_cache(path, parsed.to_arrays(key))
+    parsed.cache_file = path
+    if require_melodies and not parsed.files:
+        raise no_melody_error(parsed)
+    return parsed

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodygen.data.melody import REST, Melody, normalize
-from melodygen.data.representations.base import Representation, bits, sample_logits
+from melodygen.melody import REST, Melody, normalize
+from melodygen.representations.base import Representation, bits, sample_logits
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2
 NUM_EVENTS = FIRST_PITCH + REST  # 130 output classes
@@ -55,6 +55,9 @@ class Event(Representation):
 
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., 0] == START
+
+    def is_onset(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., 0] != HOLD
 
     def loss(self, outputs, target):
         return torch.nn.functional.cross_entropy(outputs[0].flatten(0, 1).float(), target[..., 0].flatten())

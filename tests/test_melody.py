@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.melody import MAX_DURATION, REST, Melody, normalize
 
 R = REST
 

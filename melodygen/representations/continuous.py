@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.data.representations.base import LOG2, Representation
+from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.representations.base import LOG2, Representation
 
 PITCH_CENTER, PITCH_SCALE = 64.0, 64.0
 DURATION_CENTER, DURATION_SCALE = 8.0, 8.0

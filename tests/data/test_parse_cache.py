@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodygen.data.cache import cache_key, cache_path, list_midi_files, read_cache, write_atomic
 from melodygen.data.midi import ExtractionParams, load_melody
-from melodygen.data.prepare import prepare_corpus
+from melodygen.data.parse_cache import cache_key, cache_path, list_midi_files, read_cache, write_cache
+from melodygen.data.parsed import parse_midi_folder
 
 
 def prepare(midi_dir: Path, cache_dir: Path, params: ExtractionParams | None = None):
-    return prepare_corpus(midi_dir, cache_dir, params, workers=1, progress=False)
+    return parse_midi_folder(midi_dir, cache_dir, params, workers=1, progress=False)
 
 
 def assert_same_corpus(a, b):
@@ -135,17 +135,17 @@ class ExplodingArray:
 def test_interrupted_write_leaves_nothing_behind(tmp_path):
     target = tmp_path / "cache" / "corpus.npz"
     with pytest.raises(RuntimeError, match="disk pulled out"):
-        write_atomic(target, {"pitch": np.arange(100_000), "boom": ExplodingArray()})
+        write_cache(target, {"pitch": np.arange(100_000), "boom": ExplodingArray()})
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
 
 def test_interrupted_write_keeps_the_previous_cache(tmp_path):
     target = tmp_path / "corpus.npz"
-    write_atomic(target, {"format": np.array(1), "key": np.array("k"), "pitch": np.arange(10)})
+    write_cache(target, {"format": np.array(1), "key": np.array("k"), "pitch": np.arange(10)})
     before = target.read_bytes()
     with pytest.raises(RuntimeError):
-        write_atomic(
+        write_cache(
             target,
             {"format": np.array(1), "key": np.array("k2"), "pitch": np.arange(5), "boom": ExplodingArray()},
         )

@@ -1,11 +1,10 @@
-"""The parsed corpus on disk: one ``.npz`` per (file list, extraction parameters), written atomically."""
+"""The parse cache on disk: one ``.npz`` per (file list, extraction parameters), written atomically."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import asdict
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melodygen.atomic import write_atomic
 from melodygen.data.midi import ExtractionParams
 
 #: Bump when the cached arrays change meaning; older caches are then rebuilt.
@@ -43,19 +43,9 @@ def cache_path(cache_dir: Path, midi_dir: Path, key: str) -> Path:
     return cache_dir / f"{midi_dir.name or 'root'}-{key[:16]}.npz"
 
 
-def write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically, so readers never see half a file."""
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from melodygen.data.melody import MAX_DURATION, REST, Melody
 from melodygen.data.midi import load_melody
-from melodygen.data.representations import (
+from melodygen.errors import MelodygenError
+from melodygen.melody import MAX_DURATION, REST, Melody
+from melodygen.representations import (
     REPRESENTATIONS,
     Categorical,
     Continuous,
@@ -20,8 +21,7 @@ from melodygen.data.representations import (
     get_representation,
     sample_logits,
 )
-from melodygen.data.representations.base import bits
-from melodygen.errors import MelodygenError
+from melodygen.representations.base import bits
 
 NAMES = sorted(REPRESENTATIONS)
 

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from melodygen.data.melody import Melody
+from melodygen.melody import Melody
 
 LOG2 = math.log(2.0)
 
@@ -88,6 +88,13 @@ class Representation(ABC):
     @abstractmethod
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
         """True where an element of ``x`` (``(..., F)``) is the start/end boundary."""
+
+    def is_onset(self, x: torch.Tensor) -> torch.Tensor:
+        """True where an element of ``x`` (``(..., F)``) starts a note or a rest.
+
+        Every element does in a note-level representation; a step-level one overrides this.
+        """
+        return torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
 
     def start_tensor(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.as_tensor(self.start, device=device).expand(batch, -1).clone()

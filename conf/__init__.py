@@ -1,0 +1,1 @@
+"""melodygen's Hydra configs, shipped inside the package as ``melodygen.conf``."""

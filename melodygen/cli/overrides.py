@@ -1,0 +1,150 @@
+"""Checking command-line overrides before Hydra runs: one line naming the mistake and what is allowed.
+
+The config is composed once with the user's overrides (each sweep replaced by its first value). What
+Hydra would report as a page (a misspelled key, an option that does not exist, a value of the wrong
+type) becomes one :class:`~melodygen.errors.MelodygenError` with the nearest valid names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from omegaconf import DictConfig
+
+from melodygen.errors import MelodygenError
+
+#: Groups whose schema is closed: ``+group.NAME=…`` may not add keys to them.
+_CLOSED_GROUPS = ("paths", "data", "model", "samples")
+_LIST_HINT = "`--cfg job` prints every key"
+
+
+def check_overrides(
+    config_dir: str,
+    config_name: str,
+    overrides: Sequence[str],
+    check: Callable[[DictConfig], None] | None = None,
+) -> None:
+    """Compose ``config_name`` with ``overrides``; raise :class:`MelodygenError` for the first mistake.
+
+    ``check`` then looks at the composed values (for a sweep, its first job's).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    parsed = _parse(overrides)
+    first_values = [_first_value(o) for o in parsed]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+            try:
+                cfg = compose(config_name, overrides=[o for o in first_values if o is not None])
+            except HydraException as exc:
+                raise MelodygenError(_explain(exc, config_name, overrides)) from None
+            except Exception as exc:  # OmegaConf's validation errors
+                raise MelodygenError(_explain(exc, config_name, overrides)) from None
+            for override in parsed:
+                key = override.key_or_group
+                if override.is_add() and key.split(".")[0] in _CLOSED_GROUPS:
+                    raise MelodygenError(_unknown_key(key, _base_config(config_name)))
+    finally:
+        GlobalHydra.instance().clear()
+    if check is not None:
+        check(cfg)
+
+
+def _parse(overrides: Sequence[str]) -> list:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed.extend(parser.parse_overrides([text]))
+        except OverrideParseException as exc:
+            reason = str(exc).splitlines()[0]
+            raise MelodygenError(
+                f"cannot read the override {text!r} ({reason}); quote a value with spaces or special "
+                f"characters, e.g. 'key=\"a value\"'"
+            ) from None
+    return parsed
+
+
+def _first_value(override) -> str | None:
+    """The override with a sweep replaced by its first value; ``None`` for a sweep over an interval."""
+    if not override.is_sweep_override():
+        return override.input_line
+    if override.is_interval_sweep():
+        return None
+    first = next(iter(override.sweep_string_iterator()), None)
+    return None if first is None else f"{override.get_key_element()}={first}"
+
+
+def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
+    for key in cfg.keys():
+        full = f"{prefix}{key}"
+        yield full
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and not node._is_missing() and not node._is_none():
+            yield from _all_keys(node, full + ".")
+
+
+def _unknown_key(key: str, cfg: DictConfig) -> str:
+    keys = list(_all_keys(cfg))
+    near = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)
+    hint = f"did you mean {' or '.join(near)}?" if near else _LIST_HINT
+    return f"{key} is not a setting: {hint}"
+
+
+def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> str:
+    """One line for what Hydra or OmegaConf reported."""
+    from hydra.errors import MissingConfigException
+
+    chain = [exc]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+        group, _, option = exc.missing_cfg_file.rpartition("/")
+        if exc.options:
+            return f"{group}={option} is not an option: choose one of {', '.join(sorted(exc.options))}"
+        return f"{group}={option}: there is no config group {group!r}"
+    for err in chain:
+        full_key = getattr(err, "full_key", None)
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if type(err).__name__ == "ConfigKeyError" or "not in" in message and full_key:
+            key = full_key or _overridden_key(text)
+            return _unknown_key(key, _base_config(config_name))
+        if type(err).__name__ == "ValidationError" and full_key:
+            value = _value_of(full_key, overrides)
+            allowed = re.search(r"expected one of \[(.*)\]", message)
+            if allowed:
+                return f"{full_key}={value} is not allowed: choose one of {allowed.group(1)}"
+            return f"{full_key}={value} is not allowed: {message}"
+    key = _overridden_key(text)
+    if key and "Could not override" in text:
+        return _unknown_key(key, _base_config(config_name))
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def _overridden_key(text: str) -> str | None:
+    match = re.search(r"Could not (?:override|append to config|delete from config)\W+'?([\w.+~/@-]+)", text)
+    return match.group(1).lstrip("+~") if match else None
+
+
+def _value_of(key: str, overrides: Sequence[str]) -> str:
+    for text in overrides:
+        name, _, value = text.partition("=")
+        if name.lstrip("+~") == key:
+            return value
+    return "?"
+
+
+def _base_config(config_name: str) -> DictConfig:
+    """The config with no overrides, to list the keys that do exist."""
+    from hydra import compose
+
+    return compose(config_name)

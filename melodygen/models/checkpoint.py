@@ -1,0 +1,78 @@
+"""Reading melodygen checkpoints: weights only, checked, and one clear line for anything else.
+
+A checkpoint is a Lightning checkpoint of :class:`~melodygen.models.MelodyLSTM`. Its
+``hyper_parameters`` are plain values (sizes, representation, how the data was prepared), so the model is
+rebuilt from the file alone, and the datamodule's settings travel beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import zipfile
+from pathlib import Path
+
+import torch
+
+from melodygen.errors import MelodygenError
+from melodygen.models.module import MelodyLSTM
+
+#: pathlib classes a checkpoint may hold (Lightning stores a datamodule's hyperparameters as given, so a
+#: ``Path`` passed to it is pickled as ``PosixPath``); rebuilding a path runs no code, so they are safe.
+_SAFE_GLOBALS = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath]
+_WHAT_IT_IS = "a melodygen-train checkpoint such as outputs/train/runs/<run>/checkpoints/last.ckpt"
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # torch's weights-only refusal opens with advice; the line that names the culprit comes later.
+    culprit = [line for line in lines if line.startswith("WeightsUnpickler error")]
+    text = culprit[0] if culprit else " ".join(lines) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
+    """The checkpoint's contents, read with ``weights_only=True`` (no arbitrary unpickling).
+
+    Raises :class:`MelodygenError` naming ``key`` and the file when it is missing, unreadable, or not a
+    melodygen checkpoint.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MelodygenError(f"{key}={str(path)!r}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise MelodygenError(f"{key}={str(path)!r} is not a melodygen checkpoint; give {_WHAT_IT_IS}")
+    try:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file; all mean "cannot use it"
+        raise MelodygenError(
+            f"{key}={str(path)!r} is not a melodygen checkpoint ({_one_line(exc)}); give {_WHAT_IT_IS}"
+        ) from None
+    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if (
+        not isinstance(hparams, dict)
+        or "representation" not in hparams
+        or not isinstance(ckpt.get("state_dict"), dict)
+        or "pytorch-lightning_version" not in ckpt
+    ):
+        raise MelodygenError(f"{key}={str(path)!r} is not a melodygen checkpoint; give {_WHAT_IT_IS}")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) -> MelodyLSTM:
+    """Rebuild the :class:`MelodyLSTM` a checkpoint holds, on ``device`` (default CPU), in eval mode."""
+    model = MelodyLSTM(**ckpt["hyper_parameters"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise MelodygenError(
+            f"the checkpoint's weights do not fit its own hyperparameters: {_one_line(exc)}"
+        ) from None
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    return model.to(device).eval()
+
+
+def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyLSTM:
+    """Read a checkpoint file and rebuild its model (see :func:`read_checkpoint`)."""
+    return model_from_checkpoint(read_checkpoint(ckpt_path), device)

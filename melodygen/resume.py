@@ -1,0 +1,89 @@
+"""Resuming or scoring a checkpoint: the run takes the checkpoint's model shape, and says so when it can't.
+
+A checkpoint records its model's hyperparameters and how its data was prepared. Resuming with
+``ckpt_path=…`` takes those values from the checkpoint, so a user need not repeat the first run's
+overrides; an explicit override that contradicts the checkpoint is one clear error, never a size-mismatch
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from omegaconf import DictConfig, open_dict
+
+from melodygen.errors import MelodygenError
+
+#: config key → the checkpoint's hyperparameter holding it. Weights, optimizer and scheduler state are
+#: shaped by these, so they cannot change on resume.
+FIXED_BY_CHECKPOINT = {
+    "data.representation": "representation",
+    "data.transpose_to_c": "transpose_to_c",
+    "model.hidden_size": "hidden_size",
+    "model.num_layers": "num_layers",
+    "model.embedding_dim": "embedding_dim",
+    "model.optimizer": "optimizer",
+    "model.scheduler": "scheduler",
+    "model.lr": "lr",
+    "model.weight_decay": "weight_decay",
+}
+#: Taken from the checkpoint unless overridden: nothing stored depends on them.
+DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
+
+
+def overridden_keys(overrides: Iterable[str]) -> set[str]:
+    """The config keys a list of command-line overrides sets (``model.hidden_size=32`` → model.hidden_size)."""
+    keys = set()
+    for text in overrides:
+        key = text.split("=", 1)[0].lstrip("+~")
+        if "=" in text and not key.startswith("hydra"):
+            keys.add(key)
+    return keys
+
+
+def _as_text(value) -> str:
+    return str(getattr(value, "name", value))
+
+
+def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[str]:
+    """Set ``cfg``'s model shape from a checkpoint's ``hparams``; returns the ``key=value`` changes made.
+
+    Raises :class:`MelodygenError` when a key in ``overridden`` contradicts the checkpoint.
+    """
+    changes = []
+    for table, fixed in ((FIXED_BY_CHECKPOINT, True), (DEFAULTS_FROM_CHECKPOINT, False)):
+        for key, name in table.items():
+            if name not in hparams:  # an older checkpoint without this value
+                continue
+            group, leaf = key.split(".")
+            current, stored = cfg[group][leaf], hparams[name]
+            if _as_text(current) == _as_text(stored):
+                continue
+            if key in overridden:
+                if fixed:
+                    raise MelodygenError(
+                        f"{key}={_as_text(current)} contradicts the checkpoint in ckpt_path, which has "
+                        f"{leaf}={_as_text(stored)}: drop the override to resume, or leave out ckpt_path to "
+                        f"start a new run"
+                    )
+                continue
+            with open_dict(cfg):
+                cfg[group][leaf] = stored
+            changes.append(f"{key}={_as_text(stored)}")
+    return changes
+
+
+def check_epochs_left(ckpt: dict, max_epochs: int, max_steps: int) -> None:
+    """Refuse to resume a checkpoint that has already reached ``max_epochs`` or ``max_steps``."""
+    epochs_done = int(ckpt.get("epoch", -1)) + 1
+    steps_done = int(ckpt.get("global_step", 0))
+    if max_steps > 0 and steps_done >= max_steps:
+        raise MelodygenError(
+            f"the checkpoint in ckpt_path has trained {steps_done} steps, trainer.max_steps={max_steps}: "
+            f"raise trainer.max_steps to train on"
+        )
+    if max_steps <= 0 and max_epochs >= 0 and epochs_done >= max_epochs:
+        raise MelodygenError(
+            f"the checkpoint in ckpt_path has trained {epochs_done} epochs, trainer.max_epochs={max_epochs}: "
+            f"raise trainer.max_epochs to train on (or train=false to score it)"
+        )
