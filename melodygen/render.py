@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from melodygen.data.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
+from melodygen.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
 
 #: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
 STEPS_PER_BAR = MAX_DURATION
