@@ -89,8 +89,8 @@ def _log_config(trainer: pl.Trainer, cfg: DictConfig) -> None:
         except Exception as exc:
             if type(exc).__module__.startswith("wandb"):  # not logged in, no network, bad project…
                 raise MelodygenError(
-                    f"logger=wandb: {' '.join(str(exc).split())[:200]} (run `wandb login`, or "
-                    f"WANDB_MODE=offline to keep runs on disk)"
+                    f"logger=wandb: {' '.join(str(exc).split())[:200]}; or set WANDB_MODE=offline to keep "
+                    f"runs on disk"
                 ) from None
             raise
 

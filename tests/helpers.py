@@ -38,9 +38,14 @@ def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str 
         )
 
 
-def run_cli(command: str, cwd: Path, *overrides: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``melodygen-<command>`` as a user would, in a subprocess started in ``cwd`` (also MELODYGEN_ROOT)."""
-    env = {**os.environ, "MELODYGEN_ROOT": str(cwd)}
+def run_cli(
+    command: str, cwd: Path, *overrides: str, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``melodygen-<command>`` as a user would, in a subprocess started in ``cwd`` (also MELODYGEN_ROOT).
+
+    ``env`` adds to (or replaces) the environment's variables.
+    """
+    env = {**os.environ, "MELODYGEN_ROOT": str(cwd), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", f"melodygen.cli.{command}", *overrides],
         capture_output=True,

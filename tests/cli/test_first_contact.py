@@ -1,0 +1,200 @@
+"""A new user's first mistakes, each through the real command: one ``error:`` line, exit status 2."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_tune, write_tune
+from helpers import QUIET_SMALL_RUN, run_cli
+
+TINY = ["model.hidden_size=16", *QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "logger=none"]
+#: the same run without its model overrides, as a user resuming it would type it
+RESUME = [arg for arg in TINY if not arg.startswith("model.")]
+
+
+def one_error_line(proc) -> str:
+    """The single ``error:`` line of a failed command (and nothing else on stderr but log lines)."""
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-3000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A one-epoch run with a non-default model size, as a user's first run would leave it."""
+    root = tmp_path_factory.mktemp("first_run")
+    rng = np.random.default_rng(3)
+    for i in range(20):
+        write_tune(root / "tunes" / f"t{i:02d}.mid", random_tune(rng, 60))
+    proc = run_cli(
+        "train",
+        root,
+        f"data.midi_dir={root / 'tunes'}",
+        *TINY,
+        "model.hidden_size=24",
+        "trainer.max_epochs=1",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (last,) = (root / "outputs" / "train" / "runs").glob("*/checkpoints/last.ckpt")
+    return root, last
+
+
+def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
+    home = tmp_path / "home"
+    (home / "my_midi").mkdir(parents=True)
+    for path in tune_dir.iterdir():
+        (home / "my_midi" / path.name).write_bytes(path.read_bytes())
+    env = {"HOME": str(home)}
+    proc = run_cli("prepare", tmp_path, "data.midi_dir=~/my_midi", env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{home}/my_midi: kept 20 melodies" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model.hiden_size=64", "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
+        ("+model.hiden_size=64", "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
+        ("data.seqlen=32", "error: data.seqlen is not a setting: did you mean data.seq_len?"),
+        (
+            "experiment=seed",
+            "error: experiment=seed is not an option: choose one of blog_post, performance_rnn",
+        ),
+        ("trainer=tpu", "error: trainer=tpu is not an option: choose one of cpu, ddp, default, gpu"),
+        (
+            "model.optimizer=adamax",
+            "error: model.optimizer=adamax is not allowed: choose one of adam, adamw, sgd",
+        ),
+        ("data.seq_len=long", "error: data.seq_len=long is not allowed: Value 'long' of type 'str'"),
+        ("model.hidden_size=0", "error: model.hidden_size=0 is not allowed: must be at least 1"),
+        ("data.midi_dir=~/no/such/folder", "is not a folder: give a folder of MIDI files"),
+    ],
+)
+def test_config_mistakes_are_one_line(tmp_path, tune_dir, override, expected):
+    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", override)
+    assert one_error_line(proc).startswith(expected) or expected in one_error_line(proc)
+
+
+def test_a_sweep_with_a_misspelled_key_is_one_line(tmp_path, tune_dir):
+    proc = run_cli("train", tmp_path, "--multirun", f"data.midi_dir={tune_dir}", "model.hiden_size=8,16")
+    assert one_error_line(proc) == "error: model.hiden_size is not a setting: did you mean model.hidden_size?"
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_the_folk_corpus_not_built_yet_says_how_to_build_it(tmp_path):
+    line = one_error_line(run_cli("train", tmp_path))
+    assert f"data.midi_dir='{tmp_path}/data/folk' is not a folder" in line and "make data" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_asked_for_on_a_machine_without_one(tmp_path, tune_dir):
+    line = one_error_line(run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "trainer=gpu"))
+    assert line.startswith("error: trainer.accelerator=gpu: no GPU here") and "trainer=cpu" in line
+
+
+@pytest.mark.parametrize("command", ["train", "generate"])
+@pytest.mark.parametrize("content", ["text", "torch"])
+def test_a_file_that_is_no_checkpoint(tmp_path, tune_dir, command, content):
+    path = tmp_path / "notes.txt"
+    if content == "text":
+        path.write_text("my notes\n")
+    else:
+        torch.save({"a": 1}, path)
+    proc = run_cli(
+        command,
+        tmp_path,
+        f"data.midi_dir={tune_dir}" if command == "train" else "seed=0",
+        f"ckpt_path={path}",
+    )
+    assert one_error_line(proc).startswith(f"error: ckpt_path='{path}' is not a melodygen checkpoint")
+
+
+def test_resuming_takes_the_model_shape_from_the_checkpoint(tmp_path, trained_run):
+    root, last = trained_run
+    proc = run_cli(
+        "train",
+        tmp_path,
+        f"data.midi_dir={root / 'tunes'}",
+        *RESUME,
+        "trainer.max_epochs=2",
+        f"ckpt_path={last}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for change in ("model.hidden_size=24", "model.num_layers=1", "model.embedding_dim=8"):
+        assert f"from the checkpoint: {change}" in proc.stdout + proc.stderr
+
+
+def test_resuming_with_a_contradicting_size_is_one_line(tmp_path, trained_run):
+    root, last = trained_run
+    proc = run_cli(
+        "train",
+        tmp_path,
+        f"data.midi_dir={root / 'tunes'}",
+        *RESUME,
+        "trainer.max_epochs=2",
+        f"ckpt_path={last}",
+        "model.hidden_size=32",
+    )
+    line = one_error_line(proc)
+    assert (
+        line.startswith("error: model.hidden_size=32 contradicts the checkpoint") and "hidden_size=24" in line
+    )
+
+
+def test_resuming_a_finished_run_says_to_raise_max_epochs(tmp_path, trained_run):
+    root, last = trained_run
+    proc = run_cli(
+        "train",
+        tmp_path,
+        f"data.midi_dir={root / 'tunes'}",
+        *RESUME,
+        "trainer.max_epochs=1",
+        f"ckpt_path={last}",
+    )
+    line = one_error_line(proc)
+    assert "has trained 1 epochs, trainer.max_epochs=1" in line and "raise trainer.max_epochs" in line
+
+
+def test_a_window_longer_than_every_melody(tmp_path, tune_dir):
+    line = one_error_line(run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "data.seq_len=5000"))
+    assert line.startswith("error: data.seq_len=5000 is longer than the training split")
+    assert "lower it to at most" in line
+
+
+def test_a_window_longer_than_the_test_split_is_not_silently_skipped(tmp_path, tune_dir):
+    # the four test tunes hold about 245 elements, the training ones about a thousand
+    line = one_error_line(run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "data.seq_len=300"))
+    assert "longer than the validation split" in line or "longer than the test split" in line
+
+
+def test_wandb_online_without_a_login(tmp_path, tune_dir):
+    env = {"WANDB_MODE": "online", "HOME": str(tmp_path), "WANDB_API_KEY": ""}
+    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "logger=wandb", env=env)
+    line = one_error_line(proc)
+    assert line.startswith("error: logger=wandb: ") and "WANDB_MODE=offline" in line
+
+
+def test_a_run_prints_no_third_party_noise(trained_run):
+    root, _ = trained_run
+    (log,) = (root / "outputs" / "train" / "runs").glob("*/train.log")
+    text = log.read_text()
+    assert "metrics:" in text
+    proc = run_cli("train", root, f"data.midi_dir={root / 'tunes'}", *TINY, "trainer.fast_dev_run=true")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for noise in ("_pytree", "LeafSpec", "Tip:", "anonymous setting", "does not have many workers"):
+        assert noise not in proc.stderr + proc.stdout
+
+
+def test_a_config_error_does_not_wait_for_torch(tmp_path):
+    code = (
+        "import sys; sys.argv = ['melodygen-train', 'model.hiden_size=3']\n"
+        "from melodygen.cli.train import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 2\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,135 @@
+"""The config: every option composes, each default lives once, and the schema module stays light."""
+
+import ast
+import dataclasses
+import inspect
+import subprocess
+import sys
+from enum import Enum
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import compose_train
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from melodygen.cli.app import config_dir
+from melodygen.config import (
+    SCHEMAS,
+    DataConfig,
+    ModelConfig,
+    RepresentationName,
+    TrainConfig,
+    register_configs,
+    to_plain,
+)
+from melodygen.data.datamodule import MelodyDataModule
+from melodygen.models import MelodyLSTM
+from melodygen.representations import REPRESENTATIONS
+
+CONF = Path(config_dir())
+PACKAGE = Path(__file__).resolve().parents[1] / "melodygen"
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__"))
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
+def test_every_option_of_every_group_composes(tmp_path, group, option):
+    cfg = compose_train(tmp_path, tmp_path, f"{group}={option}")
+    plain = to_plain(cfg)  # every value resolves (run-time ones are set by compose_train)
+    assert plain["data"]["midi_dir"] == str(tmp_path)
+    assert plain["data"]["representation"] in REPRESENTATIONS
+
+
+@pytest.mark.parametrize("config_name", ["train", "prepare", "generate", "corpus"])
+def test_every_entry_point_config_composes(config_name):
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name, overrides=["paths.root_dir=/somewhere"])
+    assert cfg.paths.folk_dir == "/somewhere/data/folk"
+    if config_name == "corpus":
+        assert cfg.out_dir == "/somewhere/data/folk"
+
+
+def _schema_for(group: str):
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    return fields[group].default_factory() if group in fields else None
+
+
+def _default(node, key):
+    value = getattr(node, key)
+    return value.name if isinstance(value, Enum) else value
+
+
+@pytest.mark.parametrize("group", ["data", "model", "trainer", "samples", "paths"])
+def test_yaml_files_set_only_what_their_variant_changes(group):
+    schema = _schema_for(group)
+    for path in (CONF / group).glob("*.yaml"):
+        values = yaml.safe_load(path.read_text()) or {}
+        for key, value in values.items():
+            assert key != "defaults", f"{path}: the schema supplies the defaults"
+            assert hasattr(schema, key), f"{path}: {key} is not in the schema"
+            assert value != _default(schema, key), f"{path}: {key}={value!r} restates the schema's default"
+
+
+@pytest.mark.parametrize(
+    ("cls", "schema", "skip"),
+    [(MelodyLSTM, ModelConfig(), set()), (MelodyDataModule, DataConfig(), {"midi_dir", "cache_dir"})],
+)
+def test_constructor_defaults_are_the_schemas(cls, schema, skip):
+    parameters = inspect.signature(cls.__init__).parameters
+    for f in dataclasses.fields(schema):
+        if f.name in skip or f.name not in parameters:
+            continue
+        assert parameters[f.name].default == _default(schema, f.name), f"{cls.__name__}({f.name}=…)"
+    assert parameters["representation"].default == DataConfig.representation.value
+
+
+def test_the_representation_choices_are_the_registered_representations():
+    assert {r.value for r in RepresentationName} == set(REPRESENTATIONS)
+
+
+def test_every_schema_is_registered_for_a_shipped_config():
+    assert {f"{p.stem}_schema" for p in CONF.glob("*.yaml")} == set(SCHEMAS)
+
+
+def test_importing_the_schema_does_not_import_torch():
+    code = "import sys, melodygen.config, melodygen.cli.train; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *sorted((PACKAGE / "models").glob("*.py")),
+        *sorted((PACKAGE / "representations").glob("*.py")),
+        PACKAGE / "melody.py",
+        PACKAGE / "keys.py",
+        PACKAGE / "config.py",
+    ],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_domain_and_the_models_do_not_import_the_data_package(path):
+    assert not {m for m in _imports(path) if m == "melodygen.data" or m.startswith("melodygen.data.")}
+
+
+def test_config_yaml_in_a_run_directory_is_plain(tmp_path):
+    cfg = compose_train(tmp_path, tmp_path, "data.representation=event")
+    text = OmegaConf.to_yaml(cfg)
+    assert "representation: event" in text
