@@ -2,9 +2,11 @@
 
 import json
 
+import numpy as np
 import pretty_midi
 import pytest
 import torch
+from conftest import write_tune
 from helpers import QUIET_SMALL_RUN, compose_train
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
@@ -152,3 +154,50 @@ def test_evaluation_only_scores_the_given_checkpoint(tmp_path, tune_dir):
     scored = train(again)
     # one epoch: the best checkpoint is the last one, so the scores match
     assert scored["val/loss"] == pytest.approx(trained["val/loss"], rel=1e-5)
+
+
+F_SHARP_MAJOR = {6, 8, 10, 11, 1, 3, 5}  # shares only B and E#/F with C major
+
+
+def test_a_model_trained_in_c_continues_a_primer_in_the_primers_own_key(tmp_path):
+    from melodygen.generate import primer_as_trained, sample_melodies
+    from melodygen.keys import estimate_key
+    from melodygen.melody import Melody
+    from melodygen.models import load_model
+
+    rng = np.random.default_rng(5)
+    steps = np.array([0, 2, 4, 5, 7, 9, 11])  # a major scale above its tonic
+    weight = [0.3, 0.07, 0.2, 0.08, 0.2, 0.08, 0.07]  # the tonic triad most, the tonic longest
+    for i in range(12):  # tunes in F# major (66 = F#4), which key estimation finds for every one
+        degree = rng.choice(7, size=48, p=weight)
+        write_tune(
+            tmp_path / "tunes" / f"t{i:02d}.mid",
+            [(66 + int(steps[d]), 4 if d == 0 else 2) for d in degree],
+        )
+    cfg = compose_train(
+        tmp_path,
+        tmp_path / "tunes",
+        *SMALL,
+        "data.transpose_to_c=true",
+        "data.window_stride=2",
+        "model.lr=0.005",
+        "trainer.max_epochs=12",
+        "trainer.check_val_every_n_epoch=12",
+        "callbacks.early_stopping=null",
+        "samples.num_samples=0",
+        "test=false",
+        "logger=none",
+    )
+    train(cfg)
+    model = load_model(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert model.hparams.transpose_to_c is True
+
+    primer = Melody([66, 68, 70, 71, 73, 71, 70, 68, 66], [2] * 8 + [4])  # F# major, up and down
+    seen, shift = primer_as_trained(model, primer)
+    assert estimate_key(seen.pitch, seen.duration)[0] == 0 and shift == -6  # the model sees it in C
+    melodies = sample_melodies(model, 4, 32, temperature=0.7, primer=primer, seed=0)
+    for melody in melodies:
+        assert melody.pitch[: len(primer)].tolist() == primer.pitch.tolist()  # the user's primer, unmoved
+        notes = melody.pitch[len(primer) :][melody.pitch[len(primer) :] != 128]
+        in_key = np.isin(notes % 12, list(F_SHARP_MAJOR)).mean()
+        assert in_key >= 0.9, (in_key, notes.tolist())
