@@ -1,0 +1,83 @@
+"""The built wheel, installed non-editable into a fresh venv, runs from a directory outside the checkout."""
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args, **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)
+    assert proc.returncode == 0, f"{args}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    source = tmp_path_factory.mktemp("source")  # a copy: building writes build/ and *.egg-info
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("melodygen", "conf"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, source)
+    (path,) = out.glob("melodygen-*.whl")
+    return path
+
+
+def test_the_wheel_ships_every_config(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {n.removeprefix("melodygen/conf/") for n in names if n.startswith("melodygen/conf/")}
+    in_checkout = {p.relative_to(REPO / "conf").as_posix() for p in (REPO / "conf").rglob("*.yaml")}
+    assert in_checkout and in_checkout <= shipped
+    assert {
+        "melodygen/cli/train.py",
+        "melodygen/representations/event.py",
+        "melodygen/folk/__init__.py",
+    } <= names
+
+
+@pytest.mark.slow
+def test_installed_wheel_trains_from_an_empty_directory(tmp_path, tune_dir, wheel):
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
+    # the dependencies come from this environment, melodygen itself only from the wheel
+    (target,) = (venv / "lib").glob("python3*/site-packages")
+    (target / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    where = run(
+        python, "-c", "import melodygen.cli.app as a; print(a.__file__); print(a.config_dir())", cwd=tmp_path
+    )
+    module, conf = where.stdout.split()
+    assert module.startswith(str(venv)) and conf.startswith(str(venv)), where.stdout
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MELODYGEN_ROOT", "PYTHONPATH")}
+    proc = run(
+        venv / "bin" / "melodygen-train",
+        "debug=fast_dev_run",
+        f"data.midi_dir={tune_dir}",
+        "data.seq_len=16",
+        cwd=empty,
+        env=env,
+    )
+    assert "metrics:" in proc.stdout + proc.stderr
+    (metrics,) = (empty / "outputs" / "train" / "runs").glob("*/metrics.json")
+    assert (empty / "data" / "cache").is_dir() and metrics.is_file()
+    typo = subprocess.run(
+        [venv / "bin" / "melodygen-train", "model.hiden_size=3"],
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert typo.returncode == 2 and typo.stderr.strip().startswith("error: model.hiden_size is not a setting")
