@@ -151,7 +151,7 @@ def tunes():
 @pytest.fixture(scope="session")
 def folk_dir(tmp_path_factory) -> Path:
     """A dozen real Essen folk tunes, exported from music21's ABC files by the corpus builder."""
-    from melodygen.data.corpus import build_corpus
+    from melodygen.folk import build_corpus
 
     out = tmp_path_factory.mktemp("folk")
     build_corpus(out, collections=("essen",), workers=1, limit=12, progress=False)

@@ -119,6 +119,7 @@ def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> 
             key = full_key or _overridden_key(text)
             return _unknown_key(key, _base_config(config_name))
         if type(err).__name__ == "ValidationError" and full_key:
+            full_key = re.sub(r"\[\d+\]$", "", full_key)  # an item of a list: name the list
             value = _value_of(full_key, overrides)
             allowed = re.search(r"expected one of \[(.*)\]", message)
             if allowed:
