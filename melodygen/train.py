@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -72,10 +73,12 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     try:
         return pl.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
-    except TypeError as exc:  # +trainer.NAME=… that the Trainer does not take
-        unknown = sorted(set(kwargs) - set(pl.Trainer.__init__.__code__.co_varnames))
+    except TypeError:  # +trainer.NAME=… that the Trainer does not take
+        unknown = sorted(set(kwargs) - set(inspect.signature(pl.Trainer.__init__).parameters))
+        if not unknown:
+            raise
         raise MelodygenError(
-            f"trainer.{unknown[0] if unknown else '?'} is not a Trainer argument: {exc}"
+            f"trainer.{unknown[0]} is not a Trainer argument (see pytorch_lightning.Trainer's parameters)"
         ) from None
     except (MisconfigurationException, ValueError) as exc:
         raise MelodygenError(f"trainer: {' '.join(str(exc).split())}") from None

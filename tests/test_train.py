@@ -201,3 +201,12 @@ def test_a_model_trained_in_c_continues_a_primer_in_the_primers_own_key(tmp_path
         notes = melody.pitch[len(primer) :][melody.pitch[len(primer) :] != 128]
         in_key = np.isin(notes % 12, list(F_SHARP_MAJOR)).mean()
         assert in_key >= 0.9, (in_key, notes.tolist())
+
+
+def test_any_other_trainer_argument_can_be_added(tmp_path, tune_dir):
+    cfg = compose_train(tmp_path, tune_dir, *SMALL, "+trainer.benchmark=true")
+    try:
+        build_trainer(cfg)
+        assert torch.backends.cudnn.benchmark is True  # Lightning passes benchmark on to cuDNN
+    finally:
+        torch.backends.cudnn.benchmark = False

@@ -198,3 +198,8 @@ def test_a_config_error_does_not_wait_for_torch(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_argument_the_trainer_does_not_take(tmp_path, tune_dir):
+    line = one_error_line(run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "+trainer.bogus=1"))
+    assert line.startswith("error: trainer.bogus is not a Trainer argument")
