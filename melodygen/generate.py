@@ -18,13 +18,11 @@ from melodygen.config import check_sampling
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, estimate_key, transpose, transposition_to_c
-from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation
 
 if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
     from melodygen.models import MelodyLSTM
-
-DEFAULT_QPM = 120.0
 
 
 # --- primers -----------------------------------------------------------------------------------------

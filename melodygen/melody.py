@@ -13,6 +13,8 @@ REST = 128
 #: split by :func:`normalize` so every element fits the post's 0–16 duration range.
 MAX_DURATION = 16
 STEPS_PER_QUARTER = 4
+#: Tempo of a melody whose source gives none (MIDI's own default), in quarter notes per minute.
+DEFAULT_QPM = 120.0
 
 
 @dataclass
@@ -21,7 +23,7 @@ class Melody:
 
     pitch: np.ndarray
     duration: np.ndarray
-    qpm: float = 120.0
+    qpm: float = DEFAULT_QPM
     source: str = ""
     meta: dict = field(default_factory=dict)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from melodygen.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
+from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
 
 #: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
 STEPS_PER_BAR = MAX_DURATION
@@ -31,7 +31,7 @@ def melody_to_midi(
 
     ``qpm`` defaults to the melody's own tempo. Rests write nothing but move time on.
     """
-    qpm = float(qpm or melody.qpm or 120.0)
+    qpm = float(qpm or melody.qpm or DEFAULT_QPM)
     sixteenth = 60.0 / qpm / STEPS_PER_QUARTER
     midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
     instrument = pretty_midi.Instrument(program=program)

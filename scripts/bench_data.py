@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             return dm
 
         t_setup, dm = median_time(setup, args.repeats)
-        assert dm.corpus.from_cache
+        assert dm.parsed.from_cache
         windows = sum(len(ds) for ds in dm.datasets.values())
         rows += [
             (

@@ -24,7 +24,7 @@ import mido
 import numpy as np
 import pretty_midi
 
-from melodygen.melody import REST, STEPS_PER_QUARTER, Melody, normalize
+from melodygen.melody import DEFAULT_QPM, REST, STEPS_PER_QUARTER, Melody, normalize
 
 SKIP_REASONS = (
     "unreadable",  # the file could not be opened or read
@@ -135,7 +135,7 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
     duration = np.stack([end - start, gap], axis=1).ravel()
     pitch, duration = normalize(pitch, duration)
     _, tempi = midi.get_tempo_changes()
-    melody = Melody(pitch, duration, qpm=float(tempi[0]) if len(tempi) else 120.0, source=source)
+    melody = Melody(pitch, duration, qpm=float(tempi[0]) if len(tempi) else DEFAULT_QPM, source=source)
     if melody.num_notes < params.min_notes:
         raise SkipFile("too_short", f"{melody.num_notes} notes < {params.min_notes}")
     return melody
