@@ -27,6 +27,8 @@ _HYDRA_ONLY_FLAGS = (
     "--help", "-h", "--hydra-help", "--info", "-i", "--config-path", "-cp", "--config-name", "-cn",
     "--config-dir", "-cd", "--shell-completion", "-sc",
 )  # fmt: skip
+#: Hydra flags followed by a value (``--cfg job``), which is not an override.
+_FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--experimental-rerun")
 _HOME_VALUE = re.compile(r"^([^=]+)=~(/.*)?$")
 
 
@@ -44,6 +46,22 @@ def expand_home(args: Sequence[str]) -> list[str]:
         f"{m.group(1)}={os.path.expanduser('~' + (m.group(2) or ''))}" if (m := _HOME_VALUE.match(a)) else a
         for a in args
     ]
+
+
+def command_line_overrides(args: Sequence[str]) -> list[str] | None:
+    """The ``key=value`` overrides among Hydra's arguments; None when a flag asks Hydra for something else."""
+    overrides, skip_next = [], False
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if skip_next:
+            skip_next = False
+        elif flag in _HYDRA_ONLY_FLAGS:
+            return None
+        elif arg in _FLAGS_WITH_VALUE:
+            skip_next = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides
 
 
 def _fail(message: str) -> None:
@@ -76,12 +94,12 @@ def hydra_app(
     @functools.wraps(task)
     def main():
         sys.argv[1:] = expand_home(sys.argv[1:])
-        args = sys.argv[1:]
-        if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):
+        overrides = command_line_overrides(sys.argv[1:])
+        if overrides is not None:
             from melodygen.cli.overrides import check_overrides
 
             try:
-                check_overrides(config_dir(), config_name, [a for a in args if not a.startswith("-")], check)
+                check_overrides(config_dir(), config_name, overrides, check)
             except MelodygenError as exc:
                 _fail(str(exc))
         return run()

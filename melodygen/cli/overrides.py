@@ -17,7 +17,6 @@ from melodygen.errors import MelodygenError
 
 #: Groups whose schema is closed: ``+group.NAME=…`` may not add keys to them.
 _CLOSED_GROUPS = ("paths", "data", "model", "samples")
-_LIST_HINT = "`--cfg job` prints every key"
 
 
 def check_overrides(
@@ -48,7 +47,7 @@ def check_overrides(
             for override in parsed:
                 key = override.key_or_group
                 if override.is_add() and key.split(".")[0] in _CLOSED_GROUPS:
-                    raise MelodygenError(_unknown_key(key, _base_config(config_name)))
+                    raise MelodygenError(_unknown_key(key, _base_config(config_name), config_name))
     finally:
         GlobalHydra.instance().clear()
     if check is not None:
@@ -92,10 +91,31 @@ def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
             yield from _all_keys(node, full + ".")
 
 
-def _unknown_key(key: str, cfg: DictConfig) -> str:
+def _unknown_key(key: str, cfg: DictConfig, config_name: str) -> str:
     keys = list(_all_keys(cfg))
     near = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)
-    hint = f"did you mean {' or '.join(near)}?" if near else _LIST_HINT
+    if not near:  # the right name in the wrong place, e.g. num_samples for samples.num_samples
+        leaf = key.rsplit(".", 1)[-1]
+        by_leaf: dict[str, list[str]] = {}
+        for full in keys:
+            by_leaf.setdefault(full.rsplit(".", 1)[-1], []).append(full)
+        near = [
+            full
+            for name in difflib.get_close_matches(leaf, by_leaf, n=2, cutoff=0.8)
+            for full in by_leaf[name]
+        ]
+    if not near and "." in key:  # a looser match among the names of the same group
+        group, leaf = key.rsplit(".", 1)
+        siblings = {full.rsplit(".", 1)[-1]: full for full in keys if full.rsplit(".", 1)[0] == group}
+        names = [name for name in siblings if name.startswith(leaf)] or difflib.get_close_matches(
+            leaf, siblings, n=2, cutoff=0.6
+        )
+        near = [siblings[name] for name in names[:2]]
+    hint = (
+        f"did you mean {' or '.join(near)}?"
+        if near
+        else f"`melodygen-{config_name} --cfg job` lists every setting"
+    )
     return f"{key} is not a setting: {hint}"
 
 
@@ -117,7 +137,7 @@ def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> 
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         if type(err).__name__ == "ConfigKeyError" or "not in" in message and full_key:
             key = full_key or _overridden_key(text)
-            return _unknown_key(key, _base_config(config_name))
+            return _unknown_key(key, _base_config(config_name), config_name)
         if type(err).__name__ == "ValidationError" and full_key:
             full_key = re.sub(r"\[\d+\]$", "", full_key)  # an item of a list: name the list
             value = _value_of(full_key, overrides)
@@ -127,7 +147,7 @@ def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> 
             return f"{full_key}={value} is not allowed: {message}"
     key = _overridden_key(text)
     if key and "Could not override" in text:
-        return _unknown_key(key, _base_config(config_name))
+        return _unknown_key(key, _base_config(config_name), config_name)
     return " ".join(text.split("\n\n")[0].split())
 
 

@@ -60,6 +60,9 @@ def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
         ("model.hiden_size=64", "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
         ("+model.hiden_size=64", "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
         ("data.seqlen=32", "error: data.seqlen is not a setting: did you mean data.seq_len?"),
+        ("hidden_size=64", "error: hidden_size is not a setting: did you mean model.hidden_size?"),
+        ("data.rep=event", "error: data.rep is not a setting: did you mean data.representation?"),
+        ("model.zzz=1", "error: model.zzz is not a setting: `melodygen-train --cfg job` lists every setting"),
         (
             "experiment=seed",
             "error: experiment=seed is not an option: choose one of blog_post, performance_rnn",
@@ -203,3 +206,14 @@ def test_a_config_error_does_not_wait_for_torch(tmp_path):
 def test_an_argument_the_trainer_does_not_take(tmp_path, tune_dir):
     line = one_error_line(run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "+trainer.bogus=1"))
     assert line.startswith("error: trainer.bogus is not a Trainer argument")
+
+
+def test_sampling_keys_in_the_old_place_point_to_the_new_one(tmp_path, tiny_checkpoint):
+    proc = run_cli("generate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", "num_samples=3")
+    assert one_error_line(proc) == "error: num_samples is not a setting: did you mean samples.num_samples?"
+
+
+def test_printing_the_config_is_no_mistake(tmp_path, tune_dir):
+    proc = run_cli("train", tmp_path, "--cfg", "job", f"data.midi_dir={tune_dir}", "model.hidden_size=7")
+    assert proc.returncode == 0, proc.stderr
+    assert "hidden_size: 7" in proc.stdout and "representation: categorical" in proc.stdout
