@@ -42,6 +42,9 @@ def overridden_keys(overrides: Iterable[str]) -> set[str]:
 
 
 def _as_text(value) -> str:
+    """A value as a user types it on the command line."""
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(getattr(value, "name", value))
 
 

@@ -43,6 +43,15 @@ def trained_run(tmp_path_factory):
     return root, last
 
 
+def resume(cwd, trained_run, *overrides, max_epochs=2):
+    """``melodygen-train ckpt_path=<the first run's last.ckpt>`` without the first run's model overrides."""
+    root, last = trained_run
+    return run_cli(
+        "train", cwd, f"data.midi_dir={root / 'tunes'}", *RESUME, f"trainer.max_epochs={max_epochs}",
+        f"ckpt_path={last}", *overrides,
+    )  # fmt: skip
+
+
 def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
     home = tmp_path / "home"
     (home / "my_midi").mkdir(parents=True)
@@ -117,31 +126,14 @@ def test_a_file_that_is_no_checkpoint(tmp_path, tune_dir, command, content):
 
 
 def test_resuming_takes_the_model_shape_from_the_checkpoint(tmp_path, trained_run):
-    root, last = trained_run
-    proc = run_cli(
-        "train",
-        tmp_path,
-        f"data.midi_dir={root / 'tunes'}",
-        *RESUME,
-        "trainer.max_epochs=2",
-        f"ckpt_path={last}",
-    )
+    proc = resume(tmp_path, trained_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for change in ("model.hidden_size=24", "model.num_layers=1", "model.embedding_dim=8"):
         assert f"from the checkpoint: {change}" in proc.stdout + proc.stderr
 
 
 def test_resuming_with_a_contradicting_size_is_one_line(tmp_path, trained_run):
-    root, last = trained_run
-    proc = run_cli(
-        "train",
-        tmp_path,
-        f"data.midi_dir={root / 'tunes'}",
-        *RESUME,
-        "trainer.max_epochs=2",
-        f"ckpt_path={last}",
-        "model.hidden_size=32",
-    )
+    proc = resume(tmp_path, trained_run, "model.hidden_size=32")
     line = one_error_line(proc)
     assert (
         line.startswith("error: model.hidden_size=32 contradicts the checkpoint") and "hidden_size=24" in line
@@ -149,15 +141,7 @@ def test_resuming_with_a_contradicting_size_is_one_line(tmp_path, trained_run):
 
 
 def test_resuming_a_finished_run_says_to_raise_max_epochs(tmp_path, trained_run):
-    root, last = trained_run
-    proc = run_cli(
-        "train",
-        tmp_path,
-        f"data.midi_dir={root / 'tunes'}",
-        *RESUME,
-        "trainer.max_epochs=1",
-        f"ckpt_path={last}",
-    )
+    proc = resume(tmp_path, trained_run, max_epochs=1)
     line = one_error_line(proc)
     assert "has trained 1 epochs, trainer.max_epochs=1" in line and "raise trainer.max_epochs" in line
 
@@ -217,3 +201,9 @@ def test_printing_the_config_is_no_mistake(tmp_path, tune_dir):
     proc = run_cli("train", tmp_path, "--cfg", "job", f"data.midi_dir={tune_dir}", "model.hidden_size=7")
     assert proc.returncode == 0, proc.stderr
     assert "hidden_size: 7" in proc.stdout and "representation: categorical" in proc.stdout
+
+
+def test_resuming_with_another_data_preparation_is_one_line(tmp_path, trained_run):
+    proc = resume(tmp_path, trained_run, "data.transpose_to_c=true")
+    line = one_error_line(proc)
+    assert line.startswith("error: data.transpose_to_c=true contradicts the checkpoint") and "=false" in line
