@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationResolutionError
 
 from melodygen.errors import MelodygenError
 
@@ -31,7 +32,6 @@ def check_overrides(
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
 
     parsed = _parse(overrides)
     first_values = [_first_value(o) for o in parsed]
@@ -40,9 +40,7 @@ def check_overrides(
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             try:
                 cfg = compose(config_name, overrides=[o for o in first_values if o is not None])
-            except HydraException as exc:
-                raise MelodygenError(_explain(exc, config_name, overrides)) from None
-            except Exception as exc:  # OmegaConf's validation errors
+            except Exception as exc:  # Hydra's composition errors and OmegaConf's validation errors
                 raise MelodygenError(_explain(exc, config_name, overrides)) from None
             for override in parsed:
                 key = override.key_or_group
@@ -51,7 +49,10 @@ def check_overrides(
     finally:
         GlobalHydra.instance().clear()
     if check is not None:
-        check(cfg)
+        try:
+            check(cfg)
+        except InterpolationResolutionError:  # ${hydra:…} has a value only inside the run: check it there
+            pass
 
 
 def _parse(overrides: Sequence[str]) -> list:

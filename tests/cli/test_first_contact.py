@@ -207,3 +207,12 @@ def test_resuming_with_another_data_preparation_is_one_line(tmp_path, trained_ru
     proc = resume(tmp_path, trained_run, "data.transpose_to_c=true")
     line = one_error_line(proc)
     assert line.startswith("error: data.transpose_to_c=true contradicts the checkpoint") and "=false" in line
+
+
+def test_a_path_built_from_hydra_values_is_checked_inside_the_run(tmp_path, tune_dir):
+    # ${hydra:…} resolves only once Hydra runs: the early check leaves it to the run, which still names it
+    proc = run_cli("train", tune_dir.parent, "data.midi_dir=${hydra:runtime.cwd}/elsewhere", *TINY)
+    assert (
+        one_error_line(proc)
+        == f"error: data.midi_dir='{tune_dir.parent}/elsewhere' is not a folder: give a folder of MIDI files"
+    )
