@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory abc2midi
 	touch $@
 
-# Debian's abcmidi turns the folk corpus's ABC into MIDI ~100x faster than music21 (which stays the fallback)
+# Debian's abcmidi turns the folk corpus's ABC into MIDI in seconds; music21, the fallback, takes minutes
 abc2midi:
 	@if command -v abc2midi >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

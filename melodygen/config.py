@@ -235,11 +235,21 @@ def to_plain(cfg: DictConfig) -> dict:
 # ---------------------------------------------------------------------------------------------- checks
 
 
+def as_typed(value: Any, quote_strings: bool = True) -> str:
+    """A value as a user types it on the command line: ``true``, ``0.5``, ``categorical``, ``'/a/path'``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, str) and quote_strings:
+        return repr(value)
+    return str(value)
+
+
 def require(ok: bool, key: str, value: Any, rule: str) -> None:
     """Raise a one-line :class:`MelodygenError` ``key=value is not allowed: rule`` unless ``ok``."""
     if not ok:
-        shown = value.name if isinstance(value, Enum) else value
-        raise MelodygenError(f"{key}={shown!r} is not allowed: {rule}")
+        raise MelodygenError(f"{key}={as_typed(value)} is not allowed: {rule}")
 
 
 def check_data(d: DictConfig) -> None:
@@ -284,15 +294,18 @@ def check_midi_dir(cfg: DictConfig) -> None:
     midi_dir = os.path.expanduser(cfg.data.midi_dir)
     if not os.path.isdir(midi_dir):
         if cfg.data.midi_dir == cfg.paths.folk_dir:
-            hint = "build the folk corpus with `make data` (or melodygen-corpus), or point data.midi_dir at a folder of MIDI files"
+            hint = (
+                "build the folk corpus with melodygen-corpus (make data in a checkout), or point "
+                "data.midi_dir at a folder of MIDI files"
+            )
         else:
             hint = "give a folder of MIDI files"
         raise MelodygenError(f"data.midi_dir={midi_dir!r} is not a folder: {hint}")
 
 
-def check_checkpoint_path(path: str | None) -> None:
+def check_checkpoint_path(path: str | os.PathLike | None, key: str = "ckpt_path") -> None:
     if path is not None and not os.path.isfile(os.path.expanduser(path)):
-        raise MelodygenError(f"ckpt_path={os.path.expanduser(path)!r}: no such checkpoint file")
+        raise MelodygenError(f"{key}={str(os.path.expanduser(path))!r}: no such checkpoint file")
 
 
 def check_prepare(cfg: DictConfig) -> None:

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from melodygen.config import check_sampling
+from melodygen.config import SamplingConfig, check_sampling
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, estimate_key, transpose, transposition_to_c
 from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation
+
+_S = SamplingConfig  # the sampling defaults are the schema's
 
 if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
     from melodygen.models import MelodyLSTM
@@ -114,9 +116,9 @@ def sample_elements(
     model: MelodyLSTM,
     num_samples: int,
     length: int,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    temperature: float = _S.temperature,
+    top_k: int = _S.top_k,
+    top_p: float = _S.top_p,
     primer: Melody | None = None,
     seed: int | None = None,
     device: str | torch.device | None = None,
@@ -176,9 +178,9 @@ def sample_melodies(
     model: MelodyLSTM,
     num_samples: int,
     length: int,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    temperature: float = _S.temperature,
+    top_k: int = _S.top_k,
+    top_p: float = _S.top_p,
     primer: Melody | None = None,
     seed: int | None = None,
     device: str | torch.device | None = None,
@@ -212,9 +214,10 @@ def sample_melodies(
     for continuation in elements:
         stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
         melody = representation.decode(stream)
-        if shift:  # back to the primer's own key
-            moved = transpose(melody.pitch, -shift)
-            melody.pitch = np.where(moved == REST, REST, np.clip(moved, 0, MAX_PITCH)).astype(np.int16)
+        if shift:  # back to the primer's own key, every note kept in 0–127
+            rest = melody.pitch == REST
+            moved = np.clip(melody.pitch.astype(np.int64) - shift, 0, MAX_PITCH)
+            melody.pitch = np.where(rest, REST, moved).astype(np.int16)
         melody.qpm = qpm
         melodies.append(melody)
     return melodies

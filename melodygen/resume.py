@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from omegaconf import DictConfig, open_dict
 
+from melodygen.config import as_typed
 from melodygen.errors import MelodygenError
 
 #: config key → the checkpoint's hyperparameter holding it. Weights, optimizer and scheduler state are
@@ -42,10 +43,7 @@ def overridden_keys(overrides: Iterable[str]) -> set[str]:
 
 
 def _as_text(value) -> str:
-    """A value as a user types it on the command line."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(getattr(value, "name", value))
+    return as_typed(value, quote_strings=False)
 
 
 def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[str]:
@@ -76,9 +74,18 @@ def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> li
     return changes
 
 
+def _epochs_done(ckpt: dict) -> int:
+    """Whole epochs behind a checkpoint: Lightning's fit-loop count (a mid-epoch checkpoint's epoch is not
+    done), or, for a checkpoint without loop state, its epoch taken as finished."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        return int(ckpt.get("epoch", -1)) + 1
+
+
 def check_epochs_left(ckpt: dict, max_epochs: int, max_steps: int) -> None:
     """Refuse to resume a checkpoint that has already reached ``max_epochs`` or ``max_steps``."""
-    epochs_done = int(ckpt.get("epoch", -1)) + 1
+    epochs_done = _epochs_done(ckpt)
     steps_done = int(ckpt.get("global_step", 0))
     if max_steps > 0 and steps_done >= max_steps:
         raise MelodygenError(

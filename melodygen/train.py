@@ -12,9 +12,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from melodygen.atomic import write_json_atomic
 from melodygen.config import check_train, require, to_plain

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_data.py [--midi-dir data/folk] [--workers N] [--repeats 5]
 
 Prints figures and ratios measured in this one run (these machines are noisy: compare ratios, and
-only figures from the same run). Targets: the cached corpus loads in ≤ 1 s; parsing uses all cores.
+only figures from the same run). Targets: the parse cache loads in ≤ 1 s; parsing uses all cores.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ FRESH_LOAD = """
 import sys, time
 from melodygen.data.parsed import parse_midi_folder
 start = time.perf_counter()
-corpus = parse_midi_folder(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), progress=False)
+parsed = parse_midi_folder(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), progress=False)
 elapsed = time.perf_counter() - start
-assert corpus.from_cache, "expected a cache hit"
+assert parsed.from_cache, "expected a cache hit"
 print(elapsed)
 """
 

@@ -12,19 +12,23 @@ import pytest
 import yaml
 from helpers import compose_train
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from melodygen.cli.app import config_dir
 from melodygen.config import (
     SCHEMAS,
+    CorpusConfig,
     DataConfig,
     ModelConfig,
     RepresentationName,
+    SamplingConfig,
     TrainConfig,
     register_configs,
     to_plain,
 )
 from melodygen.data.datamodule import MelodyDataModule
+from melodygen.data.midi import ExtractionParams
+from melodygen.folk import build_corpus
+from melodygen.generate import sample_elements, sample_melodies
 from melodygen.models import MelodyLSTM
 from melodygen.representations import REPRESENTATIONS
 
@@ -77,16 +81,28 @@ def test_yaml_files_set_only_what_their_variant_changes(group):
 
 
 @pytest.mark.parametrize(
-    ("cls", "schema", "skip"),
-    [(MelodyLSTM, ModelConfig(), set()), (MelodyDataModule, DataConfig(), {"midi_dir", "cache_dir"})],
+    ("function", "schema", "names"),
+    [
+        (MelodyLSTM.__init__, ModelConfig(), [f.name for f in dataclasses.fields(ModelConfig)]),
+        (MelodyDataModule.__init__, DataConfig(), [f.name for f in dataclasses.fields(DataConfig)][2:]),
+        (ExtractionParams, DataConfig(), ["min_notes"]),
+        (sample_melodies, SamplingConfig(), ["temperature", "top_k", "top_p"]),
+        (sample_elements, SamplingConfig(), ["temperature", "top_k", "top_p"]),
+        (build_corpus, CorpusConfig(), ["route", "workers", "limit", "max_tune_notes"]),
+    ],
+    ids=lambda x: getattr(x, "__qualname__", type(x).__name__),
 )
-def test_constructor_defaults_are_the_schemas(cls, schema, skip):
-    parameters = inspect.signature(cls.__init__).parameters
-    for f in dataclasses.fields(schema):
-        if f.name in skip or f.name not in parameters:
-            continue
-        assert parameters[f.name].default == _default(schema, f.name), f"{cls.__name__}({f.name}=…)"
-    assert parameters["representation"].default == DataConfig.representation.value
+def test_library_defaults_are_the_schemas(function, schema, names):
+    parameters = inspect.signature(function).parameters
+    for name in names:
+        default = parameters[name].default
+        assert _default(schema, name) == (default.name if isinstance(default, Enum) else default), name
+
+
+def test_the_representation_defaults_are_the_schemas():
+    for cls in (MelodyLSTM, MelodyDataModule):
+        assert inspect.signature(cls.__init__).parameters["representation"].default == "categorical"
+    assert DataConfig.representation == RepresentationName.categorical
 
 
 def test_the_representation_choices_are_the_registered_representations():
@@ -127,9 +143,3 @@ def _imports(path: Path) -> set[str]:
 )
 def test_the_domain_and_the_models_do_not_import_the_data_package(path):
     assert not {m for m in _imports(path) if m == "melodygen.data" or m.startswith("melodygen.data.")}
-
-
-def test_config_yaml_in_a_run_directory_is_plain(tmp_path):
-    cfg = compose_train(tmp_path, tmp_path, "data.representation=event")
-    text = OmegaConf.to_yaml(cfg)
-    assert "representation: event" in text

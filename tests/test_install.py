@@ -1,6 +1,9 @@
 """The built wheel, installed non-editable into a fresh venv, runs from a directory outside the checkout."""
 
+import ast
+import importlib.metadata
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -81,3 +84,26 @@ def test_installed_wheel_trains_from_an_empty_directory(tmp_path, tune_dir, whee
         text=True,
     )
     assert typo.returncode == 2 and typo.stderr.strip().startswith("error: model.hiden_size is not a setting")
+
+
+def test_every_third_party_import_is_a_declared_requirement():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
+    declared_names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in declared}
+    imported = set()
+    for path in (REPO / "melodygen").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+    third_party = imported - set(sys.stdlib_module_names) - {"melodygen"}
+    distributions = importlib.metadata.packages_distributions()
+    for module in sorted(third_party):
+        names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        assert names & declared_names, (
+            f"melodygen imports {module} ({names}) but pyproject.toml does not declare it"
+        )

@@ -29,7 +29,7 @@ _HYDRA_ONLY_FLAGS = (
 )  # fmt: skip
 #: Hydra flags followed by a value (``--cfg job``), which is not an override.
 _FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--experimental-rerun")
-_HOME_VALUE = re.compile(r"^([^=]+)=~(/.*)?$")
+_HOME_IN_VALUE = re.compile(r"(^|[,\[])~(?=/|,|\]|$)")
 
 
 def config_dir() -> str:
@@ -41,11 +41,15 @@ def config_dir() -> str:
 
 
 def expand_home(args: Sequence[str]) -> list[str]:
-    """``key=~/x`` → ``key=/home/me/x``."""
-    return [
-        f"{m.group(1)}={os.path.expanduser('~' + (m.group(2) or ''))}" if (m := _HOME_VALUE.match(a)) else a
-        for a in args
-    ]
+    """``key=~/x`` → ``key=/home/me/x``, also in a sweep's list (``key=~/a,~/b``)."""
+    home = os.path.expanduser("~")
+    expanded = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and not arg.startswith("-"):
+            value = _HOME_IN_VALUE.sub(lambda m: m.group(1) + home, value)
+        expanded.append(key + sep + value)
+    return expanded
 
 
 def command_line_overrides(args: Sequence[str]) -> list[str] | None:
@@ -99,7 +103,8 @@ def hydra_app(
             from melodygen.cli.overrides import check_overrides
 
             try:
-                check_overrides(config_dir(), config_name, overrides, check)
+                prints_config = any(a.split("=")[0] in ("--cfg", "-c") for a in sys.argv[1:])
+                check_overrides(config_dir(), config_name, overrides, None if prints_config else check)
             except MelodygenError as exc:
                 _fail(str(exc))
         return run()

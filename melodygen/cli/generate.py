@@ -10,19 +10,18 @@ from melodygen.errors import MelodygenError
 
 
 def resolve_device(name: str):
-    """``auto`` → CUDA when available, else CPU; anything else must be a torch device string."""
+    """``auto`` → CUDA when available, else CPU; anything else must be a torch device that is here."""
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise MelodygenError(f"device={name!r} is not a torch device: {exc}") from None
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise MelodygenError(
-            f"device={name!r} is not available: {torch.cuda.device_count()} CUDA device(s) here; use device=cpu"
-        )
+        torch.empty(1, device=device)
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = text.split(". ")[0][:160]
+        raise MelodygenError(f"device={name!r} is not available here ({reason}); use device=cpu") from None
     return device
 
 

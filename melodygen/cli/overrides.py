@@ -8,6 +8,7 @@ type) becomes one :class:`~melodygen.errors.MelodygenError` with the nearest val
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 
@@ -16,8 +17,10 @@ from omegaconf.errors import InterpolationResolutionError
 
 from melodygen.errors import MelodygenError
 
-#: Groups whose schema is closed: ``+group.NAME=…`` may not add keys to them.
-_CLOSED_GROUPS = ("paths", "data", "model", "samples")
+#: Groups whose keys are not all known in advance: ``+group.NAME=…`` may add to them.
+_OPEN_GROUPS = ("trainer", "logger", "callbacks", "hydra")
+#: At most this many compositions check a sweep's values.
+_MAX_VARIANTS = 64
 
 
 def check_overrides(
@@ -28,31 +31,63 @@ def check_overrides(
 ) -> None:
     """Compose ``config_name`` with ``overrides``; raise :class:`MelodygenError` for the first mistake.
 
-    ``check`` then looks at the composed values (for a sweep, its first job's).
+    A sweep is composed with its first values, then with each other value of each swept key, and
+    ``check`` looks at the values of every composition.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     parsed = _parse(overrides)
-    first_values = [_first_value(o) for o in parsed]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
-            try:
-                cfg = compose(config_name, overrides=[o for o in first_values if o is not None])
-            except Exception as exc:  # Hydra's composition errors and OmegaConf's validation errors
-                raise MelodygenError(_explain(exc, config_name, overrides)) from None
-            for override in parsed:
-                key = override.key_or_group
-                if override.is_add() and key.split(".")[0] in _CLOSED_GROUPS:
-                    raise MelodygenError(_unknown_key(key, _base_config(config_name), config_name))
+            for number, variant in enumerate(_variants(parsed)):
+                try:
+                    cfg = compose(config_name, overrides=variant)
+                except Exception as exc:  # Hydra's composition errors and OmegaConf's validation errors
+                    raise MelodygenError(_explain(exc, config_name, overrides)) from None
+                if number == 0:
+                    _check_added_keys(parsed, config_dir, config_name)
+                if check is not None:
+                    _check_values(check, cfg)
     finally:
         GlobalHydra.instance().clear()
-    if check is not None:
-        try:
-            check(cfg)
-        except InterpolationResolutionError:  # ${hydra:…} has a value only inside the run: check it there
-            pass
+
+
+def _check_added_keys(parsed: list, config_dir: str, config_name: str) -> None:
+    """``+key=…`` may add a key only where the schema is open (a typo must not be silently ignored)."""
+    for override in parsed:
+        key = override.key_or_group
+        is_group = os.path.isdir(os.path.join(config_dir, key))  # +experiment=…: a config group option
+        if (override.is_add() or override.is_force_add()) and not is_group:
+            if key.split(".")[0] not in _OPEN_GROUPS:
+                raise MelodygenError(_unknown_key(key.lstrip("+"), _base_config(config_name), config_name))
+
+
+def _check_values(check: Callable[[DictConfig], None], cfg: DictConfig) -> None:
+    try:
+        check(cfg)
+    except InterpolationResolutionError as exc:
+        if "HydraConfig was not set" in str(exc):  # ${hydra:…} has a value only inside the run
+            return
+        where = getattr(exc, "full_key", "") or "config"
+        raise MelodygenError(f"{where}: {str(exc).splitlines()[0]}") from None
+
+
+def _variants(parsed: list) -> list[list[str]]:
+    """Override lists to compose: every sweep at its first value, then each other value of each sweep."""
+    values = [_sweep_values(o) for o in parsed]
+    first = [v[0] for v in values if v]
+    variants = [first]
+    position = 0
+    for v in values:
+        if not v:
+            continue
+        for other in v[1:]:
+            if len(variants) < _MAX_VARIANTS:
+                variants.append(first[:position] + [other] + first[position + 1 :])
+        position += 1
+    return variants
 
 
 def _parse(overrides: Sequence[str]) -> list:
@@ -73,14 +108,19 @@ def _parse(overrides: Sequence[str]) -> list:
     return parsed
 
 
-def _first_value(override) -> str | None:
-    """The override with a sweep replaced by its first value; ``None`` for a sweep over an interval."""
+def _sweep_values(override) -> list[str]:
+    """``key=value`` for each value an override takes (one unless it sweeps); [] when they cannot be listed.
+
+    An interval (for an optimizing sweeper) or a glob over options is left to Hydra.
+    """
     if not override.is_sweep_override():
-        return override.input_line
+        return [override.input_line]
     if override.is_interval_sweep():
-        return None
-    first = next(iter(override.sweep_string_iterator()), None)
-    return None if first is None else f"{override.get_key_element()}={first}"
+        return []
+    try:
+        return [f"{override.get_key_element()}={value}" for value in override.sweep_string_iterator()]
+    except Exception:  # glob(…) lists options only once Hydra has loaded the config
+        return []
 
 
 def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:

@@ -24,6 +24,7 @@ import mido
 import numpy as np
 import pretty_midi
 
+from melodygen.config import DataConfig
 from melodygen.melody import DEFAULT_QPM, REST, STEPS_PER_QUARTER, Melody, normalize
 
 SKIP_REASONS = (
@@ -43,7 +44,7 @@ SKIP_REASONS = (
 class ExtractionParams:
     """Limits and rules for turning one file into one melody. Part of the cache key."""
 
-    min_notes: int = 8
+    min_notes: int = DataConfig.min_notes
     max_notes: int = 20_000
     max_beats: int = 100_000
     max_file_bytes: int = 4_000_000

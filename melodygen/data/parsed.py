@@ -22,7 +22,7 @@ from melodygen.data.parse_cache import (
 )
 from melodygen.errors import MelodygenError
 from melodygen.keys import estimate_key
-from melodygen.melody import Melody
+from melodygen.melody import REST, Melody
 from melodygen.parallel import cut_into_units, resolve_workers, run_units
 
 #: Below this many files, parsing in the calling process is faster than starting workers.
@@ -65,7 +65,7 @@ class ParsedFolder:
             "kept": len(self.files),
             "skipped": len(self.skipped),
             "skipped_by_reason": dict(sorted(reasons.items())),
-            "notes": int((self.pitch != 128).sum()),
+            "notes": int((self.pitch != REST).sum()),
             "elements": int(self.pitch.size),
         }
 

@@ -33,9 +33,10 @@ from melodygen.folk import music21_route, smf
 from melodygen.folk.abc import Tune, has_repeat_signs, unplayed_marks
 from melodygen.folk.abc2midi_copy import renumbered
 from melodygen.folk.checked import ExportError, Outcome, reason, write_checked
+from melodygen.melody import DEFAULT_QPM
 
 ROUTE = "abc2midi"
-OPTIONS = ("-NGRA", "-NGUI", "-NFER", "-silent", "-Q", "120")
+OPTIONS = ("-NGRA", "-NGUI", "-NFER", "-silent", "-Q", str(round(DEFAULT_QPM)))
 TIMEOUT_S, TIMEOUT_PER_TUNE_S = 10.0, 0.02  # a run takes well under 1 ms a tune
 _ERROR = re.compile(r"^Error in line-char (\d+)-\d+ : (.*?)\s*$", re.MULTILINE)
 _KEPT_META = (0x51, 0x58, 0x59)  # tempo, time signature, key signature

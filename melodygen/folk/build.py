@@ -17,7 +17,7 @@ from enum import Enum
 from functools import partial
 from pathlib import Path
 
-from melodygen.config import check_corpus, require
+from melodygen.config import CorpusConfig, FolkCollection, check_corpus, require
 from melodygen.folk import abc2midi_route, music21_route
 from melodygen.folk.abc import Tune, TuneKey, read_tunes
 from melodygen.folk.checked import Outcome, reason
@@ -45,11 +45,11 @@ _CHECKPOINT_SECONDS = 30.0
 
 def build_corpus(
     out_dir: str | os.PathLike,
-    collections: Sequence[str | Enum] | str | Enum = ("essen", "oneills", "ryans"),
-    route: str | Enum = "auto",
-    workers: int = 0,
-    limit: int | None = None,
-    max_tune_notes: int = 2000,
+    collections: Sequence[str | Enum] | str | Enum = tuple(FolkCollection),
+    route: str | Enum = CorpusConfig.route,
+    workers: int = CorpusConfig.workers,
+    limit: int | None = CorpusConfig.limit,
+    max_tune_notes: int = CorpusConfig.max_tune_notes,
     sources: Mapping[str, Sequence[str | os.PathLike]] | None = None,
     progress: bool = True,
 ) -> CorpusSummary:
@@ -64,13 +64,13 @@ def build_corpus(
     started = time.perf_counter()
     route = _plain(route)
     check_corpus(workers, limit, max_tune_notes)
-    require(route in ROUTE_CHOICES, "route", route, f"choose from {', '.join(ROUTE_CHOICES)}")
+    require(route in ROUTE_CHOICES, "route", route, f"choose one of {', '.join(ROUTE_CHOICES)}")
     if sources is None:
         names = (
             [_plain(collections)] if isinstance(collections, str | Enum) else [_plain(c) for c in collections]
         )
         for name in names:
-            require(name in COLLECTIONS, "collections", name, f"choose from {', '.join(COLLECTIONS)}")
+            require(name in COLLECTIONS, "collections", name, f"choose one of {', '.join(COLLECTIONS)}")
         plan = {name: music21_files(name) for name in dict.fromkeys(names)}
     else:
         plan = {name: [Path(p) for p in paths] for name, paths in sources.items()}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from melodygen.config import check_checkpoint_path
 from melodygen.errors import MelodygenError
 from melodygen.models.module import MelodyLSTM
 
@@ -37,9 +38,8 @@ def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
     Raises :class:`MelodygenError` naming ``key`` and the file when it is missing, unreadable, or not a
     melodygen checkpoint.
     """
+    check_checkpoint_path(path, key)
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise MelodygenError(f"{key}={str(path)!r}: no such checkpoint file")
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
         raise MelodygenError(f"{key}={str(path)!r} is not a melodygen checkpoint; give {_WHAT_IT_IS}")
     try:

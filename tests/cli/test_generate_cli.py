@@ -87,3 +87,12 @@ def test_ckpt_path_is_required(tmp_path):
     assert result.returncode == 2
     [line] = _error_lines(result)
     assert "ckpt_path is required" in line
+
+
+def test_a_device_that_is_not_here_is_one_error_line(tmp_path, tiny_checkpoint):
+    import torch
+
+    device = "mps" if torch.cuda.is_available() else "cuda"
+    result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"device={device}")
+    assert result.returncode == 2
+    assert _error_lines(result)[0].startswith(f"error: device='{device}' is not available here (")

@@ -102,15 +102,15 @@ def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
 def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_dir):
     seq_len, stride = 16, 4
     dm = make_dm(tune_dir, tmp_path, representation=name, seq_len=seq_len, window_stride=stride)
-    rep, corpus = dm.representation, dm.parsed
-    assert corpus.from_cache  # setup loaded what prepare_data parsed
-    index = {f: i for i, f in enumerate(corpus.files)}
+    rep, parsed = dm.representation, dm.parsed
+    assert parsed.from_cache  # setup loaded what prepare_data parsed
+    index = {f: i for i, f in enumerate(parsed.files)}
     for which in SPLITS:
         ds = dm.datasets[which]
         # The stream is the split's melodies in file order, each opened by the start element, one more at the end.
         pieces = []
         for f in dm.split_of(which):
-            pieces += [rep.start[None], rep.encode(corpus.melody(index[f]))]
+            pieces += [rep.start[None], rep.encode(parsed.melody(index[f]))]
         pieces.append(rep.start[None])
         assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces)))
         # training windows overlap by the stride; validation and test windows tile the stream
@@ -265,15 +265,15 @@ def test_transpose_to_c_moves_every_tune_to_c(name, tmp_path, make_tune, tunes):
         test_fraction=0.25,
         transpose_to_c=True,
     )
-    rep, corpus = dm.representation, dm.parsed
-    assert sorted(set(corpus.tonic.tolist())) == [2, 3, 7, 9, 10, 11]  # G, A, E♭, D, B♭ and B
+    rep, parsed = dm.representation, dm.parsed
+    assert sorted(set(parsed.tonic.tolist())) == [2, 3, 7, 9, 10, 11]  # G, A, E♭, D, B♭ and B
     seen = 0
     for which in SPLITS:
         stream = dm.datasets[which].stream.numpy()
         bounds = np.flatnonzero(is_start(dm, dm.datasets[which].stream).numpy()).tolist() + [len(stream)]
         for f, a, b in zip(dm.split_of(which), bounds[:-1], bounds[1:]):
             moved = rep.decode(stream[a:b])
-            original = corpus.melody(corpus.files.index(f))
+            original = parsed.melody(parsed.files.index(f))
             assert estimate_key(moved.pitch, moved.duration)[0] == 0, f
             np.testing.assert_array_equal(moved.duration, original.duration)
             offset = set((moved.pitch - original.pitch)[original.is_note].tolist())

@@ -327,17 +327,17 @@ def test_mixed_folder_keeps_every_good_melody_and_accounts_for_every_broken_file
 ):
     good = sorted(p.name for p in tune_dir.iterdir())
     broken = write_broken_files(tune_dir, make_tune, make_midi, tunes)
-    corpus = parse_midi_folder(tune_dir, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
+    parsed = parse_midi_folder(tune_dir, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
 
-    assert corpus.files == good
-    for i, name in enumerate(corpus.files):
-        assert corpus.melody(i).equals(load_melody(tune_dir / name, MIXED_PARAMS))
-    assert {f: reason for f, reason, _ in corpus.skipped} == broken
-    summary = corpus.summary()
+    assert parsed.files == good
+    for i, name in enumerate(parsed.files):
+        assert parsed.melody(i).equals(load_melody(tune_dir / name, MIXED_PARAMS))
+    assert {f: reason for f, reason, _ in parsed.skipped} == broken
+    summary = parsed.summary()
     assert summary["kept"] == len(good) and summary["skipped"] == len(broken)
     assert sum(summary["skipped_by_reason"].values()) == len(broken)
 
-    corpus.write_report(tmp_path / "report.json")
+    parsed.write_report(tmp_path / "report.json")
     report = json.loads((tmp_path / "report.json").read_text())
     assert [k["file"] for k in report["kept_files"]] == good
     assert {s["file"]: s["reason"] for s in report["skipped_files"]} == broken
@@ -367,11 +367,11 @@ def test_folder_of_broken_files_names_the_folder(tmp_path, make_tune, make_midi,
     with pytest.raises(MelodygenError, match="all_broken") as info:
         parse_midi_folder(folder, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False)
     assert "no usable melody" in str(info.value) and "\n" not in str(info.value)
-    corpus = parse_midi_folder(
+    parsed = parse_midi_folder(
         folder, tmp_path / "cache", MIXED_PARAMS, workers=1, progress=False, require_melodies=False
     )
-    assert len(corpus) == 0 and corpus.pitch.size == 0
-    assert {f: r for f, r, _ in corpus.skipped} == broken
+    assert len(parsed) == 0 and parsed.pitch.size == 0
+    assert {f: r for f, r, _ in parsed.skipped} == broken
 
 
 def test_missing_or_empty_folder_is_a_user_error(tmp_path):

@@ -1,4 +1,4 @@
-"""The parsed-corpus cache: reuse, invalidation, corrupt files and interrupted writes."""
+"""The parse cache: reuse, invalidation, corrupt files and interrupted writes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def prepare(midi_dir: Path, cache_dir: Path, params: ExtractionParams | None = N
     return parse_midi_folder(midi_dir, cache_dir, params, workers=1, progress=False)
 
 
-def assert_same_corpus(a, b):
+def assert_same_parse(a, b):
     assert a.files == b.files and a.skipped == b.skipped
     for name in ("offsets", "pitch", "duration", "qpm", "tonic", "mode"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
@@ -30,12 +30,12 @@ def test_second_call_loads_the_cache(tmp_path, tune_dir):
     second = prepare(tune_dir, tmp_path / "cache")
     assert second.from_cache and second.parse_seconds == 0.0
     assert second.cache_file == first.cache_file
-    assert_same_corpus(first, second)
+    assert_same_parse(first, second)
     assert second.melody(3).equals(load_melody(tune_dir / second.files[3]))
     assert list(tmp_path.joinpath("cache").iterdir()) == [first.cache_file]
 
 
-def test_cached_corpus_is_not_parsed_again(tmp_path, tune_dir):
+def test_a_cached_folder_is_not_parsed_again(tmp_path, tune_dir):
     """Overwrite a file with garbage of the same size and mtime: only a cache hit still gives its melody."""
     first = prepare(tune_dir, tmp_path / "cache")
     path = tune_dir / first.files[0]
@@ -45,7 +45,7 @@ def test_cached_corpus_is_not_parsed_again(tmp_path, tune_dir):
 
     second = prepare(tune_dir, tmp_path / "cache")
     assert second.from_cache and second.skipped == []
-    assert_same_corpus(first, second)
+    assert_same_parse(first, second)
 
 
 def test_touching_a_file_rebuilds(tmp_path, tune_dir):
@@ -55,7 +55,7 @@ def test_touching_a_file_rebuilds(tmp_path, tune_dir):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     second = prepare(tune_dir, tmp_path / "cache")
     assert not second.from_cache and second.cache_file != first.cache_file
-    assert_same_corpus(first, second)
+    assert_same_parse(first, second)
     assert prepare(tune_dir, tmp_path / "cache").from_cache
 
 
@@ -96,32 +96,32 @@ def test_corrupt_cache_file_is_rebuilt_with_a_warning(tmp_path, tune_dir):
     path.write_bytes(np.random.default_rng(0).bytes(5000))
 
     with pytest.warns(UserWarning, match="corrupt melody cache"):
-        corpus = prepare(tune_dir, cache_dir)
-    assert not corpus.from_cache and len(corpus) == 20 and corpus.cache_file == path
+        parsed = prepare(tune_dir, cache_dir)
+    assert not parsed.from_cache and len(parsed) == 20 and parsed.cache_file == path
     assert prepare(tune_dir, cache_dir).from_cache
 
 
 @pytest.mark.parametrize("damage", ["garbage", "cut", "zip header"])
 def test_read_cache_refuses_damaged_files(tmp_path, tune_dir, damage):
-    corpus = prepare(tune_dir, tmp_path / "cache")
+    parsed = prepare(tune_dir, tmp_path / "cache")
     key = cache_key(tune_dir.resolve(), list_midi_files(tune_dir), ExtractionParams())
-    data = corpus.cache_file.read_bytes()
+    data = parsed.cache_file.read_bytes()
     damaged = {
         "garbage": b"not a cache at all",
         "cut": data[: len(data) // 2],
         "zip header": data[:4] + b"\xff" * 60 + data[64:],
     }[damage]
-    corpus.cache_file.write_bytes(damaged)
+    parsed.cache_file.write_bytes(damaged)
     with pytest.warns(UserWarning, match="corrupt melody cache"):
-        assert read_cache(corpus.cache_file, key) is None
+        assert read_cache(parsed.cache_file, key) is None
 
 
 def test_read_cache_refuses_another_key(tmp_path, tune_dir):
-    corpus = prepare(tune_dir, tmp_path / "cache")
+    parsed = prepare(tune_dir, tmp_path / "cache")
     key = cache_key(tune_dir.resolve(), list_midi_files(tune_dir), ExtractionParams())
-    assert read_cache(corpus.cache_file, key) is not None
+    assert read_cache(parsed.cache_file, key) is not None
     with pytest.warns(UserWarning, match="stale melody cache"):
-        assert read_cache(corpus.cache_file, "0" * 64) is None
+        assert read_cache(parsed.cache_file, "0" * 64) is None
     assert read_cache(tmp_path / "cache" / "absent.npz", key) is None
 
 
@@ -133,7 +133,7 @@ class ExplodingArray:
 
 
 def test_interrupted_write_leaves_nothing_behind(tmp_path):
-    target = tmp_path / "cache" / "corpus.npz"
+    target = tmp_path / "cache" / "parsed.npz"
     with pytest.raises(RuntimeError, match="disk pulled out"):
         write_cache(target, {"pitch": np.arange(100_000), "boom": ExplodingArray()})
     assert not target.exists()
@@ -141,7 +141,7 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path):
 
 
 def test_interrupted_write_keeps_the_previous_cache(tmp_path):
-    target = tmp_path / "corpus.npz"
+    target = tmp_path / "parsed.npz"
     write_cache(target, {"format": np.array(1), "key": np.array("k"), "pitch": np.arange(10)})
     before = target.read_bytes()
     with pytest.raises(RuntimeError):
@@ -150,7 +150,7 @@ def test_interrupted_write_keeps_the_previous_cache(tmp_path):
             {"format": np.array(1), "key": np.array("k2"), "pitch": np.arange(5), "boom": ExplodingArray()},
         )
     assert target.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parsed.npz"]
     arrays = read_cache(target, "k")
     assert arrays is not None and arrays["pitch"].tolist() == list(range(10))
 
@@ -161,7 +161,7 @@ def test_skipped_files_and_keys_survive_the_cache(tmp_path, tune_dir, make_tune,
     first = prepare(tune_dir, tmp_path / "cache")
     second = prepare(tune_dir, tmp_path / "cache")
     assert second.from_cache
-    assert_same_corpus(first, second)
+    assert_same_parse(first, second)
     assert second.skipped == [
         ("broken.mid", "not_midi", "no MThd header"),
         ("short.mid", "too_short", "3 notes < 8"),

@@ -178,7 +178,11 @@ def test_without_abc2midi_auto_uses_music21_and_says_so(tmp_path, monkeypatch, c
     summary = build_corpus(tmp_path / "b", collections=["essen"], limit=1, workers=1)
     assert summary.route == "music21" and summary.routes == {"music21": 1}
     first_line = capsys.readouterr().out.splitlines()[0]
-    assert "music21" in first_line and "apt-get install abcmidi" in first_line and "faster" in first_line
+    assert (
+        "music21" in first_line
+        and "apt-get install abcmidi" in first_line
+        and "seconds instead of minutes" in first_line
+    )
 
 
 @needs_abc2midi

@@ -147,9 +147,9 @@ def test_bad_abc_files_and_tunes_fail_with_reasons_while_good_ones_export(tmp_pa
     [
         (
             dict(collections=["essen", "nope"]),
-            "collections='nope' is not allowed: choose from essen, oneills, ryans",
+            "collections='nope' is not allowed: choose one of essen, oneills, ryans",
         ),
-        (dict(route="fast"), "route='fast' is not allowed: choose from auto, abc2midi, music21"),
+        (dict(route="fast"), "route='fast' is not allowed: choose one of auto, abc2midi, music21"),
         (dict(workers=-1), "workers=-1"),
         (dict(limit=0), "limit=0"),
         (dict(max_tune_notes=0), "max_tune_notes=0"),
