@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import logging
 import os
 import re
 import sys
@@ -88,12 +89,24 @@ def hydra_app(
     @hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)
     def run(cfg):
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from melodygen.cli.failures import clear_failure, record_failure
 
         quiet_third_party_noise()
+        hydra_config = HydraConfig.get()
+        overrides = list(hydra_config.overrides.task)
+        if hydra_config.mode == RunMode.MULTIRUN:  # a job run again into its old directory starts clean
+            clear_failure(hydra_config.runtime.output_dir)
         try:
-            return task(cfg, list(HydraConfig.get().overrides.task))
+            return task(cfg, overrides)
         except MelodygenError as exc:
-            _fail(str(exc))
+            if hydra_config.mode != RunMode.MULTIRUN:
+                _fail(str(exc))
+            # one job of a sweep: say why, leave the reason in its directory, let the next job run
+            record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(exc))
+            logging.getLogger("melodygen").error("job %s failed: %s", hydra_config.job.num, exc)
+            return None
 
     @functools.wraps(task)
     def main():
@@ -114,7 +127,6 @@ def hydra_app(
 
 def quiet_third_party_noise() -> None:
     """Silence warnings that tell a user nothing they can act on."""
-    import logging
     import warnings
 
     warnings.filterwarnings("ignore", message=r".*_pytree.*", category=FutureWarning)

@@ -81,3 +81,21 @@ def test_multirun_sweeps_the_three_axes(tmp_path, tune_dir):
 def test_training_without_a_validation_split_is_refused(tmp_path, tune_dir):
     proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "data.val_fraction=0")
     assert proc.returncode == 2 and "data.val_fraction" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_failing_job_does_not_stop_the_sweep(tmp_path, tune_dir, launcher):
+    # seq_len=5000 is longer than the tunes: only the run can see it, so job 0 fails while it runs
+    proc = run_train(
+        tmp_path, "--multirun", f"hydra/launcher={launcher}", f"data.midi_dir={tune_dir}", *TINY,
+        "debug=fast_dev_run", "data.seq_len=5000,16",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    failure = json.loads((sweep / "0" / "failure.json").read_text())
+    assert failure["job"] == 0 and "data.seq_len=5000" in failure["overrides"]
+    assert failure["error"].startswith("data.seq_len=5000 is longer than the training split")
+    assert (sweep / "1" / "metrics.json").is_file() and not (sweep / "1" / "failure.json").exists()
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert errors[0].startswith("error: job 0 (") and "data.seq_len=5000" in errors[0]
+    assert errors[-1] == f"error: 1 job(s) of the sweep in {sweep} failed (see above)"
