@@ -1,0 +1,172 @@
+"""Comparing runs: every job of a sweep (or any run directories) in one table, a CSV and plots.
+
+A run directory is one that Hydra made (it holds ``.hydra/overrides.yaml``); a sweep directory holds one
+per job. A run is ``done`` when it wrote ``metrics.json``, ``failed`` when it wrote ``failure.json``, and
+``unfinished`` otherwise (still running, or killed), so a sweep can be compared while it runs. The swept
+axes are the override keys whose values differ between runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from melodygen.atomic import write_atomic
+from melodygen.errors import MelodygenError
+
+DONE, FAILED, UNFINISHED = "done", "failed", "unfinished"
+DEFAULT_METRIC = "val/pitch_bits"
+#: Metrics shown beside the one runs are sorted by, when runs have them.
+SHOWN_METRICS = ("val/pitch_bits", "val/duration_bits", "val/pitch_acc", "val/loss")
+
+
+@dataclass
+class Run:
+    path: Path
+    overrides: dict[str, str]
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)  # the numbers of metrics.json
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path.name.isdigit() else str(self.path)
+
+
+def _is_run(path: Path) -> bool:
+    return (path / ".hydra" / "overrides.yaml").is_file()
+
+
+def _job_number(path: Path) -> tuple[int, str]:
+    return (int(path.name), "") if path.name.isdigit() else (1 << 30, path.name)
+
+
+def find_runs(paths: Iterable[str | os.PathLike]) -> list[Run]:
+    """Every run in ``paths`` (run directories, or sweep directories holding them), in job order."""
+    runs = []
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.is_dir():
+            raise MelodygenError(f"{str(path)!r} is not a folder: give a sweep or run directory")
+        found = (
+            [path] if _is_run(path) else sorted((p for p in path.iterdir() if _is_run(p)), key=_job_number)
+        )
+        if not found:
+            raise MelodygenError(
+                f"{str(path)!r} holds no run: give a sweep directory (outputs/train/multiruns/<time>) "
+                f"or a run directory (outputs/train/runs/<time>)"
+            )
+        runs += [read_run(p) for p in found]
+    return runs
+
+
+def read_run(path: Path) -> Run:
+    overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
+    pairs = dict(text.lstrip("+~").split("=", 1) for text in overrides if "=" in text)
+    if (path / "metrics.json").is_file():
+        metrics = json.loads((path / "metrics.json").read_text())
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        return Run(path, pairs, DONE, numbers)
+    if (path / "failure.json").is_file():
+        return Run(
+            path, pairs, FAILED, error=json.loads((path / "failure.json").read_text()).get("error", "")
+        )
+    return Run(path, pairs, UNFINISHED)
+
+
+def swept_axes(runs: Sequence[Run]) -> list[str]:
+    """Override keys whose value is not the same in every run, in the order they first appear."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    return [k for k in keys if len({run.overrides.get(k) for run in runs}) > 1]
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric.rsplit("/", 1)[-1].endswith("acc")
+
+
+def ranked(runs: Sequence[Run], metric: str) -> list[Run]:
+    """Runs that report ``metric``, best first."""
+    scored = [run for run in runs if metric in run.metrics]
+    return sorted(scored, key=lambda run: run.metrics[metric], reverse=higher_is_better(metric))
+
+
+def _value(text: str | None):
+    """An axis value as a number when it is one, so plots and sorting follow its size."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def write_csv(runs: Sequence[Run], axes: Sequence[str], path: Path) -> Path:
+    metrics = sorted({name for run in runs for name in run.metrics})
+    columns = ["run", "status", *axes, *metrics, "error"]
+
+    def write(handle) -> None:
+        text = _TextWriter(handle)
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        for run in runs:
+            row = {"run": str(run.path), "status": run.status, "error": run.error}
+            row.update({axis: run.overrides.get(axis, "") for axis in axes})
+            row.update({name: run.metrics.get(name, "") for name in metrics})
+            writer.writerow(row)
+
+    return write_atomic(path, write)
+
+
+class _TextWriter:
+    """The ``write`` of a binary handle, for :mod:`csv`."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, text: str) -> int:
+        return self.handle.write(text.encode("utf-8"))
+
+
+def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path: Path) -> Path:
+    """``metric`` against the values of ``axis``, one line per value of ``by`` (another swept axis)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    done = [run for run in runs if metric in run.metrics and axis in run.overrides]
+    groups: dict[str, list[Run]] = {}
+    for run in done:
+        groups.setdefault(run.overrides.get(by, "") if by else "", []).append(run)
+    figure = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    values = sorted({_value(run.overrides[axis]) for run in done}, key=lambda v: (isinstance(v, str), v))
+    numeric = all(isinstance(v, float) for v in values)
+    for label in sorted(groups, key=lambda v: (isinstance(_value(v), str), _value(v))):
+        points = sorted(groups[label], key=lambda run: values.index(_value(run.overrides[axis])))
+        xs = [
+            _value(r.overrides[axis]) if numeric else values.index(_value(r.overrides[axis])) for r in points
+        ]
+        axes.plot(xs, [r.metrics[metric] for r in points], marker="o", label=f"{by}={label}" if by else None)
+    if not numeric:
+        axes.set_xticks(range(len(values)), [str(v) for v in values])
+    elif len(values) > 2 and values[-1] / max(values[0], 1e-12) >= 8:
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(values, [f"{v:g}" for v in values])
+    axes.set_xlabel(axis)
+    axes.set_ylabel(metric)
+    axes.set_title(f"{metric} by {axis}")
+    axes.grid(alpha=0.3)
+    if by:
+        axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
+    return path
+
+
+def plot_name(metric: str, axis: str) -> str:
+    return f"compare_{metric.replace('/', '_')}_by_{axis.replace('/', '_').replace('.', '_')}.png"

@@ -1,0 +1,99 @@
+"""``melodygen-compare`` on a real sweep: the table, compare.csv and the plots; failed and unfinished jobs."""
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import QUIET_SMALL_RUN, run_cli
+
+from melodygen.compare import find_runs, ranked, swept_axes
+
+TINY = [*QUIET_SMALL_RUN, "samples.num_samples=0", "logger=none", "trainer.max_epochs=1", "test=false"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A 2 × 2 sweep whose jobs 2 and 3 fail (their windows are longer than the tunes), and an unfinished job."""
+    import numpy as np
+    from conftest import random_tune, write_tune
+
+    root = tmp_path_factory.mktemp("sweep")
+    rng = np.random.default_rng(1)
+    for i in range(20):
+        write_tune(root / "tunes" / f"t{i:02d}.mid", random_tune(rng, 60))
+    proc = run_cli(
+        "train", root, "-m", f"data.midi_dir={root / 'tunes'}", *TINY,
+        "model.hidden_size=8,32", "data.seq_len=16,3000",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]  # jobs 2 and 3 (seq_len=3000) failed
+    (path,) = (root / "outputs" / "train" / "multiruns").iterdir()
+    unfinished = path / "4"
+    shutil.copytree(path / "0" / ".hydra", unfinished / ".hydra")  # as a job that is still running
+    return path
+
+
+def compare(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "melodygen.cli.compare", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_runs_are_read_with_their_axes_and_status(sweep):
+    runs = find_runs([sweep])
+    assert [run.name for run in runs] == ["0", "1", "2", "3", "4"]
+    assert [run.status for run in runs] == ["done", "done", "failed", "failed", "unfinished"]
+    assert swept_axes(runs) == ["data.seq_len", "model.hidden_size"]  # Hydra's order of the sweep's keys
+    assert "longer than the training split" in runs[2].error
+    best = ranked(runs, "val/pitch_bits")
+    assert [run.name for run in best] in (["0", "1"], ["1", "0"])
+    assert best[0].metrics["val/pitch_bits"] <= best[1].metrics["val/pitch_bits"]
+    assert (
+        ranked(runs, "val/pitch_acc")[0].metrics["val/pitch_acc"]
+        >= ranked(runs, "val/pitch_acc")[1].metrics["val/pitch_acc"]
+    )
+
+
+def test_the_table_csv_and_plots(sweep, tmp_path):
+    proc = compare(sweep, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs" not in proc.stdout and "5 runs, best val/pitch_bits first" in proc.stdout
+    assert "hidden_size" in proc.stdout and "seq_len" in proc.stdout
+    assert "failed: 2 (data.seq_len=3000,model.hidden_size=8): data.seq_len=3000 is longer" in proc.stdout
+    assert "failed: 3 (data.seq_len=3000,model.hidden_size=32): " in proc.stdout
+    assert "unfinished: 4 (data.seq_len=16,model.hidden_size=8)" in proc.stdout
+    with (tmp_path / "compare.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["status"] for row in rows] == ["done", "done", "failed", "failed", "unfinished"]
+    assert rows[0]["model.hidden_size"] == "8" and rows[1]["model.hidden_size"] == "32"
+    assert float(rows[0]["val/pitch_bits"]) > 0 and rows[2]["val/pitch_bits"] == ""
+    assert rows[0]["global_step"].isdigit() and "longer than the training split" in rows[2]["error"]
+    for axis in ("model_hidden_size", "data_seq_len"):
+        png = tmp_path / f"compare_val_pitch_bits_by_{axis}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
+
+
+def test_several_run_directories_at_once(sweep, tmp_path):
+    proc = compare(sweep / "0", sweep / "1", "--out", tmp_path, "--metric", "val/pitch_acc", "--no-plots")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs, best val/pitch_acc first" in proc.stdout
+    assert not list(tmp_path.glob("*.png")) and (tmp_path / "compare.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/nowhere"], "is not a folder"),
+        (["{tmp}"], "holds no run"),
+        (["{sweep}", "--metric", "val/nonsense"], "--metric val/nonsense: no run reports it"),
+    ],
+)
+def test_mistakes_are_one_line(sweep, tmp_path, args, message):
+    proc = compare(*(a.format(tmp=tmp_path, sweep=sweep) for a in args), "--out", tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
