@@ -54,6 +54,7 @@ bench: data
 	$(BIN)/python scripts/bench_data.py
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_generate.py
+	$(BIN)/python scripts/bench_sweep.py
 
 lint: setup
 	$(BIN)/ruff check melodygen tests scripts

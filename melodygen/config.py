@@ -172,6 +172,8 @@ class TrainConfig:
     train: bool = True  # fit the model
     test: bool = True  # then score the best checkpoint on the test split
     ckpt_path: Optional[str] = None  # resume from this checkpoint (or score it, with train=false)
+    # torch's intra-op threads; null = this job's share of the cores (see melodygen/threads.py)
+    threads: Optional[int] = None
 
 
 @dataclass
@@ -336,6 +338,9 @@ def check_train(cfg: DictConfig) -> None:
     check_model(cfg.model)
     if cfg.ckpt_path is None and not cfg.train:
         require(False, "train", cfg.train, "evaluation only (train=false) needs ckpt_path=path/to.ckpt")
+    require(
+        cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "at least 1 (or null for a share)"
+    )
     s = cfg.samples
     require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
     check_sampling(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p)

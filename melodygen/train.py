@@ -120,6 +120,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
     if representation.input_kind == "embedding":
         rule = f"the {representation.name} representation needs an embedding of at least 1"
         require(cfg.model.embedding_dim >= 1, "model.embedding_dim", cfg.model.embedding_dim, rule)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)

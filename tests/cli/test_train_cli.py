@@ -5,6 +5,8 @@ import json
 import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
 
+from melodygen.threads import usable_cores
+
 TINY = ["model.hidden_size=16", *QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "logger=none"]
 
 
@@ -99,3 +101,5 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, tune_dir, launcher):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert errors[0].startswith("error: job 0 (") and "data.seq_len=5000" in errors[0]
     assert errors[-1] == f"error: 1 job(s) of the sweep in {sweep} failed (see above)"
+    share = 1 if launcher == "joblib" else usable_cores()  # joblib's n_jobs=-1 runs a job per core
+    assert f"threads: {share} (" in (sweep / "1" / "train.log").read_text()

@@ -1,0 +1,36 @@
+"""A job's threads: its share of the cores, never all of them when jobs run side by side."""
+
+import pytest
+
+from melodygen.threads import job_threads, parallel_jobs, usable_cores
+
+JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2}
+BASIC = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+
+
+@pytest.fixture(autouse=True)
+def no_slurm(monkeypatch):
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+
+
+def test_parallel_jobs_by_launcher():
+    assert parallel_jobs(BASIC, 8) == 1 and parallel_jobs(None, 8) == 1
+    assert parallel_jobs(JOBLIB, 8) == 2
+    assert parallel_jobs({**JOBLIB, "n_jobs": -1}, 8) == 8  # joblib: -1 is every core
+    assert parallel_jobs({**JOBLIB, "n_jobs": -2}, 8) == 7
+
+
+def test_a_job_takes_its_share_of_the_cores():
+    cores = usable_cores()
+    assert job_threads(None, BASIC) == (cores, f"{cores} cores / 1 parallel job(s)")
+    assert job_threads(None, JOBLIB)[0] == max(1, cores // 2)
+    assert job_threads(None, {**JOBLIB, "n_jobs": 64})[0] == 1  # never below one
+
+
+def test_an_explicit_count_slurm_and_dataloader_workers(monkeypatch):
+    assert job_threads(3, JOBLIB) == (3, "threads=")
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "6")
+    assert job_threads(None, JOBLIB, dataloader_workers=2) == (
+        4,
+        "SLURM_CPUS_PER_TASK=6 - 2 DataLoader worker(s)",
+    )
