@@ -1,15 +1,81 @@
-"""Logger glue: Lightning's loggers as melodygen configures them."""
+"""Logger glue: Lightning's loggers as melodygen configures them, and W&B run naming.
+
+W&B runs of one sweep share a group (``<task>-<sweep time>``; a single run gets its own), each run is named
+after its own overrides (``hidden_size=256,num_layers=2``), and ``mode=auto`` streams when the user is
+logged in and otherwise writes offline files that ``wandb sync`` can upload later.
+"""
 
 from __future__ import annotations
 
+import netrc
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
 from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
+
+#: Overrides that say where things are, not what was tried: left out of run names.
+_NOT_IN_NAMES = (
+    "paths.",
+    "data.midi_dir",
+    "data.cache_dir",
+    "logger",
+    "hydra",
+    "ckpt_path",
+    "trainer.enable_",
+)
+
+
+def wandb_mode(mode: str) -> str:
+    """``auto`` → ``online`` when logged in (``WANDB_API_KEY`` or ``wandb login``'s netrc entry), else ``offline``."""
+    if mode != "auto":
+        return mode
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    try:
+        if netrc.netrc().authenticators("api.wandb.ai"):
+            return "online"
+    except (OSError, netrc.NetrcParseError):
+        pass
+    return "offline"
+
+
+def run_name(overrides: Iterable[str], swept: set[str] | None = None) -> str | None:
+    """``hidden_size=256,num_layers=2`` from a job's own overrides (keys shortened to their last part).
+
+    In a sweep, ``swept`` holds the keys the sweep varies, and only those name the run.
+    """
+    parts = []
+    for text in overrides:
+        key, sep, value = text.lstrip("+~").partition("=")
+        if sep and not key.startswith(_NOT_IN_NAMES) and (swept is None or key in swept):
+            parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    return ",".join(parts) or None
+
+
+def swept_keys(sweep_dir: str | Path) -> set[str] | None:
+    """The keys a sweep varies, from the overrides Hydra saved in ``<sweep dir>/multirun.yaml``."""
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.is_file():
+        return None
+    task = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
+    parsed = OverridesParser.create().parse_overrides(task)
+    return {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+
+
+def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str) -> str:
+    """One group per sweep (named after its directory), or per single run."""
+    return f"{task_name}-{Path(sweep_dir if multirun else run_dir).name}"
 
 
 class WandbLogger(_LightningWandbLogger):
-    """Lightning's W&B logger without its ``anonymous=None`` argument, which W&B ≥ 0.19 warns about
-    on every run although it has no effect."""
+    """Lightning's W&B logger with ``mode=auto``, and without its ``anonymous=None`` argument, which W&B
+    ≥ 0.19 warns about on every run although it has no effect."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, mode: str = "auto", **kwargs):
+        super().__init__(mode=wandb_mode(mode), **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)

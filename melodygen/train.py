@@ -21,6 +21,7 @@ from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
+from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyLSTM, load_model, read_checkpoint
 from melodygen.representations import get_representation
 from melodygen.resume import adopt_checkpoint, check_epochs_left, overridden_keys
@@ -84,11 +85,16 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         raise MelodygenError(f"trainer: {' '.join(str(exc).split())}") from None
 
 
-def _log_config(trainer: pl.Trainer, cfg: DictConfig) -> None:
-    """The whole composed config goes to every logger, so runs can be compared on any key."""
+def _log_config(trainer: pl.Trainer, cfg: DictConfig, out: Path) -> None:
+    """The whole composed config goes to every logger, so runs can be compared on any key; a W&B run's id
+    is kept in ``wandb_run.json`` in the run directory."""
     for logger in trainer.loggers:
         try:
             logger.log_hyperparams(to_plain(cfg))
+            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+                run = logger.experiment
+                record = {"id": run.id, "project": run.project, "group": run.group, "name": run.name}
+                write_json_atomic(out / "wandb_run.json", {**record, "mode": run.settings.mode})
         except Exception as exc:
             if type(exc).__module__.startswith("wandb"):  # not logged in, no network, bad project…
                 raise MelodygenError(
@@ -127,8 +133,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     trainer = build_trainer(cfg)
+    failed = True
     try:
-        _log_config(trainer, cfg)
+        _log_config(trainer, cfg, out)
         started = time.perf_counter()
         if cfg.train:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
@@ -142,6 +149,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
         if cfg.test:
             metrics.update(_first(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)))
         if not trainer.is_global_zero:
+            failed = False
             return metrics
         datamodule.parsed.write_report(out / "data_report.json")
         last = out / "checkpoints" / "last.ckpt"
@@ -159,9 +167,10 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
         if cfg.samples.num_samples > 0:
             _write_samples(cfg, model if best is None else load_model(best), out / "samples")
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))
+        failed = False
         return metrics
     finally:
-        _finish_wandb()
+        _finish_wandb(failed)
 
 
 def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:
@@ -174,12 +183,13 @@ def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:
     write_melodies(melodies, folder)
 
 
-def _finish_wandb() -> None:
-    """Close the W&B run, so the next job of a multirun starts its own instead of reusing this one."""
+def _finish_wandb(failed: bool = False) -> None:
+    """Close the W&B run (marked failed when the run failed), so the next job of a multirun starts its own
+    instead of reusing this one."""
     import sys
 
     if "wandb" in sys.modules:
         import wandb
 
         if wandb.run is not None:
-            wandb.finish()
+            wandb.finish(exit_code=1 if failed else 0)

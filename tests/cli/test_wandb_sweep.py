@@ -1,0 +1,54 @@
+"""W&B in a real sweep: offline runs, read back from their files, one group per sweep, named per job."""
+
+import json
+
+import pytest
+from helpers import QUIET_SMALL_RUN, run_cli
+from wandb_records import read_run
+
+from melodygen.loggers import run_name, wandb_mode
+
+TINY = [*QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "trainer.max_epochs=1", "logger=wandb"]
+OFFLINE = {"WANDB_MODE": "offline", "WANDB_API_KEY": ""}
+
+
+def sweep(root, tune_dir):
+    root.mkdir()
+    proc = run_cli(
+        "train", root, "-m", f"data.midi_dir={tune_dir}", *TINY, "model.hidden_size=8,16", "data.seq_len=8,16",
+        env=OFFLINE,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = sorted((root / "outputs" / "train" / "multiruns").iterdir())[-1:]
+    jobs = sorted(p for p in path.iterdir() if p.name.isdigit())
+    return jobs, [read_run(next(job.glob("wandb/offline-run-*/run-*.wandb"))) for job in jobs]
+
+
+@pytest.mark.slow
+def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, tune_dir):
+    jobs, runs = sweep(tmp_path / "a", tune_dir)
+    assert len(jobs) == 4 and len(runs) == 4
+    groups = {run["run"]["group"] for run in runs}
+    assert len(groups) == 1 and groups.pop().startswith("train-")
+    names = sorted(run["run"]["name"] for run in runs)
+    assert names == sorted(f"seq_len={s},hidden_size={h}" for s in (8, 16) for h in (8, 16))
+    for job, run in zip(jobs, runs):
+        swept = dict(part.split("=") for part in run["run"]["name"].split(","))
+        assert run["config"]["model"]["hidden_size"] == int(swept["hidden_size"])
+        assert run["config"]["data"]["seq_len"] == int(swept["seq_len"])
+        assert any("val/loss" in row for row in run["history"])
+        assert json.loads((job / "wandb_run.json").read_text())["id"] == run["run"]["id"]
+    _, again = sweep(tmp_path / "b", tune_dir)
+    assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})
+
+
+def test_run_names_and_mode(monkeypatch, tmp_path):
+    overrides = ["data.midi_dir=/x", "model.hidden_size=256", "model.num_layers=2", "trainer.max_epochs=3"]
+    assert run_name(overrides) == "hidden_size=256,num_layers=2,max_epochs=3"
+    assert run_name(overrides, swept={"model.hidden_size"}) == "hidden_size=256"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    assert wandb_mode("auto") == "offline" and wandb_mode("disabled") == "disabled"
+    (tmp_path / ".netrc").write_text("machine api.wandb.ai\n  login user\n  password abc\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert wandb_mode("auto") == "online"
