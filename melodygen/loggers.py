@@ -61,8 +61,10 @@ def swept_keys(sweep_dir: str | Path) -> set[str] | None:
     path = Path(sweep_dir) / "multirun.yaml"
     if not path.is_file():
         return None
-    task = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
-    parsed = OverridesParser.create().parse_overrides(task)
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    params = (hydra.get("sweeper") or {}).get("params") or {}  # a sweep by name (sweep=grid)
+    given = [*hydra.get("overrides", {}).get("task", []), *(f"{k}={v}" for k, v in params.items())]
+    parsed = OverridesParser.create().parse_overrides(given)
     return {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
 
 

@@ -103,3 +103,20 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, tune_dir, launcher):
     assert errors[-1] == f"error: 1 job(s) of the sweep in {sweep} failed (see above)"
     share = 1 if launcher == "joblib" else usable_cores()  # joblib's n_jobs=-1 runs a job per core
     assert f"threads: {share} (" in (sweep / "1" / "train.log").read_text()
+
+
+def test_a_sweep_by_name(tmp_path, tune_dir):
+    # the command line's model.* would override the sweep's own values: leave them out
+    others = [arg for arg in TINY if not arg.startswith("model.")]
+    proc = run_train(tmp_path, "sweep=smoke", f"data.midi_dir={tune_dir}", *others, "samples.num_samples=0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.name.isdigit())
+    swept = {
+        tuple(line for line in (p / ".hydra" / "overrides.yaml").read_text().splitlines() if "model." in line)
+        for p in jobs
+    }
+    assert swept == {
+        (f"- model.hidden_size={h}", f"- model.num_layers={n}") for h in (32, 64) for n in (1, 2)
+    }
+    assert all((p / "metrics.json").is_file() for p in jobs)
