@@ -20,16 +20,10 @@ def _onsets(melody: Melody) -> np.ndarray:
     return np.r_[0, np.cumsum(melody.duration.astype(np.int64))[:-1]].astype(np.int64)
 
 
-def melody_to_midi(
-    melody: Melody,
-    path: str | os.PathLike,
-    qpm: float | None = None,
-    program: int = 0,
-    velocity: int = 90,
-) -> Path:
-    """Write ``melody`` as a one-instrument MIDI file; a 16th lasts ``60 / qpm / 4`` seconds.
+def to_pretty_midi(melody: Melody, qpm: float | None = None, program: int = 0, velocity: int = 90):
+    """``melody`` as a one-instrument ``PrettyMIDI``; a 16th lasts ``60 / qpm / 4`` seconds.
 
-    ``qpm`` defaults to the melody's own tempo. Rests write nothing but move time on.
+    ``qpm`` defaults to the melody's own tempo. Rests hold no note but move time on.
     """
     qpm = float(qpm or melody.qpm or DEFAULT_QPM)
     sixteenth = 60.0 / qpm / STEPS_PER_QUARTER
@@ -43,10 +37,43 @@ def melody_to_midi(
                 )
             )
     midi.instruments.append(instrument)
+    return midi
+
+
+def melody_to_midi(
+    melody: Melody,
+    path: str | os.PathLike,
+    qpm: float | None = None,
+    program: int = 0,
+    velocity: int = 90,
+) -> Path:
+    """Write ``melody`` as a one-instrument MIDI file (see :func:`to_pretty_midi`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    midi.write(str(path))
+    to_pretty_midi(melody, qpm, program, velocity).write(str(path))
     return path
+
+
+def write_wav(melody: Melody, path: str | os.PathLike, sample_rate: int = 16_000) -> Path:
+    """Write ``melody`` as a mono 16-bit WAV file of sine tones (:func:`synthesize`)."""
+    import wave
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = (synthesize(melody, sample_rate) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def synthesize(melody: Melody, sample_rate: int = 16_000) -> np.ndarray:
+    """A float32 waveform of ``melody`` in sine tones (pretty_midi's synthesizer; no SoundFont needed)."""
+    audio = to_pretty_midi(melody).synthesize(fs=sample_rate)
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 
 
 def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = None) -> Path:

@@ -1,5 +1,6 @@
 """Training end to end through the real Hydra config and a real Lightning Trainer."""
 
+import csv
 import json
 
 import numpy as np
@@ -210,3 +211,17 @@ def test_any_other_trainer_argument_can_be_added(tmp_path, tune_dir):
         assert torch.backends.cudnn.benchmark is True  # Lightning passes benchmark on to cuDNN
     finally:
         torch.backends.cudnn.benchmark = False
+
+
+def test_the_sample_monitor_logs_statistics_and_writes_melodies_each_epoch(tmp_path, tune_dir):
+    cfg = compose_train(tmp_path, tune_dir, *SMALL, "trainer.max_epochs=2", "samples.num_samples=0")
+    train(cfg)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_000", "epoch_001"]
+    assert len(list((run / "samples" / "epoch_001").glob("*.mid"))) == 4
+    with (run / "csv" / "metrics.csv").open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("sample/distinct_pitches")]
+    assert len(rows) == 2  # one per epoch
+    for row in rows:
+        assert 1 <= float(row["sample/distinct_pitches"]) <= 128
+        assert 0 < float(row["sample/top_pitch_share"]) <= 1

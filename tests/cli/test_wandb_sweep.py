@@ -37,6 +37,9 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
         assert run["config"]["model"]["hidden_size"] == int(swept["hidden_size"])
         assert run["config"]["data"]["seq_len"] == int(swept["seq_len"])
         assert any("val/loss" in row for row in run["history"])
+        assert any("sample/distinct_pitches" in row for row in run["history"])  # the sample monitor's
+        media = {path.split("/")[1] for path in run["files"] if path.startswith("media/")}
+        assert {"audio", "images", "table"} <= media
         assert json.loads((job / "wandb_run.json").read_text())["id"] == run["run"]["id"]
     _, again = sweep(tmp_path / "b", tune_dir)
     assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})

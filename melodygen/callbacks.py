@@ -1,0 +1,79 @@
+"""Lightning callbacks of melodygen: hearing and seeing the model while it trains.
+
+:class:`SampleMonitor` samples a few melodies from the current weights after validation, every
+``every_n_epochs`` epochs, and logs their statistics (:mod:`melodygen.metrics`) as ``sample/*`` to every
+logger, writes them as MIDI and piano rolls into ``<run dir>/samples/epoch_NNN/``, and, for W&B, logs
+them as audio, images and one table row per melody, so a collapse to "the average note" shows after the
+first epoch, not after the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerFn
+
+from melodygen.generate import sample_melodies
+from melodygen.metrics import SAMPLE_STATISTICS, sample_statistics
+from melodygen.render import write_melodies, write_wav
+
+SAMPLE_RATE = 16_000
+
+
+class SampleMonitor(pl.Callback):
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        num_samples: int = 4,
+        length: int = 64,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ):
+        if every_n_epochs < 1 or num_samples < 1 or length < 1:
+            raise ValueError("every_n_epochs, num_samples and length must be at least 1")
+        self.every_n_epochs, self.num_samples, self.length = every_n_epochs, num_samples, length
+        self.temperature, self.seed = temperature, seed
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        fitting = trainer.state.fn == TrainerFn.FITTING  # not the scoring of the best checkpoint afterwards
+        if not fitting or trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        # the same seed every epoch: the melodies change only as the weights do
+        melodies = sample_melodies(
+            pl_module, self.num_samples, self.length, temperature=self.temperature, seed=self.seed
+        )
+        for name, value in sample_statistics(melodies).items():
+            pl_module.log(f"sample/{name}", value, rank_zero_only=True)
+        if not trainer.is_global_zero:
+            return
+        folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"
+        images = [p for p in write_melodies(melodies, folder) if p.suffix == ".png"]
+        for logger in trainer.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                sounds = [
+                    write_wav(m, image.with_suffix(".wav"), SAMPLE_RATE) for m, image in zip(melodies, images)
+                ]
+                self._to_wandb(logger, trainer, melodies, sounds, images)
+
+    def _to_wandb(
+        self, logger, trainer: pl.Trainer, melodies, sounds: list[Path], images: list[Path]
+    ) -> None:
+        import wandb
+
+        audio = [wandb.Audio(str(path)) for path in sounds]
+        pictures = [wandb.Image(str(path)) for path in images]
+        columns = ["epoch", "sample", "audio", "piano_roll", *SAMPLE_STATISTICS]
+        rows = [
+            [
+                trainer.current_epoch,
+                i,
+                audio[i],
+                pictures[i],
+                *(float(f(m)) for f in SAMPLE_STATISTICS.values()),
+            ]
+            for i, m in enumerate(melodies)
+        ]
+        media = {"samples/audio": audio, "samples/piano_roll": pictures}
+        media["samples/table"] = wandb.Table(columns=columns, data=rows)
+        logger.experiment.log({**media, "trainer/global_step": trainer.global_step})
