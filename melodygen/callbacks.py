@@ -1,4 +1,5 @@
-"""Lightning callbacks of melodygen: hearing and seeing the model while it trains.
+"""Lightning callbacks of melodygen: hearing and seeing the model while it trains, and a checkpoint
+callback that keeps the best score across a resume.
 
 :class:`SampleMonitor` samples a few melodies from the current weights after validation, every
 ``every_n_epochs`` epochs, and logs their statistics (:mod:`melodygen.metrics`) as ``sample/*`` to every
@@ -77,3 +78,22 @@ class SampleMonitor(pl.Callback):
         media = {"samples/audio": audio, "samples/piano_roll": pictures}
         media["samples/table"] = wandb.Table(columns=columns, data=rows)
         logger.experiment.log({**media, "trainer/global_step": trainer.global_step})
+
+
+class BestCheckpoint(pl.callbacks.ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` that keeps the best score of the run it resumes.
+
+    A resumed run writes into a new run directory, and Lightning then reloads only the best checkpoint's
+    path, not its score: the first checkpoint after the resume counted as the best, however bad. Here the
+    earlier best stays in the running (its file, in the earlier run's directory, is never deleted:
+    Lightning removes only files in its own directory).
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict.get("dirpath", self.dirpath) == self.dirpath:
+            return super().load_state_dict(state_dict)
+        self.best_model_path = state_dict.get("best_model_path", "")
+        self.best_model_score = state_dict.get("best_model_score")
+        if self.best_model_path and self.best_model_score is not None:
+            self.best_k_models = {self.best_model_path: self.best_model_score}
+            self.kth_best_model_path, self.kth_value = self.best_model_path, self.best_model_score

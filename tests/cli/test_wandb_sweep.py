@@ -55,3 +55,20 @@ def test_run_names_and_mode(monkeypatch, tmp_path):
     (tmp_path / ".netrc").write_text("machine api.wandb.ai\n  login user\n  password abc\n")
     (tmp_path / ".netrc").chmod(0o600)
     assert wandb_mode("auto") == "online"
+
+
+def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
+    first = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "data.seq_len=16", env=OFFLINE)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (run_a,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    resumed = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *[a for a in TINY if not a.startswith("model.")],
+        "data.seq_len=16", "trainer.max_epochs=2", f"ckpt_path={run_a / 'checkpoints' / 'last.ckpt'}", env=OFFLINE,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (run_b,) = [p for p in (tmp_path / "outputs" / "train" / "runs").iterdir() if p != run_a]
+    a, b = (json.loads((run / "wandb_run.json").read_text()) for run in (run_a, run_b))
+    assert (b["id"], b["group"], b["name"]) == (a["id"], a["group"], a["name"])
+    record = read_run(next(run_b.glob("wandb/offline-run-*/run-*.wandb")))["run"]
+    assert record["id"] == a["id"] and record["group"] == a["group"]
+    assert "dirpath has changed" not in resumed.stderr  # the best score is carried over, silently

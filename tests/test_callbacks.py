@@ -1,0 +1,39 @@
+"""The checkpoint callback keeps the best score across a resume into a new run directory."""
+
+import contextlib
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from melodygen.callbacks import BestCheckpoint, SampleMonitor
+
+
+def _resumed(cls, tmp_path):
+    callback = cls(dirpath=tmp_path / "b" / "checkpoints", monitor="val/loss", mode="min", save_top_k=1)
+    earlier = {
+        "dirpath": str(tmp_path / "a" / "checkpoints"),
+        "best_model_path": str(tmp_path / "a" / "checkpoints" / "best.ckpt"),
+        "best_model_score": torch.tensor(1.0),
+    }
+    stock = cls is pl.callbacks.ModelCheckpoint
+    with pytest.warns(UserWarning, match="dirpath has changed") if stock else contextlib.nullcontext():
+        callback.load_state_dict(earlier)
+    return callback
+
+
+def test_a_worse_checkpoint_after_a_resume_is_not_the_best(tmp_path):
+    trainer = pl.Trainer(
+        logger=False, enable_checkpointing=False, accelerator="cpu", enable_progress_bar=False
+    )
+    ours = _resumed(BestCheckpoint, tmp_path)
+    assert ours.best_model_score == 1.0 and ours.best_model_path.endswith("a/checkpoints/best.ckpt")
+    assert not ours.check_monitor_top_k(trainer, torch.tensor(2.0))  # worse than the earlier best
+    assert ours.check_monitor_top_k(trainer, torch.tensor(0.5))
+    lightnings = _resumed(pl.callbacks.ModelCheckpoint, tmp_path)
+    assert lightnings.check_monitor_top_k(trainer, torch.tensor(2.0))  # what this callback fixes
+
+
+def test_a_sample_monitor_needs_positive_counts():
+    with pytest.raises(ValueError, match="at least 1"):
+        SampleMonitor(every_n_epochs=0)
