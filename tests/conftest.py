@@ -95,18 +95,22 @@ def random_tune(rng: np.random.Generator, length: int):
     return list(zip(pitch.tolist(), duration.tolist()))
 
 
-@pytest.fixture
-def tune_dir(tmp_path: Path) -> Path:
-    """Twenty usable one-track tunes of 40–80 notes at two tempi."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "tunes"
-    for i in range(20):
+def write_tune_folder(folder: Path, seed: int = 0, count: int = 20) -> Path:
+    """``count`` usable one-track tunes of 40–80 notes at two tempi, ``tune00.mid`` …"""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
         write_tune(
             folder / f"tune{i:02d}.mid",
             random_tune(rng, int(rng.integers(40, 80))),
             qpm=100.0 if i % 2 else 140.0,
         )
     return folder
+
+
+@pytest.fixture
+def tune_dir(tmp_path: Path) -> Path:
+    """Twenty usable one-track tunes of 40–80 notes at two tempi."""
+    return write_tune_folder(tmp_path / "tunes")
 
 
 def write_notes(path: Path, tracks, qpm: float = 120.0) -> Path:

@@ -16,13 +16,10 @@ TINY = [*QUIET_SMALL_RUN, "samples.num_samples=0", "logger=none", "trainer.max_e
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     """A 2 × 2 sweep whose jobs 2 and 3 fail (their windows are longer than the tunes), and an unfinished job."""
-    import numpy as np
-    from conftest import random_tune, write_tune
+    from conftest import write_tune_folder
 
     root = tmp_path_factory.mktemp("sweep")
-    rng = np.random.default_rng(1)
-    for i in range(20):
-        write_tune(root / "tunes" / f"t{i:02d}.mid", random_tune(rng, 60))
+    write_tune_folder(root / "tunes", seed=1)
     proc = run_cli(
         "train", root, "-m", f"data.midi_dir={root / 'tunes'}", *TINY,
         "model.hidden_size=8,32", "data.seq_len=16,3000",

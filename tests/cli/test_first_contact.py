@@ -3,10 +3,9 @@
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
-from conftest import random_tune, write_tune
+from conftest import write_tune_folder
 from helpers import QUIET_SMALL_RUN, run_cli
 
 TINY = ["model.hidden_size=16", *QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "logger=none"]
@@ -27,9 +26,7 @@ def one_error_line(proc) -> str:
 def trained_run(tmp_path_factory):
     """A one-epoch run with a non-default model size, as a user's first run would leave it."""
     root = tmp_path_factory.mktemp("first_run")
-    rng = np.random.default_rng(3)
-    for i in range(20):
-        write_tune(root / "tunes" / f"t{i:02d}.mid", random_tune(rng, 60))
+    write_tune_folder(root / "tunes", seed=3)
     proc = run_cli(
         "train",
         root,
