@@ -7,11 +7,13 @@ logged in and otherwise writes offline files that ``wandb sync`` can upload late
 
 from __future__ import annotations
 
+import json
 import netrc
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
 
 #: Overrides that say where things are, not what was tried: left out of run names.
@@ -81,3 +83,32 @@ class WandbLogger(_LightningWandbLogger):
         super().__init__(mode=wandb_mode(mode), **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+
+def _stored_run(ckpt_path: str | None) -> dict | None:
+    """The ``wandb_run.json`` of the run that wrote ``ckpt_path`` (``<run>/checkpoints/<name>.ckpt``)."""
+    if ckpt_path is None:
+        return None
+    record = Path(ckpt_path).expanduser().resolve().parent.parent / "wandb_run.json"
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
+def name_wandb_run(wandb: DictConfig, task_name: str, ckpt_path: str | None, hydra_config) -> None:
+    """Fill in the ``logger.wandb`` config's run id, group and name where the user left them null.
+
+    A resumed run goes on in the W&B run of the checkpoint's run; otherwise a sweep's jobs share one group
+    and each is named after the values it swept.
+    """
+    from hydra.types import RunMode
+
+    resumed = _stored_run(ckpt_path)
+    if resumed:
+        with open_dict(wandb):
+            wandb.id, wandb.resume = resumed["id"], "allow"
+        wandb.group, wandb.name = wandb.group or resumed.get("group"), wandb.name or resumed.get("name")
+    multirun = hydra_config.mode == RunMode.MULTIRUN
+    if wandb.group is None:
+        wandb.group = run_group(task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir)
+    if wandb.name is None:
+        name = run_name(hydra_config.overrides.task, swept_keys(hydra_config.sweep.dir) if multirun else None)
+        wandb.name = name or Path(hydra_config.runtime.output_dir).name
