@@ -9,6 +9,7 @@ axes are the override keys whose values differ between runs.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from melodygen.atomic import write_atomic
+from melodygen.atomic import write_atomic, write_text_atomic
 from melodygen.errors import MelodygenError
 
 DONE, FAILED, UNFINISHED = "done", "failed", "unfinished"
@@ -106,29 +107,15 @@ def _value(text: str | None):
 
 def write_csv(runs: Sequence[Run], axes: Sequence[str], path: Path) -> Path:
     metrics = sorted({name for run in runs for name in run.metrics})
-    columns = ["run", "status", *axes, *metrics, "error"]
-
-    def write(handle) -> None:
-        text = _TextWriter(handle)
-        writer = csv.DictWriter(text, fieldnames=columns)
-        writer.writeheader()
-        for run in runs:
-            row = {"run": str(run.path), "status": run.status, "error": run.error}
-            row.update({axis: run.overrides.get(axis, "") for axis in axes})
-            row.update({name: run.metrics.get(name, "") for name in metrics})
-            writer.writerow(row)
-
-    return write_atomic(path, write)
-
-
-class _TextWriter:
-    """The ``write`` of a binary handle, for :mod:`csv`."""
-
-    def __init__(self, handle):
-        self.handle = handle
-
-    def write(self, text: str) -> int:
-        return self.handle.write(text.encode("utf-8"))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["run", "status", *axes, *metrics, "error"])
+    writer.writeheader()
+    for run in runs:
+        row = {"run": str(run.path), "status": run.status, "error": run.error}
+        row.update({axis: run.overrides.get(axis, "") for axis in axes})
+        row.update({name: run.metrics.get(name, "") for name in metrics})
+        writer.writerow(row)
+    return write_text_atomic(path, text.getvalue())
 
 
 def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path: Path) -> Path:
