@@ -2,8 +2,10 @@
 
 A run directory is one that Hydra made (it holds ``.hydra/overrides.yaml``); a sweep directory holds one
 per job. A run is ``done`` when it wrote ``metrics.json``, ``failed`` when it wrote ``failure.json``, and
-``unfinished`` otherwise (still running, or killed), so a sweep can be compared while it runs. The swept
-axes are the override keys whose values differ between runs.
+``unfinished`` otherwise (still running, or killed), so a sweep can be compared while it runs. A trial of
+an Optuna study (``sweep=optuna``) that the pruner stopped is ``pruned``; the study's ``optuna.db`` in the
+sweep directory marks a trial that was running when the study was killed as ``failed``. The swept axes are
+the override keys whose values differ between runs.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import yaml
 
 from melodygen.atomic import write_atomic, write_text_atomic
 from melodygen.errors import MelodygenError
+from melodygen.search import STUDY_FILE
 
-DONE, FAILED, UNFINISHED = "done", "failed", "unfinished"
+DONE, PRUNED, FAILED, UNFINISHED = "done", "pruned", "failed", "unfinished"
 DEFAULT_METRIC = "val/pitch_bits"
 #: Metrics shown beside the one runs are sorted by, when runs have them.
 SHOWN_METRICS = ("val/pitch_bits", "val/duration_bits", "val/pitch_acc", "val/loss")
@@ -49,10 +52,13 @@ def _job_number(path: Path) -> tuple[int, str]:
 
 
 def find_runs(paths: Iterable[str | os.PathLike]) -> list[Run]:
-    """Every run in ``paths`` (run directories, or sweep directories holding them), in job order."""
+    """Every run in ``paths`` (run directories, sweep directories holding them, or a study's ``optuna.db``),
+    in job order."""
     runs = []
     for given in paths:
         path = Path(given).expanduser()
+        if path.is_file() and path.name.endswith(".db"):  # a study: its sweep directory
+            path = path.parent
         if not path.is_dir():
             raise MelodygenError(f"{str(path)!r} is not a folder: give a sweep or run directory")
         found = (
@@ -63,16 +69,44 @@ def find_runs(paths: Iterable[str | os.PathLike]) -> list[Run]:
                 f"{str(path)!r} holds no run: give a sweep directory (outputs/train/multiruns/<time>) "
                 f"or a run directory (outputs/train/runs/<time>)"
             )
-        runs += [read_run(p) for p in found]
+        found_runs = [read_run(p) for p in found]
+        if (path / STUDY_FILE).is_file():
+            _add_study_states(found_runs, path / STUDY_FILE)
+        runs += found_runs
     return runs
+
+
+def _add_study_states(runs: list[Run], db: Path) -> None:
+    """What only the study knows: a trial it marked failed without the job saying so was running when the
+    study was killed, and a trial killed before its job started has no directory at all."""
+    from melodygen.search import load_study, storage_url, trial_overrides
+
+    study = load_study(storage_url(None, db.parent))
+    metric = study.user_attrs.get("metric", DEFAULT_METRIC)
+    by_name = {run.path.name: run for run in runs}
+    for trial in study.trials:
+        run = by_name.get(str(trial.number))
+        if run is None:
+            pairs = dict(o.split("=", 1) for o in trial_overrides(trial.params))
+            run = Run(db.parent / str(trial.number), pairs, UNFINISHED)
+            if trial.state.name == "COMPLETE":
+                run.status, run.metrics = DONE, {metric: trial.value}
+            runs.append(run)
+        if run.status == UNFINISHED and trial.state.name == "FAIL":
+            run.status, run.error = FAILED, "interrupted: the study was stopped while this trial ran"
+    runs.sort(key=lambda run: _job_number(run.path))
 
 
 def read_run(path: Path) -> Run:
     overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
     pairs = dict(text.lstrip("+~").split("=", 1) for text in overrides if "=" in text)
+    pairs = {key: value for key, value in pairs.items() if not key.startswith("trial.")}  # bookkeeping
     if (path / "metrics.json").is_file():
         metrics = json.loads((path / "metrics.json").read_text())
         numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        if metrics.get("pruned_at_epoch") is not None:
+            epoch = metrics["pruned_at_epoch"]
+            return Run(path, pairs, PRUNED, numbers, error=f"pruned after epoch {epoch}")
         return Run(path, pairs, DONE, numbers)
     if (path / "failure.json").is_file():
         return Run(
@@ -92,8 +126,8 @@ def higher_is_better(metric: str) -> bool:
 
 
 def ranked(runs: Sequence[Run], metric: str) -> list[Run]:
-    """Runs that report ``metric``, best first."""
-    scored = [run for run in runs if metric in run.metrics]
+    """Finished runs that report ``metric``, best first (a pruned trial's score is of a shorter training)."""
+    scored = [run for run in runs if metric in run.metrics and run.status == DONE]
     return sorted(scored, key=lambda run: run.metrics[metric], reverse=higher_is_better(metric))
 
 
@@ -153,6 +187,13 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
     return path
+
+
+def line_axis(axes: Sequence[str], axis: str, runs: Sequence[Run], most: int = 6) -> str | None:
+    """The other swept axis with the fewest values (at most ``most``), one line per value; or None."""
+    counts = {other: len({run.overrides.get(other) for run in runs}) for other in axes if other != axis}
+    fit = [other for other, count in counts.items() if count <= most]
+    return min(fit, key=lambda other: counts[other]) if fit else None
 
 
 def plot_name(metric: str, axis: str) -> str:

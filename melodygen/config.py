@@ -52,6 +52,22 @@ class Accelerator(Enum):
     mps = "mps"
 
 
+class Direction(Enum):
+    minimize = "minimize"
+    maximize = "maximize"
+
+
+class SearchSampler(Enum):
+    tpe = "tpe"  # Optuna's default, a Bayesian sampler
+    random = "random"
+
+
+class SearchPruner(Enum):
+    median = "median"  # stop a trial whose epoch is worse than the median of earlier trials' same epoch
+    hyperband = "hyperband"
+    none = "none"
+
+
 class FolkCollection(Enum):
     """The ABC collections shipped inside music21."""
 
@@ -159,6 +175,38 @@ class SamplingConfig:
 
 
 @dataclass
+class TrialConfig:
+    """Which Optuna trial a job is; melodygen's Optuna sweeper sets it, and it stays null outside a study."""
+
+    number: Optional[int] = None
+    id: Optional[int] = None  # the trial's id in the storage
+    study_name: Optional[str] = None
+    storage: Optional[str] = None
+    metric: str = "val/pitch_bits"  # reported after every validation, for pruning
+
+
+@dataclass
+class OptunaSweeperConfig:
+    """``hydra/sweeper=melodygen_optuna`` (``sweep=optuna``): an Optuna study of ``n_trials`` jobs."""
+
+    _target_: str = "hydra_plugins.melodygen_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    n_trials: int = 20  # trials that finish (completed or pruned); failed ones are replaced
+    n_jobs: Optional[int] = None  # trials launched at once; null = the joblib launcher's n_jobs, else 1
+    metric: str = "val/pitch_bits"  # the objective: this metric of the best checkpoint
+    direction: Direction = Direction.minimize
+    sampler: SearchSampler = SearchSampler.tpe
+    pruner: SearchPruner = SearchPruner.median
+    seed: Optional[int] = 0  # the sampler's seed
+    n_startup_trials: int = 4  # trials that finish before the sampler and the median pruner act
+    n_warmup_epochs: int = 1  # epochs a trial always trains before it can be pruned
+    study_name: Optional[str] = None  # null = the sweep directory's name
+    # null = sqlite:///<sweep dir>/optuna.db: run the same command with hydra.sweep.dir=<that dir> to resume
+    storage: Optional[str] = None
+    # key: a Hydra sweep, e.g. choice(64,128), range(1,4), interval(0,0.5), tag(log,interval(1e-4,1e-2))
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -174,6 +222,7 @@ class TrainConfig:
     ckpt_path: Optional[str] = None  # resume from this checkpoint (or score it, with train=false)
     # torch's intra-op threads; null = this job's share of the cores (see melodygen/threads.py)
     threads: Optional[int] = None
+    trial: TrialConfig = field(default_factory=TrialConfig)
 
 
 @dataclass
@@ -227,6 +276,9 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node)
+    store.store(
+        group="hydra/sweeper", name="melodygen_optuna", node=OptunaSweeperConfig, provider="melodygen"
+    )
 
 
 def to_plain(cfg: DictConfig) -> dict:

@@ -64,10 +64,13 @@ def swept_keys(sweep_dir: str | Path) -> set[str] | None:
     if not path.is_file():
         return None
     hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    params = (hydra.get("sweeper") or {}).get("params") or {}  # a sweep by name (sweep=grid)
-    given = [*hydra.get("overrides", {}).get("task", []), *(f"{k}={v}" for k, v in params.items())]
-    parsed = OverridesParser.create().parse_overrides(given)
-    return {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+    params = (hydra.get("sweeper") or {}).get("params") or {}  # a sweep by name (sweep=grid, sweep=optuna)
+    given = [*(f"{k}={v}" for k, v in params.items()), *hydra.get("overrides", {}).get("task", [])]
+    swept: set[str] = set()
+    for override in OverridesParser.create().parse_overrides(given):  # the command line comes last
+        key = override.key_or_group.lstrip("+~")
+        swept.add(key) if override.is_sweep_override() else swept.discard(key)
+    return swept
 
 
 def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str) -> str:

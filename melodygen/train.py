@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from melodygen.atomic import write_json_atomic
+from melodygen.callbacks import TrialPruning, trial_callback
 from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
@@ -68,6 +69,9 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
     check_accelerator(kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
     callbacks = _instantiate_group(cfg.callbacks)
+    pruning = trial_callback(cfg.trial)
+    if pruning is not None:  # this job is a trial of an Optuna study (sweep=optuna)
+        callbacks.append(pruning)
     if not loggers:  # the LR monitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if not cfg.trainer.enable_progress_bar:
@@ -109,7 +113,8 @@ def _first(results: list[dict]) -> dict:
 
 
 def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
-    """Fit, evaluate the best checkpoint, write ``metrics.json`` and samples; returns the metrics.
+    """Fit, evaluate the best checkpoint, write ``metrics.json`` and samples; returns what
+    ``metrics.json`` holds (on other DDP ranks: the metrics alone).
 
     ``overrides`` are the command line's ``key=value`` overrides: with ``ckpt_path``, the checkpoint's
     model shape replaces the config's, and an override that contradicts it is an error.
@@ -140,13 +145,15 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
         if cfg.train:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         train_seconds = time.perf_counter() - started
+        pruning = next((c for c in trainer.callbacks if isinstance(c, TrialPruning)), None)
+        pruned_at = pruning.pruned_at_epoch if pruning is not None else None
         ckpt_callback = trainer.checkpoint_callback
         has_best = isinstance(ckpt_callback, ModelCheckpoint) and ckpt_callback.best_model_path
         best = ckpt_callback.best_model_path if has_best else None
         if not cfg.train:  # evaluation only: score the checkpoint asked for
             best = cfg.ckpt_path
         metrics = _first(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False))
-        if cfg.test:
+        if cfg.test and pruned_at is None:  # a pruned trial is not worth a test
             metrics.update(_first(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)))
         if not trainer.is_global_zero:
             failed = False
@@ -163,12 +170,14 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "representation": representation.name,
         }
+        if pruned_at is not None:
+            summary["pruned_at_epoch"] = pruned_at
         write_json_atomic(out / "metrics.json", summary)
-        if cfg.samples.num_samples > 0:
+        if cfg.samples.num_samples > 0 and pruned_at is None:
             _write_samples(cfg, model if best is None else load_model(best), out / "samples")
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))
         failed = False
-        return metrics
+        return summary
     finally:
         _finish_wandb(failed)
 

@@ -28,7 +28,7 @@ def wheel(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("source")  # a copy: building writes build/ and *.egg-info
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for name in ("melodygen", "conf"):
+    for name in ("melodygen", "conf", "hydra_plugins"):
         shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, source)
     (path,) = out.glob("melodygen-*.whl")
@@ -44,6 +44,7 @@ def test_the_wheel_ships_every_config(wheel):
         "melodygen/cli/train.py",
         "melodygen/representations/event.py",
         "melodygen/folk/__init__.py",
+        "hydra_plugins/melodygen_optuna_sweeper/optuna_sweeper.py",  # sweep=optuna
     } <= names
 
 
@@ -84,6 +85,11 @@ def test_installed_wheel_trains_from_an_empty_directory(tmp_path, tune_dir, whee
         text=True,
     )
     assert typo.returncode == 2 and typo.stderr.strip().startswith("error: model.hiden_size is not a setting")
+    study = run(
+        venv / "bin" / "melodygen-train", "sweep=optuna", "hydra.sweeper.n_trials=2", "debug=fast_dev_run",
+        f"data.midi_dir={tune_dir}", "data.seq_len=choice(8,16)", cwd=empty, env=env,
+    )  # fmt: skip
+    assert "study" in study.stdout and len(list(empty.glob("outputs/train/multiruns/*/best.yaml"))) == 1
 
 
 def test_every_third_party_import_is_a_declared_requirement():
@@ -94,13 +100,13 @@ def test_every_third_party_import_is_a_declared_requirement():
     ]
     declared_names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in declared}
     imported = set()
-    for path in (REPO / "melodygen").rglob("*.py"):
+    for path in [*(REPO / "melodygen").rglob("*.py"), *(REPO / "hydra_plugins").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
             elif isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)
-    third_party = imported - set(sys.stdlib_module_names) - {"melodygen"}
+    third_party = imported - set(sys.stdlib_module_names) - {"melodygen", "hydra_plugins"}
     distributions = importlib.metadata.packages_distributions()
     for module in sorted(third_party):
         names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}

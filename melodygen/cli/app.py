@@ -120,9 +120,23 @@ def hydra_app(
                 check_overrides(config_dir(), config_name, overrides, None if prints_config else check)
             except MelodygenError as exc:
                 _fail(str(exc))
+        register_sweeper()
         return run()
 
     return main
+
+
+def register_sweeper() -> None:
+    """Make ``hydra/sweeper=melodygen_optuna`` known to Hydra's plugin registry.
+
+    Hydra finds plugins by listing the ``hydra_plugins`` folders on ``sys.path``, which misses the
+    sweeper of an editable install (it is reached through an import hook, not a folder).
+    """
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.melodygen_optuna_sweeper.optuna_sweeper import OptunaSweeper
+
+    Plugins.instance().register(OptunaSweeper)
 
 
 def quiet_third_party_noise() -> None:

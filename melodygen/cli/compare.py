@@ -2,7 +2,8 @@
 
     melodygen-compare outputs/train/multiruns/<time> [more dirs …] [--metric val/pitch_bits] [--out DIR]
 
-Prints a table sorted by the metric (best first), lists failed and unfinished runs, and writes
+Also an Optuna study: its sweep directory, or the ``optuna.db`` in it. Prints a table sorted by the
+metric (best first), lists pruned, failed and unfinished runs, and writes
 ``compare.csv`` and one plot per swept axis (``compare_<metric>_by_<axis>.png``) into ``--out`` (by
 default the first directory given).
 """
@@ -37,8 +38,10 @@ def compare(paths: list[str], metric: str | None = None, out: str | None = None,
     from melodygen.compare import (
         DEFAULT_METRIC,
         DONE,
+        PRUNED,
         SHOWN_METRICS,
         find_runs,
+        line_axis,
         plot_axis,
         plot_name,
         ranked,
@@ -70,13 +73,16 @@ def compare(paths: list[str], metric: str | None = None, out: str | None = None,
     others = [run for run in runs if run not in best]
     for run in others:
         detail = f": {run.error}" if run.error else ""
+        if run.status == PRUNED and metric in run.metrics:
+            detail += f", {metric} {run.metrics[metric]:.4f}"
         settings = ",".join(f"{a}={run.overrides.get(a, '')}" for a in axes)
         console.print(f"{run.status}: {run.name} ({settings}){detail}", highlight=False, soft_wrap=True)
-    out_dir = Path(out).expanduser() if out else Path(paths[0]).expanduser()
+    first = Path(paths[0]).expanduser()
+    out_dir = Path(out).expanduser() if out else first if first.is_dir() else first.parent
     written = [write_csv(runs, axes, out_dir / "compare.csv")]
     if plots and best:
         for axis in axes:
-            by = next((other for other in axes if other != axis), None)
+            by = line_axis(axes, axis, best)
             written.append(plot_axis(runs, metric, axis, by, out_dir / plot_name(metric, axis)))
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, soft_wrap=True)
     return {"runs": runs, "best": best, "others": others, "axes": axes, "written": written}

@@ -56,12 +56,15 @@ def check_overrides(
 
 def _check_added_keys(parsed: list, config_dir: str, config_name: str) -> None:
     """``+key=…`` may add a key only where the schema is open (a typo must not be silently ignored)."""
+    lines = [override.input_line for override in parsed]
     for override in parsed:
         key = override.key_or_group
         is_group = os.path.isdir(os.path.join(config_dir, key))  # +experiment=…: a config group option
         if (override.is_add() or override.is_force_add()) and not is_group:
             if key.split(".")[0] not in _OPEN_GROUPS:
-                raise MelodygenError(_unknown_key(key.lstrip("+"), _base_config(config_name), config_name))
+                raise MelodygenError(
+                    _unknown_key(key.lstrip("+"), _base_config(config_name, lines, key), config_name)
+                )
 
 
 def _check_values(check: Callable[[DictConfig], None], cfg: DictConfig) -> None:
@@ -111,12 +114,13 @@ def _parse(overrides: Sequence[str]) -> list:
 def _sweep_values(override) -> list[str]:
     """``key=value`` for each value an override takes (one unless it sweeps); [] when they cannot be listed.
 
-    An interval (for an optimizing sweeper) or a glob over options is left to Hydra.
+    A glob over options is left to Hydra.
     """
     if not override.is_sweep_override():
         return [override.input_line]
-    if override.is_interval_sweep():
-        return []
+    if override.is_interval_sweep():  # for an optimizing sweeper: its start checks the key and type
+        start = override.value().start
+        return [f"{override.get_key_element()}={int(start) if float(start).is_integer() else start}"]
     try:
         return [f"{override.get_key_element()}={value}" for value in override.sweep_string_iterator()]
     except Exception:  # glob(…) lists options only once Hydra has loaded the config
@@ -178,7 +182,7 @@ def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> 
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         if type(err).__name__ == "ConfigKeyError" or "not in" in message and full_key:
             key = full_key or _overridden_key(text)
-            return _unknown_key(key, _base_config(config_name), config_name)
+            return _unknown_key(key, _base_config(config_name, overrides, key), config_name)
         if type(err).__name__ == "ValidationError" and full_key:
             full_key = re.sub(r"\[\d+\]$", "", full_key)  # an item of a list: name the list
             value = _value_of(full_key, overrides)
@@ -188,7 +192,7 @@ def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> 
             return f"{full_key}={value} is not allowed: {message}"
     key = _overridden_key(text)
     if key and "Could not override" in text:
-        return _unknown_key(key, _base_config(config_name), config_name)
+        return _unknown_key(key, _base_config(config_name, overrides, key), config_name)
     return " ".join(text.split("\n\n")[0].split())
 
 
@@ -205,8 +209,14 @@ def _value_of(key: str, overrides: Sequence[str]) -> str:
     return "?"
 
 
-def _base_config(config_name: str) -> DictConfig:
-    """The config with no overrides, to list the keys that do exist."""
+def _base_config(config_name: str, overrides: Sequence[str], key: str) -> DictConfig:
+    """The config with the command line's choices of config groups (``sweep=optuna``), and Hydra's own
+    settings for a ``hydra.`` key, to list the keys that do exist."""
     from hydra import compose
 
-    return compose(config_name)
+    groups = [o for o in overrides if re.fullmatch(r"[\w/@]+=[\w/.-]+", o)]
+    hydra = key.startswith("hydra.")
+    try:
+        return compose(config_name, overrides=groups, return_hydra_config=hydra)
+    except Exception:  # a choice that does not compose is reported on its own
+        return compose(config_name, return_hydra_config=hydra)

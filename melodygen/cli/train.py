@@ -8,7 +8,7 @@ from melodygen.cli.app import hydra_app
 from melodygen.config import check_train
 
 
-def _train(cfg, overrides: list[str]) -> float | None:
+def _train(cfg, overrides: list[str]) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
     from melodygen.threads import job_threads
@@ -22,7 +22,7 @@ def _train(cfg, overrides: list[str]) -> float | None:
         from melodygen.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
-    return train(cfg, overrides).get("val/loss")
+    return train(cfg, overrides)  # a sweeper (sweep=optuna) reads its metrics
 
 
 main = hydra_app("train", _train, check_train)

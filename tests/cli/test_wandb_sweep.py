@@ -72,3 +72,23 @@ def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
     record = read_run(next(run_b.glob("wandb/offline-run-*/run-*.wandb")))["run"]
     assert record["id"] == a["id"] and record["group"] == a["group"]
     assert "dirpath has changed" not in resumed.stderr  # the best score is carried over, silently
+
+
+def test_each_trial_of_a_study_is_a_wandb_run_in_the_study_group(tmp_path, tune_dir):
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "sweep=optuna", "hydra.sweeper.n_trials=2",
+        "model.hidden_size=choice(8,16)", "model.lr=tag(log,interval(1e-3,1e-2))", "callbacks.sample_monitor=null",
+        env=OFFLINE,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (study,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    runs = [read_run(next(study.glob(f"{n}/wandb/offline-run-*/run-*.wandb"))) for n in (0, 1)]
+    assert {run["run"]["group"] for run in runs} == {f"train-{study.name}"}
+    for number, run in enumerate(runs):
+        assert run["config"]["trial"]["number"] == number
+        lr, hidden_size = run["config"]["model"]["lr"], run["config"]["model"]["hidden_size"]
+        # named after what the trial drew, not after what the command line fixed (num_layers=1 …)
+        name = dict(part.split("=") for part in run["run"]["name"].split(","))
+        assert set(name) == {"hidden_size", "lr", "dropout"}  # dropout: searched by sweep=optuna itself
+        assert int(name["hidden_size"]) == hidden_size and float(name["lr"]) == pytest.approx(lr, rel=1e-5)
+        assert any("val/loss" in row for row in run["history"])

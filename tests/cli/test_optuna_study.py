@@ -1,0 +1,151 @@
+"""Optuna search as a Hydra sweeper: a real study in a subprocess, pruned, killed, resumed and compared."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from helpers import QUIET_SMALL_RUN, compose_train, run_cli
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from melodygen.cli.compare import compare
+from melodygen.errors import MelodygenError
+from melodygen.search import load_study, quoted, search_space, storage_url, trial_overrides
+
+#: 8 trials of at most 3 tiny epochs; random search over a learning rate range wide enough that some
+#: trials barely learn, so the median pruner has something to prune.
+STUDY = [
+    *QUIET_SMALL_RUN,
+    "sweep=optuna",
+    "trainer.max_epochs=3",
+    "samples.num_samples=0",
+    "callbacks.sample_monitor=null",
+    "hydra.sweeper.n_trials=8",
+    "hydra.sweeper.sampler=random",
+    "hydra.sweeper.n_startup_trials=2",
+    "hydra.sweeper.n_warmup_epochs=0",
+    "model.lr=tag(log,interval(1e-5,3e-2))",
+    "model.hidden_size=choice(8,16)",
+    "data.seq_len=choice(8,16)",
+]
+
+
+def parsed(*overrides):
+    return OverridesParser.create().parse_overrides(list(overrides))
+
+
+def test_sweeps_become_distributions_and_the_rest_stays_fixed(tmp_path, tune_dir):
+    cfg = compose_train(tmp_path, tune_dir)
+    space, fixed = search_space(
+        parsed(
+            "model.hidden_size=choice(64,128)",
+            "model.num_layers=range(1,4)",
+            "model.lr=tag(log,interval(1e-4,1e-2))",
+            "model.dropout=interval(0,0.5)",
+            "model.embedding_dim=interval(8,64)",  # an integer setting: an integer interval
+            "data.seq_len=32,64",
+            "trainer.max_epochs=3",
+            "model.dropout=0.1",  # a later fixed value replaces the earlier search
+        ),
+        cfg,
+    )
+    assert space == {
+        "model.hidden_size": CategoricalDistribution([64, 128]),
+        "model.num_layers": IntDistribution(1, 3),
+        "model.lr": FloatDistribution(1e-4, 1e-2, log=True),
+        "model.embedding_dim": IntDistribution(8, 64),
+        "data.seq_len": CategoricalDistribution([32, 64]),
+    }
+    assert fixed == ["trainer.max_epochs=3", "model.dropout=0.1"]
+    with pytest.raises(MelodygenError, match="model.lr=.*start < end and a positive start"):
+        search_space(parsed("model.lr=tag(log,interval(0,1e-2))"), cfg)
+
+
+def test_trial_values_and_quoted_strings_read_back_through_hydra():
+    overrides = trial_overrides(
+        {"model.lr": 0.000123456789, "model.hidden_size": 64, "data.transpose_to_c": True}
+    )
+    assert overrides == ["model.lr=0.000123457", "model.hidden_size=64", "data.transpose_to_c=true"]
+    url = "sqlite:////tmp/a dir/it's,here=1/optuna.db"
+    (override,) = parsed(f"trial.storage={quoted(url)}")
+    assert override.value() == url
+
+
+def start_study(root, tune_dir, sweep_dir):
+    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "melodygen.cli.train", f"data.midi_dir={tune_dir}", *STUDY,
+         f"hydra.sweep.dir={sweep_dir}"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def finished(sweep_dir):
+    if not (sweep_dir / "optuna.db").is_file():
+        return 0
+    study = load_study(storage_url(None, sweep_dir))
+    return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+
+
+@pytest.mark.slow
+def test_a_study_prunes_survives_a_kill_and_resumes_to_its_trial_count(tmp_path, tune_dir):
+    sweep_dir = tmp_path / "study"
+    proc = start_study(tmp_path, tune_dir, sweep_dir)
+    deadline = time.monotonic() + 240
+    while finished(sweep_dir) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = finished(sweep_dir)
+    assert 3 <= before < 8, "the study was not killed part way"
+
+    again = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *STUDY, f"hydra.sweep.dir={sweep_dir}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{before} of 8 trials already finished" in again.stdout
+    study = load_study(storage_url(None, sweep_dir))
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") + states.count("PRUNED") == 8
+    assert states.count("PRUNED") >= 1
+    assert set(states) <= {"COMPLETE", "PRUNED", "FAIL"}  # FAIL: the trial the kill interrupted
+    drawn = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(drawn)) == len(drawn), "the resumed study drew the same trials again"
+    for trial in study.trials:
+        if trial.state.name == "PRUNED":
+            metrics = yaml.safe_load((sweep_dir / str(trial.number) / "metrics.json").read_text())
+            assert metrics["pruned_at_epoch"] == max(trial.intermediate_values) < 2
+            assert "test/pitch_bits" not in metrics  # a pruned trial is not tested
+        if trial.state.name == "COMPLETE":
+            assert len(trial.intermediate_values) == 3  # one report per epoch
+
+    best = yaml.safe_load((sweep_dir / "best.yaml").read_text())
+    assert best["trial"] == study.best_trial.number and best["value"] == study.best_value
+    assert not any(o.startswith(("sweep=", "trial.")) for o in best["overrides"])
+    cfg = compose_train(
+        tmp_path, tune_dir, *[o for o in best["overrides"] if not o.startswith("data.midi_dir")]
+    )
+    assert cfg.model.lr == pytest.approx(best["params"]["model.lr"], rel=1e-5)
+    assert cfg.model.hidden_size == best["params"]["model.hidden_size"]
+
+    shown = compare([str(sweep_dir / "optuna.db")])
+    assert [run.name for run in shown["best"]][0] == str(study.best_trial.number)
+    statuses = {run.name: run.status for run in shown["runs"]}
+    for trial in study.trials:
+        expected = {"COMPLETE": "done", "PRUNED": "pruned", "FAIL": "failed"}[trial.state.name]
+        assert statuses[str(trial.number)] == expected
+    assert {"model.lr", "model.hidden_size"} <= set(shown["axes"]) and "trial.number" not in shown["axes"]
+    assert (sweep_dir / "compare.csv").is_file()
+
+
+def test_a_study_without_anything_to_search_is_one_line(tmp_path, tune_dir):
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", "sweep=optuna", "hydra.sweeper.params={}",
+        "hydra.sweeper.n_trials=0",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: hydra.sweeper.n_trials=0 is not allowed: at least 1"
+    )
