@@ -80,10 +80,18 @@ def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str) -> s
 
 class WandbLogger(_LightningWandbLogger):
     """Lightning's W&B logger with ``mode=auto``, and without its ``anonymous=None`` argument, which W&B
-    ≥ 0.19 warns about on every run although it has no effect."""
+    ≥ 0.19 warns about on every run although it has no effect.
 
-    def __init__(self, mode: str = "auto", **kwargs):
-        super().__init__(mode=wandb_mode(mode), **kwargs)
+    ``log_model=auto`` logs the best and the last checkpoint as a ``model`` artifact (aliases ``best`` and
+    ``latest``) at the end of training when the run streams online; offline runs would keep a second copy
+    of every checkpoint on disk until ``wandb sync``, so they do so only with ``log_model=true``.
+    """
+
+    def __init__(self, mode: str = "auto", log_model: bool | str = "auto", **kwargs):
+        mode = wandb_mode(mode)
+        if log_model == "auto":
+            log_model = mode == "online"
+        super().__init__(mode=mode, log_model=log_model, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
 

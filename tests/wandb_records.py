@@ -47,8 +47,9 @@ def _key(item) -> str:
 
 
 def read_run(path: Path) -> dict:
-    """``run`` (id, name, group, job_type), ``config`` (key → value), ``history`` (rows) and ``files`` of a run."""
-    run, config, history, files = {}, {}, [], []
+    """``run`` (id, name, group, job_type), ``config`` (key → value), ``history`` (rows), ``files`` and
+    ``artifacts`` (type, name, aliases, the paths they hold) of a run."""
+    run, config, history, files, artifacts = {}, {}, [], [], []
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -61,4 +62,8 @@ def read_run(path: Path) -> dict:
             history.append({_key(item): json.loads(item.value_json) for item in record.history.item})
         elif kind == "files":
             files += [f.path for f in record.files.files]
-    return {"run": run, "config": config, "history": history, "files": files}
+        elif kind == "artifact":
+            a = record.artifact
+            paths = [entry.path for entry in a.manifest.contents]
+            artifacts.append({"type": a.type, "name": a.name, "aliases": list(a.aliases), "paths": paths})
+    return {"run": run, "config": config, "history": history, "files": files, "artifacts": artifacts}

@@ -6,7 +6,7 @@ import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
 from wandb_records import read_run
 
-from melodygen.loggers import run_name, wandb_mode
+from melodygen.loggers import WandbLogger, run_name, wandb_mode
 
 TINY = [*QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "trainer.max_epochs=1", "logger=wandb"]
 OFFLINE = {"WANDB_MODE": "offline", "WANDB_API_KEY": ""}
@@ -40,6 +40,7 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
         assert any("sample/distinct_pitches" in row for row in run["history"])  # the sample monitor's
         media = {path.split("/")[1] for path in run["files"] if path.startswith("media/")}
         assert {"audio", "images", "table"} <= media
+        assert not [a for a in run["artifacts"] if a["type"] == "model"]  # log_model=auto: online only
         assert json.loads((job / "wandb_run.json").read_text())["id"] == run["run"]["id"]
     _, again = sweep(tmp_path / "b", tune_dir)
     assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})
@@ -55,15 +56,32 @@ def test_run_names_and_mode(monkeypatch, tmp_path):
     (tmp_path / ".netrc").write_text("machine api.wandb.ai\n  login user\n  password abc\n")
     (tmp_path / ".netrc").chmod(0o600)
     assert wandb_mode("auto") == "online"
+    # checkpoints become artifacts when the run streams (constructing the logger starts no run)
+    assert WandbLogger(mode="auto", save_dir=str(tmp_path))._log_model is True
+    assert WandbLogger(mode="offline", save_dir=str(tmp_path))._log_model is False
+    assert WandbLogger(mode="offline", log_model=True, save_dir=str(tmp_path))._log_model is True
 
 
 def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
-    first = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "data.seq_len=16", env=OFFLINE)
+    first = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "data.seq_len=16", "trainer.max_epochs=2",
+        "logger.wandb.log_model=true", env=OFFLINE,
+    )  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
     (run_a,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    # log_model=true: the best and the last checkpoint as versions of one model artifact
+    models = [
+        a
+        for a in read_run(next(run_a.glob("wandb/offline-run-*/run-*.wandb")))["artifacts"]
+        if a["type"] == "model"
+    ]
+    assert sorted(alias for a in models for alias in a["aliases"]) == ["best", "latest", "latest"]
+    assert {a["name"] for a in models} == {
+        f"model-{json.loads((run_a / 'wandb_run.json').read_text())['id']}"
+    }
     resumed = run_cli(
         "train", tmp_path, f"data.midi_dir={tune_dir}", *[a for a in TINY if not a.startswith("model.")],
-        "data.seq_len=16", "trainer.max_epochs=2", f"ckpt_path={run_a / 'checkpoints' / 'last.ckpt'}", env=OFFLINE,
+        "data.seq_len=16", "trainer.max_epochs=3", f"ckpt_path={run_a / 'checkpoints' / 'last.ckpt'}", env=OFFLINE,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (run_b,) = [p for p in (tmp_path / "outputs" / "train" / "runs").iterdir() if p != run_a]
