@@ -146,3 +146,22 @@ def trial_callback(trial: DictConfig) -> TrialPruning | None:
     if trial.id is None:
         return None
     return TrialPruning(trial.id, trial.storage, trial.study_name, trial.metric)
+
+
+class ShareCores(pl.Callback):
+    """Keep a job's torch threads at its share of the cores while the jobs beside it come and go
+    (:class:`melodygen.threads.CoreShare`): checked every ``every_n_batches`` training batches and before
+    each validation and test."""
+
+    def __init__(self, share, every_n_batches: int = 5):
+        self.share, self.every_n_batches = share, every_n_batches
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if batch_idx % self.every_n_batches == 0:
+            self.share.apply()
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.share.apply()
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        self.share.apply()

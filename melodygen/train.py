@@ -64,11 +64,11 @@ def check_accelerator(accelerator: str) -> None:
         raise MelodygenError("trainer.accelerator=mps: Apple's MPS is not available here; use trainer=cpu")
 
 
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
     kwargs = to_plain(cfg.trainer)
     check_accelerator(kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
-    callbacks = _instantiate_group(cfg.callbacks)
+    callbacks = _instantiate_group(cfg.callbacks) + list(extra_callbacks)
     pruning = trial_callback(cfg.trial)
     if pruning is not None:  # this job is a trial of an Optuna study (sweep=optuna)
         callbacks.append(pruning)
@@ -112,12 +112,13 @@ def _first(results: list[dict]) -> dict:
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
-def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
+def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl.Callback] = ()) -> dict:
     """Fit, evaluate the best checkpoint, write ``metrics.json`` and samples; returns what
     ``metrics.json`` holds (on other DDP ranks: the metrics alone).
 
     ``overrides`` are the command line's ``key=value`` overrides: with ``ckpt_path``, the checkpoint's
-    model shape replaces the config's, and an override that contradicts it is an error.
+    model shape replaces the config's, and an override that contradicts it is an error. ``callbacks`` go
+    to the Trainer beside the config's.
     """
     check_train(cfg)
     if cfg.ckpt_path is not None:
@@ -137,7 +138,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict:
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
-    trainer = build_trainer(cfg)
+    trainer = build_trainer(cfg, callbacks)
     failed = True
     try:
         _log_config(trainer, cfg, out)

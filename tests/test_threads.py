@@ -34,3 +34,31 @@ def test_an_explicit_count_slurm_and_dataloader_workers(monkeypatch):
         4,
         "SLURM_CPUS_PER_TASK=6 - 2 DataLoader worker(s)",
     )
+
+
+def test_jobs_beside_each_other_share_the_cores_and_the_last_one_takes_them_all(tmp_path):
+    import socket
+    import subprocess
+
+    import torch
+
+    from melodygen.threads import CoreShare, shares_cores
+
+    assert shares_cores(None, JOBLIB) and not shares_cores(2, JOBLIB) and not shares_cores(None, BASIC)
+    folder = tmp_path / ".running"
+    neighbour = subprocess.Popen(["sleep", "60"])
+    before = torch.get_num_threads()
+    try:
+        with CoreShare(folder, cores=8, reserved=1) as share:
+            assert share.running() == 1 and share.threads() == 7
+            (folder / f"{socket.gethostname()}-{neighbour.pid}").touch()  # a job beside this one
+            (folder / f"{socket.gethostname()}-999999999").touch()  # a killed job's leftover
+            (folder / f"elsewhere-{neighbour.pid}").touch()  # a job on another machine
+            assert share.running() == 2 and share.apply() == 3 and torch.get_num_threads() == 3
+            neighbour.kill()
+            neighbour.wait()
+            assert share.running() == 1 and share.apply() == 7 and torch.get_num_threads() == 7
+        assert not share.entry.exists()
+    finally:
+        neighbour.kill()
+        torch.set_num_threads(before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from melodygen.cli.app import hydra_app
 from melodygen.config import check_train
@@ -11,10 +12,14 @@ from melodygen.config import check_train
 def _train(cfg, overrides: list[str]) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
-    from melodygen.threads import job_threads
+    from melodygen.callbacks import ShareCores
+    from melodygen.threads import CoreShare, job_threads, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
 
     hydra_config = HydraConfig.get()
+    share = None
+    if shares_cores(cfg.threads, hydra_config.launcher):  # the last jobs of a sweep take the freed cores
+        share = CoreShare(Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers)
     cfg.threads, why = job_threads(cfg.threads, hydra_config.launcher, cfg.data.num_workers)
     logging.getLogger("melodygen").info("threads: %d (%s)", cfg.threads, why)
     wandb = (cfg.logger or {}).get("wandb")
@@ -22,7 +27,10 @@ def _train(cfg, overrides: list[str]) -> dict:
         from melodygen.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
-    return train(cfg, overrides)  # a sweeper (sweep=optuna) reads its metrics
+    if share is None:
+        return train(cfg, overrides)  # a sweeper (sweep=optuna) reads its metrics
+    with share:
+        return train(cfg, overrides, callbacks=[ShareCores(share)])
 
 
 main = hydra_app("train", _train, check_train)
