@@ -219,7 +219,8 @@ class TrainConfig:
     seed: int = 42
     train: bool = True  # fit the model
     test: bool = True  # then score the best checkpoint on the test split
-    ckpt_path: Optional[str] = None  # resume from this checkpoint (or score it, with train=false)
+    # resume from this checkpoint (or score it, with train=false); last = the newest last.ckpt of this task
+    ckpt_path: Optional[str] = None
     # torch's intra-op threads; null = this job's share of the cores (see melodygen/threads.py)
     threads: Optional[int] = None
     trial: TrialConfig = field(default_factory=TrialConfig)
@@ -234,7 +235,7 @@ class PrepareConfig:
 
 @dataclass
 class GenerateConfig:
-    ckpt_path: str = MISSING  # the checkpoint to sample from
+    ckpt_path: str = MISSING  # the checkpoint to sample from; last = the newest last.ckpt of any run
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     # a MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none
     primer: Optional[str] = None
@@ -357,6 +358,27 @@ def check_midi_dir(cfg: DictConfig) -> None:
         raise MelodygenError(f"data.midi_dir={midi_dir!r} is not a folder: {hint}")
 
 
+def latest_checkpoint(log_dir: str, task_name: str = "*") -> str | None:
+    """The newest ``last.ckpt`` of a task's runs and sweep jobs under ``log_dir`` (``*``: any task)."""
+    import glob
+
+    root = os.path.join(os.path.expanduser(log_dir), task_name)
+    found = glob.glob(os.path.join(root, "runs", "*", "checkpoints", "last.ckpt"))
+    found += glob.glob(os.path.join(root, "multiruns", "*", "*", "checkpoints", "last.ckpt"))
+    return max(found, key=os.path.getmtime) if found else None
+
+
+def resolve_last_checkpoint(cfg: DictConfig, task_name: str = "*") -> None:
+    """``ckpt_path=last`` → the newest ``last.ckpt`` under ``paths.log_dir`` (of ``task_name``'s runs)."""
+    if cfg.ckpt_path != "last":
+        return
+    path = latest_checkpoint(cfg.paths.log_dir, task_name)
+    if path is None:
+        where = os.path.join(cfg.paths.log_dir, task_name)
+        raise MelodygenError(f"ckpt_path=last: no run under {where!r} has a last.ckpt yet; give a path")
+    cfg.ckpt_path = path
+
+
 def check_checkpoint_path(path: str | os.PathLike | None, key: str = "ckpt_path") -> None:
     if path is not None and not os.path.isfile(os.path.expanduser(path)):
         raise MelodygenError(f"{key}={str(os.path.expanduser(path))!r}: no such checkpoint file")
@@ -370,6 +392,7 @@ def check_prepare(cfg: DictConfig) -> None:
 def check_generate(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise MelodygenError("ckpt_path is required, e.g. melodygen-generate ckpt_path=path/to/last.ckpt")
+    resolve_last_checkpoint(cfg)
     check_checkpoint_path(cfg.ckpt_path)
     s = cfg.samples
     check_sampling(s.num_samples, s.length, s.temperature, s.top_k, s.top_p)
@@ -379,6 +402,7 @@ def check_train(cfg: DictConfig) -> None:
     """Reject values no training run can use, naming the key; returns quietly when all is well."""
     check_data(cfg.data)
     check_midi_dir(cfg)
+    resolve_last_checkpoint(cfg, cfg.task_name)
     check_checkpoint_path(cfg.ckpt_path)
     # the best checkpoint, early stopping and metrics.json are all decided on the validation split
     require(

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
-from melodygen.config import check_train
+from melodygen.config import check_train, resolve_last_checkpoint
 
 
 def _train(cfg, overrides: list[str]) -> dict:
@@ -17,6 +17,9 @@ def _train(cfg, overrides: list[str]) -> dict:
     from melodygen.train import train  # heavy imports after the command line has been checked
 
     hydra_config = HydraConfig.get()
+    if cfg.ckpt_path == "last":  # before the W&B run to go on in is chosen from it
+        resolve_last_checkpoint(cfg, cfg.task_name)
+        logging.getLogger("melodygen").info("ckpt_path=last: %s", cfg.ckpt_path)
     share = None
     if shares_cores(cfg.threads, hydra_config.launcher):  # the last jobs of a sweep take the freed cores
         share = CoreShare(Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers)

@@ -80,6 +80,14 @@ def test_multirun_sweeps_the_three_axes(tmp_path, tune_dir):
     assert len(seen) == 8
 
 
+def test_resuming_the_last_run_before_there_is_one_is_one_line(tmp_path, tune_dir):
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "ckpt_path=last")
+    where = tmp_path / "outputs" / "train"
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"error: ckpt_path=last: no run under '{where}' has a last.ckpt yet; give a path"
+    ]
+
+
 def test_training_without_a_validation_split_is_refused(tmp_path, tune_dir):
     proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", "data.val_fraction=0")
     assert proc.returncode == 2 and "data.val_fraction" in proc.stderr.strip().splitlines()[-1]

@@ -81,7 +81,7 @@ def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
     }
     resumed = run_cli(
         "train", tmp_path, f"data.midi_dir={tune_dir}", *[a for a in TINY if not a.startswith("model.")],
-        "data.seq_len=16", "trainer.max_epochs=3", f"ckpt_path={run_a / 'checkpoints' / 'last.ckpt'}", env=OFFLINE,
+        "data.seq_len=16", "trainer.max_epochs=3", "ckpt_path=last", env=OFFLINE,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (run_b,) = [p for p in (tmp_path / "outputs" / "train" / "runs").iterdir() if p != run_a]
@@ -90,6 +90,9 @@ def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
     record = read_run(next(run_b.glob("wandb/offline-run-*/run-*.wandb")))["run"]
     assert record["id"] == a["id"] and record["group"] == a["group"]
     assert "dirpath has changed" not in resumed.stderr  # the best score is carried over, silently
+    assert (
+        f"ckpt_path=last: {run_a / 'checkpoints' / 'last.ckpt'}" in resumed.stdout
+    )  # last: the newest run's
 
 
 def test_each_trial_of_a_study_is_a_wandb_run_in_the_study_group(tmp_path, tune_dir):
