@@ -117,9 +117,10 @@ class TrialPruning(pl.Callback):
         if self._trial is None:
             import optuna
 
-            from melodygen.search import open_storage
+            from melodygen.search import make_pruner, open_storage
 
             study = optuna.load_study(study_name=self.study_name, storage=open_storage(self.storage))
+            study.pruner = make_pruner(**study.user_attrs["pruner"])  # the sweeper's, not Optuna's default
             self._trial = optuna.trial.Trial(study, self.trial_id)
         return self._trial
 
@@ -165,3 +166,21 @@ class ShareCores(pl.Callback):
 
     def on_test_start(self, trainer, pl_module) -> None:
         self.share.apply()
+
+
+class RunFacts(pl.Callback):
+    """At the start of fitting, the facts a dashboard compares runs on beside the config: the parameter
+    count and the data's counts (melodies kept and skipped, notes, windows per split), for W&B runs."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        wandb = [logger for logger in trainer.loggers if type(logger).__name__ == "WandbLogger"]
+        if not wandb or not trainer.is_global_zero:
+            return
+        from melodygen.data.datamodule import SPLIT_NAMES
+
+        datamodule = trainer.datamodule
+        data = dict(datamodule.parsed.summary())
+        data["windows"] = {SPLIT_NAMES[which]: len(ds) for which, ds in datamodule.datasets.items()}
+        facts = {"num_parameters": sum(p.numel() for p in pl_module.parameters()), "data_report": data}
+        for logger in wandb:
+            logger.experiment.config.update(facts, allow_val_change=True)

@@ -28,6 +28,8 @@ DONE, PRUNED, FAILED, UNFINISHED = "done", "pruned", "failed", "unfinished"
 DEFAULT_METRIC = "val/pitch_bits"
 #: Metrics shown beside the one runs are sorted by, when runs have them.
 SHOWN_METRICS = ("val/pitch_bits", "val/duration_bits", "val/pitch_acc", "val/loss")
+#: An axis with more values than this (an Optuna search's) is plotted as points on the axis's own ticks.
+MAX_TICKS = 6
 
 
 @dataclass
@@ -157,7 +159,7 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    done = [run for run in runs if metric in run.metrics and axis in run.overrides]
+    done = [run for run in runs if run.status == DONE and metric in run.metrics and axis in run.overrides]
     groups: dict[str, list[Run]] = {}
     for run in done:
         groups.setdefault(run.overrides.get(by, "") if by else "", []).append(run)
@@ -166,15 +168,28 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
     axes = figure.add_subplot()
     values = sorted({_value(run.overrides[axis]) for run in done}, key=lambda v: (isinstance(v, str), v))
     numeric = all(isinstance(v, float) for v in values)
+    # a grid's few values are joined by lines; a search's (many values, or several runs at one) are points
+    many = numeric and len(values) > MAX_TICKS
+    repeated = any(len({run.overrides[axis] for run in group}) < len(group) for group in groups.values())
+    scattered = many or repeated
     for label in sorted(groups, key=lambda v: (isinstance(_value(v), str), _value(v))):
         points = sorted(groups[label], key=lambda run: values.index(_value(run.overrides[axis])))
         xs = [
             _value(r.overrides[axis]) if numeric else values.index(_value(r.overrides[axis])) for r in points
         ]
-        axes.plot(xs, [r.metrics[metric] for r in points], marker="o", label=f"{by}={label}" if by else None)
+        axes.plot(
+            xs,
+            [r.metrics[metric] for r in points],
+            marker="o",
+            linestyle="none" if scattered else "-",
+            label=f"{by}={label}" if by else None,
+        )
+    wide = numeric and len(values) > 2 and values[-1] / max(values[0], 1e-12) >= 8
     if not numeric:
         axes.set_xticks(range(len(values)), [str(v) for v in values])
-    elif len(values) > 2 and values[-1] / max(values[0], 1e-12) >= 8:
+    elif wide and many:
+        axes.set_xscale("log")
+    elif wide:
         axes.set_xscale("log", base=2)
         axes.set_xticks(values, [f"{v:g}" for v in values])
     axes.set_xlabel(axis)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ def make_sampler(name: str, seed: int | None, n_startup_trials: int):
 
 
 def make_pruner(name: str, n_startup_trials: int, n_warmup_epochs: int, max_epochs: int):
+    """The study's pruner; a trial's job builds the same one from the study's ``pruner`` attribute."""
     import optuna
 
     if name == "median":
@@ -143,18 +145,26 @@ def finished_trials(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def fail_interrupted(study) -> list[int]:
-    """Mark trials still ``RUNNING`` (their study was killed) as failed; returns their numbers.
+def settle_interrupted(study, sweep_dir: Path, metric: str) -> list[tuple[int, str]]:
+    """Trials still ``RUNNING`` at a study's start were left by a killed sweeper (one sweeper drives a
+    study at a time). A trial whose job had finished (its ``metrics.json`` is there) is told its result;
+    any other is marked failed, and another trial takes its place. Returns ``(number, state)`` pairs."""
+    import json
 
-    One sweeper drives a study at a time, so a running trial at its start was left by a dead one.
-    """
     from optuna.trial import TrialState
 
-    numbers = []
+    settled = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(trial.number, state=TrialState.FAIL)
-        numbers.append(trial.number)
-    return numbers
+        path = sweep_dir / str(trial.number) / "metrics.json"
+        metrics = json.loads(path.read_text()) if path.is_file() else {}
+        if metrics.get("pruned_at_epoch") is not None:
+            study.tell(trial.number, state=TrialState.PRUNED)
+        elif isinstance(metrics.get(metric), int | float):
+            study.tell(trial.number, float(metrics[metric]))
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
+        settled.append((trial.number, study.trials[trial.number].state.name.lower()))
+    return settled
 
 
 def trial_outcome(result, metric: str) -> tuple[str, float | None, str]:
@@ -226,7 +236,6 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
     """
     import optuna
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     check_settings(settings)
@@ -243,16 +252,18 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
     url = storage_url(settings.storage, sweep_dir)
     name = settings.study_name or sweep_dir.name
     metric, direction = settings.metric, _name(settings.direction)
+    # the jobs prune with the same pruner: Optuna keeps none in the storage, so its settings go there
+    pruning = {
+        "name": _name(settings.pruner),
+        "n_startup_trials": settings.n_startup_trials,
+        "n_warmup_epochs": settings.n_warmup_epochs,
+        "max_epochs": int(config.trainer.max_epochs),
+    }
     study = optuna.create_study(
         study_name=name,
         storage=open_storage(url),
         sampler=make_sampler(_name(settings.sampler), settings.seed, settings.n_startup_trials),
-        pruner=make_pruner(
-            _name(settings.pruner),
-            settings.n_startup_trials,
-            settings.n_warmup_epochs,
-            int(config.trainer.max_epochs),
-        ),
+        pruner=make_pruner(**pruning),
         direction=direction,
         load_if_exists=True,
     )
@@ -261,19 +272,42 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
             f"hydra.sweeper.direction={direction}: study {name} in {url} is to be "
             f"{study.direction.name.lower()}d"
         )
-    for number in fail_interrupted(study):
-        log.warning("trial %d was interrupted: marked failed, another trial takes its place", number)
+    for number, state in settle_interrupted(study, sweep_dir, metric):
+        if state == "fail":
+            log.warning("trial %d was interrupted: marked failed, another trial takes its place", number)
+        else:
+            log.info("trial %d had finished when the study was stopped: %s", number, state)
     if study.trials and settings.seed is not None:  # a resumed study must not draw its first trials again
         seed = settings.seed + len(study.trials)
         study.sampler = make_sampler(_name(settings.sampler), seed, settings.n_startup_trials)
     study.set_user_attr("metric", metric)
+    study.set_user_attr("pruner", pruning)
     done = len(finished_trials(study))
     if done:
         log.info("study %s in %s: %d of %d trials already finished", name, url, done, settings.n_trials)
     else:
         log.info("study %s in %s: %d trials, %s %s", name, url, settings.n_trials, direction, metric)
     n_jobs = settings.n_jobs or _launcher_jobs(config)
-    failures = 0
+    try:
+        _optimize(study, settings, config, launcher, validate, space, fixed, url, metric, n_jobs)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C; Lightning turns one during fit into exit(1)
+        done = len(finished_trials(study))
+        print(
+            f"interrupted: {done} of {settings.n_trials} trials of study {name} finished; run the same "
+            f"command with hydra.sweep.dir={sweep_dir} to go on",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(130)
+    _summarize(study, sweep_dir, metric)
+    return study
+
+
+def _optimize(study, settings, config, launcher, validate, space, fixed, url, metric, n_jobs) -> None:
+    from optuna.trial import TrialState
+
+    sweep_dir, name = Path(config.hydra.sweep.dir), study.study_name
+    done, failures = len(finished_trials(study)), 0
     while done < settings.n_trials and failures < settings.n_trials:
         trials = [study.ask(space) for _ in range(min(n_jobs, settings.n_trials - done))]
         batch = [
@@ -309,8 +343,6 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
                 log.error("trial %d failed: %s", trial.number, why)
         done = len(finished_trials(study))
         write_best(study, sweep_dir, fixed, metric)
-    _summarize(study, sweep_dir, metric)
-    return study
 
 
 def check_settings(settings: DictConfig) -> None:

@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from melodygen.atomic import write_json_atomic
-from melodygen.callbacks import TrialPruning, trial_callback
+from melodygen.callbacks import RunFacts, TrialPruning, trial_callback
 from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
@@ -68,7 +68,7 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) 
     kwargs = to_plain(cfg.trainer)
     check_accelerator(kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
-    callbacks = _instantiate_group(cfg.callbacks) + list(extra_callbacks)
+    callbacks = [*_instantiate_group(cfg.callbacks), RunFacts(), *extra_callbacks]
     pruning = trial_callback(cfg.trial)
     if pruning is not None:  # this job is a trial of an Optuna study (sweep=optuna)
         callbacks.append(pruning)
@@ -90,11 +90,13 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) 
 
 
 def _log_config(trainer: pl.Trainer, cfg: DictConfig, out: Path) -> None:
-    """The whole composed config goes to every logger, so runs can be compared on any key; a W&B run's id
-    is kept in ``wandb_run.json`` in the run directory."""
+    """The whole composed config, with Hydra's overrides and group choices, goes to every logger, so runs
+    can be compared on any key; a W&B run's id is kept in ``wandb_run.json`` in the run directory."""
+    params = to_plain(cfg)
+    params.update(_hydra_choices())
     for logger in trainer.loggers:
         try:
-            logger.log_hyperparams(to_plain(cfg))
+            logger.log_hyperparams(params)
             if isinstance(logger, WandbLogger) and trainer.is_global_zero:
                 run = logger.experiment
                 record = {"id": run.id, "project": run.project, "group": run.group, "name": run.name}
@@ -106,6 +108,19 @@ def _log_config(trainer: pl.Trainer, cfg: DictConfig, out: Path) -> None:
                     f"runs on disk"
                 ) from None
             raise
+
+
+def _hydra_choices() -> dict:
+    """The job's command-line overrides and config-group choices (``model: lstm``), when Hydra runs it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    choices = {
+        group: choice for group, choice in hydra.runtime.choices.items() if not group.startswith("hydra/")
+    }
+    return {"hydra": {"overrides": list(hydra.overrides.task), "choices": choices}}
 
 
 def _first(results: list[dict]) -> dict:

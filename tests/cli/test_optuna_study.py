@@ -27,7 +27,7 @@ STUDY = [
     "hydra.sweeper.n_trials=8",
     "hydra.sweeper.sampler=random",
     "hydra.sweeper.n_startup_trials=2",
-    "hydra.sweeper.n_warmup_epochs=0",
+    "hydra.sweeper.n_warmup_epochs=1",
     "model.lr=tag(log,interval(1e-5,3e-2))",
     "model.hidden_size=choice(8,16)",
     "data.seq_len=choice(8,16)",
@@ -116,7 +116,8 @@ def test_a_study_prunes_survives_a_kill_and_resumes_to_its_trial_count(tmp_path,
     for trial in study.trials:
         if trial.state.name == "PRUNED":
             metrics = yaml.safe_load((sweep_dir / str(trial.number) / "metrics.json").read_text())
-            assert metrics["pruned_at_epoch"] == max(trial.intermediate_values) < 2
+            # the job pruned with the study's pruner: never within the warm-up epoch
+            assert metrics["pruned_at_epoch"] == max(trial.intermediate_values) == 1
             assert "test/pitch_bits" not in metrics  # a pruned trial is not tested
         if trial.state.name == "COMPLETE":
             assert len(trial.intermediate_values) == 3  # one report per epoch
@@ -137,7 +138,8 @@ def test_a_study_prunes_survives_a_kill_and_resumes_to_its_trial_count(tmp_path,
         expected = {"COMPLETE": "done", "PRUNED": "pruned", "FAIL": "failed"}[trial.state.name]
         assert statuses[str(trial.number)] == expected
     assert {"model.lr", "model.hidden_size"} <= set(shown["axes"]) and "trial.number" not in shown["axes"]
-    assert (sweep_dir / "compare.csv").is_file()
+    assert (sweep_dir / "compare.csv").is_file() and len(shown["written"]) == 1 + len(shown["axes"])
+    assert all(path.is_file() for path in shown["written"])
 
 
 def test_a_study_without_anything_to_search_is_one_line(tmp_path, tune_dir):
@@ -149,3 +151,24 @@ def test_a_study_without_anything_to_search_is_one_line(tmp_path, tune_dir):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: hydra.sweeper.n_trials=0 is not allowed: at least 1"
     )
+
+
+def test_a_resumed_study_settles_the_trials_its_killed_sweeper_left_running(tmp_path):
+    import json
+
+    import optuna
+
+    from melodygen.search import open_storage, settle_interrupted
+
+    url = storage_url(None, tmp_path)
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    trials = [study.ask() for _ in range(3)]
+    for trial in trials:
+        trial.report(3.0, step=0)
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps({"val/pitch_bits": 2.5}))  # finished, untold
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps({"val/pitch_bits": 3.0, "pruned_at_epoch": 0}))
+    settled = settle_interrupted(study, tmp_path, "val/pitch_bits")  # trial 2 left no result: failed
+    assert settled == [(0, "complete"), (1, "pruned"), (2, "fail")]
+    assert load_study(url).best_value == 2.5

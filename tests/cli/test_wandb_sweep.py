@@ -36,6 +36,14 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
         swept = dict(part.split("=") for part in run["run"]["name"].split(","))
         assert run["config"]["model"]["hidden_size"] == int(swept["hidden_size"])
         assert run["config"]["data"]["seq_len"] == int(swept["seq_len"])
+        assert (
+            run["config"]["num_parameters"]
+            == json.loads((job / "metrics.json").read_text())["num_parameters"]
+        )
+        assert run["config"]["hydra"]["choices"]["model"] == "lstm"
+        assert f"model.hidden_size={swept['hidden_size']}" in run["config"]["hydra"]["overrides"]
+        counts = run["config"]["data_report"]
+        assert counts["kept"] == 20 and counts["skipped"] == 0 and counts["windows"]["train"] > 0
         assert any("val/loss" in row for row in run["history"])
         assert any("sample/distinct_pitches" in row for row in run["history"])  # the sample monitor's
         media = {path.split("/")[1] for path in run["files"] if path.startswith("media/")}
