@@ -15,6 +15,7 @@ default is an integer), and ``tag(log,interval(1e-4,1e-2))`` samples on a log sc
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import sys
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 STUDY_FILE = "optuna.db"
 BEST_FILE = "best.yaml"
-#: Overrides the sweeper adds to every job, to say which trial it is.
-TRIAL_KEYS = ("trial.number", "trial.id", "trial.study_name", "trial.storage", "trial.metric")
+#: A study stops after this many failed trials in a row (a mistake every trial makes, such as a metric
+#: that is never logged), instead of failing all of its trials.
+FAILURES_IN_A_ROW = 3
 
 
 # ------------------------------------------------------------------------------------- the search space
@@ -149,8 +151,6 @@ def settle_interrupted(study, sweep_dir: Path, metric: str) -> list[tuple[int, s
     """Trials still ``RUNNING`` at a study's start were left by a killed sweeper (one sweeper drives a
     study at a time). A trial whose job had finished (its ``metrics.json`` is there) is told its result;
     any other is marked failed, and another trial takes its place. Returns ``(number, state)`` pairs."""
-    import json
-
     from optuna.trial import TrialState
 
     settled = []
@@ -175,7 +175,9 @@ def trial_outcome(result, metric: str) -> tuple[str, float | None, str]:
         return "fail", None, f"{type(result._return_value).__name__}: {result._return_value}"
     metrics = result.return_value
     if not isinstance(metrics, Mapping):  # the job recorded its failure in failure.json
-        return "fail", None, "the job failed (see its failure.json)"
+        failure = Path(result.hydra_cfg.hydra.runtime.output_dir) / "failure.json"
+        reason = json.loads(failure.read_text()).get("error") if failure.is_file() else None
+        return "fail", None, reason or "the job failed (see its train.log)"
     if metrics.get("pruned_at_epoch") is not None:
         return "pruned", None, f"pruned after epoch {metrics['pruned_at_epoch']}"
     if metric not in metrics:
@@ -307,8 +309,13 @@ def _optimize(study, settings, config, launcher, validate, space, fixed, url, me
     from optuna.trial import TrialState
 
     sweep_dir, name = Path(config.hydra.sweep.dir), study.study_name
-    done, failures = len(finished_trials(study)), 0
-    while done < settings.n_trials and failures < settings.n_trials:
+    done, failed_in_a_row = len(finished_trials(study)), 0
+    while done < settings.n_trials:
+        if failed_in_a_row >= FAILURES_IN_A_ROW:
+            log.error(
+                "%d trials in a row failed: the study stops (each failure is named below)", failed_in_a_row
+            )
+            return
         trials = [study.ask(space) for _ in range(min(n_jobs, settings.n_trials - done))]
         batch = [
             [
@@ -331,6 +338,7 @@ def _optimize(study, settings, config, launcher, validate, space, fixed, url, me
         results = launcher.launch(batch, initial_job_idx=trials[0].number)
         for trial, result in zip(trials, results):
             state, value, why = trial_outcome(result, metric)
+            failed_in_a_row = failed_in_a_row + 1 if state == "fail" else 0
             if state == "complete":
                 study.tell(trial, value)
                 log.info("trial %d: %s %.4f (%s)", trial.number, metric, value, _params(trial.params))
@@ -339,7 +347,6 @@ def _optimize(study, settings, config, launcher, validate, space, fixed, url, me
                 log.info("trial %d: %s (%s)", trial.number, why, _params(trial.params))
             else:
                 study.tell(trial, state=TrialState.FAIL)
-                failures += 1
                 log.error("trial %d failed: %s", trial.number, why)
         done = len(finished_trials(study))
         write_best(study, sweep_dir, fixed, metric)

@@ -172,3 +172,17 @@ def test_a_resumed_study_settles_the_trials_its_killed_sweeper_left_running(tmp_
     settled = settle_interrupted(study, tmp_path, "val/pitch_bits")  # trial 2 left no result: failed
     assert settled == [(0, "complete"), (1, "pruned"), (2, "fail")]
     assert load_study(url).best_value == 2.5
+
+
+def test_a_mistake_every_trial_makes_stops_the_study_after_three_trials(tmp_path, tune_dir):
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *STUDY, "hydra.sweeper.metric=val/pich_bits",
+        f"hydra.sweep.dir={tmp_path / 'study'}",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "3 trials in a row failed: the study stops" in proc.stdout
+    assert "trial.metric=val/pich_bits: not logged; validation logs val/bits" in proc.stdout
+    study = load_study(storage_url(None, tmp_path / "study"))
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 3
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 4 and errors[-1].startswith("error: 3 job(s) of the sweep")
