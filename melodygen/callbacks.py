@@ -49,8 +49,8 @@ class SampleMonitor(pl.Callback):
         melodies = sample_melodies(
             pl_module, self.num_samples, self.length, temperature=self.temperature, seed=self.seed
         )
-        for name, value in sample_statistics(melodies).items():
-            pl_module.log(f"sample/{name}", value, rank_zero_only=True)
+        for name, value in sample_statistics(melodies).items():  # every rank samples the same melodies
+            pl_module.log(f"sample/{name}", value, sync_dist=True)
         if not trainer.is_global_zero:
             return
         folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"

@@ -105,6 +105,8 @@ class DataConfig:
     representation: RepresentationName = RepresentationName.categorical
     seq_len: int = 64  # inputs per training window (notes and rests; 16th steps for event)
     window_stride: int = 16
+    # windows per batch on each device; one optimizer step sees batch_size × devices × nodes ×
+    # trainer.accumulate_grad_batches (logged as "batch: …" and kept in metrics.json as global_batch_size)
     batch_size: int = 64
     num_workers: int = 0  # DataLoader worker processes
     val_fraction: float = 0.1
@@ -412,6 +414,11 @@ def check_train(cfg: DictConfig) -> None:
         "training needs a validation split",
     )
     check_model(cfg.model)
+    # ddp_spawn's workers start from a pickled copy of the run: the loggers' state and what the launching
+    # process writes afterwards are lost (CSV and TensorBoard fail)
+    strategy = str(cfg.trainer.strategy)
+    spawned = strategy.startswith(("ddp_spawn", "ddp_notebook", "ddp_fork"))
+    require(not spawned, "trainer.strategy", strategy, "use trainer=ddp, which also works in a --multirun")
     if cfg.ckpt_path is None and not cfg.train:
         require(False, "train", cfg.train, "evaluation only (train=false) needs ckpt_path=path/to.ckpt")
     require(

@@ -47,9 +47,12 @@ def shares_cores(threads: int | None, launcher: Mapping[str, Any] | None) -> boo
 
 
 def job_threads(
-    threads: int | None, launcher: Mapping[str, Any] | None = None, dataloader_workers: int = 0
+    threads: int | None,
+    launcher: Mapping[str, Any] | None = None,
+    dataloader_workers: int = 0,
+    ranks: int = 1,
 ) -> tuple[int, str]:
-    """``(threads, why)`` for one job."""
+    """``(threads, why)`` for one job, or for each of its ``ranks`` DDP processes on this machine."""
     if threads:
         return threads, "threads="
     slurm = os.environ.get("SLURM_CPUS_PER_TASK")
@@ -59,6 +62,8 @@ def job_threads(
         cores = usable_cores()
         jobs = parallel_jobs(launcher, cores)
         share, why = max(1, cores // jobs), f"{cores} cores / {jobs} parallel job(s)"
+    if ranks > 1:
+        share, why = share // ranks, f"{why} / {ranks} DDP processes"
     if dataloader_workers:
         why += f" - {dataloader_workers} DataLoader worker(s)"
     return max(1, share - dataloader_workers), why

@@ -154,6 +154,14 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     trainer = build_trainer(cfg, callbacks)
+    global_batch = cfg.data.batch_size * trainer.world_size * cfg.trainer.accumulate_grad_batches
+    log.info(
+        "batch: %d windows per device × %d device(s) × %d accumulated = %d per optimizer step",
+        cfg.data.batch_size,
+        trainer.world_size,
+        cfg.trainer.accumulate_grad_batches,
+        global_batch,
+    )
     failed = True
     try:
         _log_config(trainer, cfg, out)
@@ -184,6 +192,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             "epochs": int(trainer.current_epoch),
             "train_seconds": round(train_seconds, 2),
             "num_parameters": sum(p.numel() for p in model.parameters()),
+            "global_batch_size": global_batch,
+            "world_size": trainer.world_size,
             "representation": representation.name,
         }
         if pruned_at is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
@@ -13,6 +14,7 @@ def _train(cfg, overrides: list[str]) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
     from melodygen.callbacks import ShareCores
+    from melodygen.ddp import ddp_job, local_ranks
     from melodygen.threads import CoreShare, job_threads, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
 
@@ -23,17 +25,17 @@ def _train(cfg, overrides: list[str]) -> dict:
     share = None
     if shares_cores(cfg.threads, hydra_config.launcher):  # the last jobs of a sweep take the freed cores
         share = CoreShare(Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers)
-    cfg.threads, why = job_threads(cfg.threads, hydra_config.launcher, cfg.data.num_workers)
+    ranks = local_ranks(cfg.trainer) if str(cfg.trainer.strategy).startswith("ddp") else 1
+    cfg.threads, why = job_threads(cfg.threads, hydra_config.launcher, cfg.data.num_workers, ranks)
     logging.getLogger("melodygen").info("threads: %d (%s)", cfg.threads, why)
     wandb = (cfg.logger or {}).get("wandb")
     if wandb is not None:
         from melodygen.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
-    if share is None:
-        return train(cfg, overrides)  # a sweeper (sweep=optuna) reads its metrics
-    with share:
-        return train(cfg, overrides, callbacks=[ShareCores(share)])
+    with ddp_job(hydra_config, overrides), share or nullcontext():
+        # a sweeper (sweep=optuna) reads the metrics this returns
+        return train(cfg, overrides, callbacks=[ShareCores(share)] if share else [])
 
 
 main = hydra_app("train", _train, check_train)

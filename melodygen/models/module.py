@@ -45,7 +45,16 @@ class MelodyLSTM(pl.LightningModule):
         x, y = batch
         outputs, _ = self(x)
         loss = self.representation.loss(outputs, y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        # sync_dist: under DDP the epoch value is the mean over every rank's batches, not rank 0's
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=x.shape[0],
+            sync_dist=True,
+        )
         return loss
 
     def _evaluate(self, batch, stage: str) -> torch.Tensor:

@@ -1,0 +1,30 @@
+"""Callbacks that tests add to real runs (``+callbacks.NAME._target_=probes.…``; tests/ is on PYTHONPATH)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+
+class BatchProbe(pl.Callback):
+    """Write ``probe_rank<N>.json`` into the run directory: a digest of each of this rank's first training
+    batches, the world size and the sampler, so a test can tell what every DDP rank saw."""
+
+    def __init__(self, batches: int = 3):
+        self.batches, self.digests = batches, []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == 0 and batch_idx < self.batches:
+            inputs = batch[0].detach().cpu().numpy().tobytes()
+            self.digests.append(hashlib.sha1(inputs).hexdigest())
+
+    def on_train_end(self, trainer, pl_module):
+        sampler = trainer.train_dataloader.sampler
+        record = {
+            "rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "sampler": type(sampler).__name__,
+            "digests": self.digests,
+        }
+        Path(trainer.default_root_dir, f"probe_rank{trainer.global_rank}.json").write_text(json.dumps(record))
