@@ -11,15 +11,20 @@ first epoch, not after the run.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
 from pytorch_lightning.trainer.states import TrainerFn
 
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
 from melodygen.metrics import SAMPLE_STATISTICS, sample_statistics
+from melodygen.progress import clock, is_terminal
+from melodygen.progress import log as progress_log
 from melodygen.render import write_melodies, write_wav
 
 log = logging.getLogger(__name__)
@@ -184,3 +189,71 @@ class RunFacts(pl.Callback):
         facts = {"num_parameters": sum(p.numel() for p in pl_module.parameters()), "data_report": data}
         for logger in wandb:
             logger.experiment.config.update(facts, allow_val_change=True)
+
+
+def progress_bar(every_n_seconds: float = 30.0, every_n_steps: int = 0) -> ProgressBar:
+    """The rich bar on a terminal; :class:`LineProgress` when standard output is a file or a pipe."""
+    if is_terminal():
+        return RichProgressBar()
+    return LineProgress(every_n_seconds, every_n_steps)
+
+
+class LineProgress(ProgressBar):
+    """Training progress as log lines: every ``every_n_seconds`` seconds or ``every_n_steps`` batches
+    (whichever comes first; 0 turns either off), and at the end of each epoch."""
+
+    def __init__(self, every_n_seconds: float = 30.0, every_n_steps: int = 0):
+        super().__init__()
+        if every_n_seconds < 0 or every_n_steps < 0:
+            raise ValueError("every_n_seconds and every_n_steps must not be negative")
+        self.every_n_seconds, self.every_n_steps = every_n_seconds, every_n_steps
+        self._enabled = True
+        self._epoch_started = self._last_line = 0.0
+        self._windows = 0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_started = self._last_line = time.monotonic()
+        self._windows = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: Any, batch_idx: int) -> None:
+        self._windows += len(batch[0])
+        if not self._enabled:
+            return
+        now, done = time.monotonic(), batch_idx + 1
+        due_time = self.every_n_seconds and now - self._last_line >= self.every_n_seconds
+        due_step = self.every_n_steps and done % self.every_n_steps == 0
+        if not (due_time or due_step):
+            return
+        self._last_line = now
+        elapsed = max(now - self._epoch_started, 1e-9)
+        total = self.total_train_batches
+        known = isinstance(total, int) and total > 0
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        parts.append(f"step {done}/{total} ({100 * done / total:.0f}%)" if known else f"step {done}")
+        loss = trainer.callback_metrics.get("train/loss_step")
+        if loss is not None:
+            parts.append(f"train/loss {float(loss):.4f}")
+        parts.append(f"{done / elapsed:.1f} it/s, {self._windows / elapsed:,.0f} windows/s")
+        if known:
+            parts.append(f"epoch ETA {clock((total - done) * elapsed / done)}")
+        progress_log.info(" · ".join(parts))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._enabled:
+            return
+        metrics = trainer.callback_metrics
+        shown = [
+            f"{name} {float(metrics[name]):.4f}"
+            for name in ("train/loss_epoch", "val/loss", "val/pitch_bits", "val/pitch_acc")
+            if name in metrics
+        ]
+        took = clock(time.monotonic() - self._epoch_started)
+        progress_log.info(
+            " · ".join([f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done in {took}", *shown])
+        )

@@ -28,8 +28,13 @@ def cut_into_units(items: Sequence[Item], size: int) -> list[list[Item]]:
 
 
 def _progress(label: str, noun: str, enabled: bool, transient: bool):
+    """A rich bar on a terminal; elsewhere (a log file, a pipe) a line every few seconds."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from melodygen.progress import LineCounter, is_terminal
+
+    if enabled and not is_terminal():
+        return LineCounter(label, noun)
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),

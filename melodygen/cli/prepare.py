@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
@@ -19,7 +18,7 @@ def prepare(cfg, overrides: list[str] = ()) -> dict:
         cfg.data.cache_dir,
         ExtractionParams(min_notes=cfg.data.min_notes),
         workers=cfg.data.parse_workers,
-        progress=sys.stderr.isatty(),
+        progress=True,  # a bar on a terminal, lines in a log file
         require_melodies=False,
     )
     report_path = Path(cfg.paths.output_dir) / "report.json"
