@@ -40,10 +40,16 @@ def parallel_jobs(launcher: Mapping[str, Any] | None, cores: int) -> int:
 
 
 def shares_cores(threads: int | None, launcher: Mapping[str, Any] | None) -> bool:
-    """Whether a job's share changes as the jobs beside it finish: a joblib sweep without ``threads=``
-    or SLURM's count."""
+    """Whether a job's share changes as the jobs beside it start and finish: a joblib or local submitit
+    sweep, without ``threads=`` or SLURM's count."""
     slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
-    return not threads and not slurm.isdigit() and parallel_jobs(launcher, usable_cores()) > 1
+    if threads or slurm.isdigit():
+        return False
+    # submitit's local launcher starts every job of the sweep at once, however many there are
+    local_submitit = "submitit" in str((launcher or {}).get("_target_", "")) and "Local" in str(
+        launcher["_target_"]
+    )
+    return local_submitit or parallel_jobs(launcher, usable_cores()) > 1
 
 
 def job_threads(

@@ -25,6 +25,7 @@ from melodygen.generate import sample_melodies
 from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyLSTM, load_model, read_checkpoint
 from melodygen.representations import get_representation
+from melodygen.requeue import SaveOnPreemption, clear_preempted
 from melodygen.resume import adopt_checkpoint, check_epochs_left, overridden_keys
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
-    trainer = build_trainer(cfg, callbacks)
+    # on a cluster: save before the job is requeued (preempted.json, checkpoints/preempted.ckpt)
+    trainer = build_trainer(cfg, [*callbacks, SaveOnPreemption(out)])
     global_batch = cfg.data.batch_size * trainer.world_size * cfg.trainer.accumulate_grad_batches
     log.info(
         "batch: %d windows per device × %d device(s) × %d accumulated = %d per optimizer step",
@@ -199,6 +201,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         if pruned_at is not None:
             summary["pruned_at_epoch"] = pruned_at
         write_json_atomic(out / "metrics.json", summary)
+        clear_preempted(out)
         if cfg.samples.num_samples > 0 and pruned_at is None:
             _write_samples(cfg, model if best is None else load_model(best), out / "samples")
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))

@@ -45,6 +45,8 @@ def test_jobs_beside_each_other_share_the_cores_and_the_last_one_takes_them_all(
     from melodygen.threads import CoreShare, shares_cores
 
     assert shares_cores(None, JOBLIB) and not shares_cores(2, JOBLIB) and not shares_cores(None, BASIC)
+    local = {"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"}
+    assert shares_cores(None, local)  # it starts every job at once
     folder = tmp_path / ".running"
     neighbour = subprocess.Popen(["sleep", "60"])
     before = torch.get_num_threads()

@@ -15,6 +15,7 @@ def _train(cfg, overrides: list[str]) -> dict:
 
     from melodygen.callbacks import ShareCores
     from melodygen.ddp import ddp_job, local_ranks
+    from melodygen.requeue import preempted_checkpoint
     from melodygen.threads import CoreShare, job_threads, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
 
@@ -22,6 +23,10 @@ def _train(cfg, overrides: list[str]) -> dict:
     if cfg.ckpt_path == "last":  # before the W&B run to go on in is chosen from it
         resolve_last_checkpoint(cfg, cfg.task_name)
         logging.getLogger("melodygen").info("ckpt_path=last: %s", cfg.ckpt_path)
+    preempted = preempted_checkpoint(Path(cfg.paths.output_dir))
+    if cfg.ckpt_path is None and preempted is not None:  # a requeued job: go on where it was stopped
+        cfg.ckpt_path = str(preempted)
+        logging.getLogger("melodygen").info("resuming a preempted job from %s", preempted)
     share = None
     if shares_cores(cfg.threads, hydra_config.launcher):  # the last jobs of a sweep take the freed cores
         share = CoreShare(Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers)
