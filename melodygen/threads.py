@@ -31,11 +31,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def parallel_jobs(launcher: Mapping[str, Any] | None, cores: int) -> int:
+def parallel_jobs(launcher: Mapping[str, Any] | None, cores: int | None = None) -> int:
     """How many jobs Hydra's launcher runs at once on this machine (1 for the basic launcher)."""
     if not launcher or "joblib" not in str(launcher.get("_target_", "")):
         return 1
     n_jobs = int(launcher.get("n_jobs") or 1)
+    cores = cores or usable_cores()
     return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)  # joblib: -1 means every core
 
 

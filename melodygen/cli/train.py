@@ -12,11 +12,13 @@ from melodygen.config import check_train, resolve_last_checkpoint
 
 def _train(cfg, overrides: list[str]) -> dict:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from melodygen.callbacks import ShareCores
     from melodygen.ddp import ddp_job, local_ranks
+    from melodygen.gpus import GpuSlot, gpus_for_jobs, visible_gpus
     from melodygen.requeue import preempted_checkpoint
-    from melodygen.threads import CoreShare, job_threads, shares_cores
+    from melodygen.threads import CoreShare, job_threads, parallel_jobs, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
 
     hydra_config = HydraConfig.get()
@@ -38,7 +40,17 @@ def _train(cfg, overrides: list[str]) -> dict:
         from melodygen.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
-    with ddp_job(hydra_config, overrides), share or nullcontext():
+    slot = None
+    if hydra_config.mode == RunMode.MULTIRUN:  # parallel jobs on a machine with GPUs: a GPU each
+        gpus = visible_gpus()
+        accelerator = getattr(cfg.trainer.accelerator, "value", cfg.trainer.accelerator)
+        per_job = gpus_for_jobs(accelerator, cfg.trainer.devices, parallel_jobs(hydra_config.launcher), gpus)
+        if per_job is not None:
+            slot = GpuSlot(Path(hydra_config.sweep.dir) / ".gpus", gpus, per_job)
+    with ddp_job(hydra_config, overrides), share or nullcontext(), slot or nullcontext() as taken:
+        if taken:
+            cfg.trainer.devices = taken
+            logging.getLogger("melodygen").info("GPUs: %s (free when this job started)", taken)
         # a sweeper (sweep=optuna) reads the metrics this returns
         return train(cfg, overrides, callbacks=[ShareCores(share)] if share else [])
 
