@@ -142,7 +142,7 @@ class TrainerConfig:
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    precision: Any = "32-true"
+    precision: Any = "32-true"  # or mixed: bf16-mixed where the GPU supports it, else 16-mixed
     max_epochs: int = 5
     min_epochs: int = 1
     max_steps: int = -1

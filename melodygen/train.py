@@ -65,9 +65,20 @@ def check_accelerator(accelerator: str) -> None:
         raise MelodygenError("trainer.accelerator=mps: Apple's MPS is not available here; use trainer=cpu")
 
 
+def resolve_precision(precision, accelerator: str):
+    """``mixed`` → ``bf16-mixed`` on a GPU that supports bfloat16, ``16-mixed`` on an older one, and
+    ``32-true`` without a GPU; any other value stays."""
+    if precision != "mixed":
+        return precision
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
     kwargs = to_plain(cfg.trainer)
     check_accelerator(kwargs["accelerator"])
+    kwargs["precision"] = resolve_precision(kwargs["precision"], kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
     callbacks = [*_instantiate_group(cfg.callbacks), RunFacts(), *extra_callbacks]
     pruning = trial_callback(cfg.trial)

@@ -1,9 +1,11 @@
 """Lightning ``fit`` throughput against a plain PyTorch loop: same model, same batches, same optimizer.
 
-    python scripts/bench_train.py [--midi-dir data/folk] [--hidden-size 128] [--num-layers 2] [--batches 40]
+    python scripts/bench_train.py [--midi-dir data/folk] [--device auto] [--sizes default,performance_rnn]
 
-Prints steps/s of both and their ratio (target: Lightning ≥ 0.97 × plain), alternating the two a few
-times in one process so machine drift hits both alike.
+Prints tokens/s (sequence elements per second) of both and their ratio (target: Lightning ≥ 0.97 ×
+plain) on the device present (``auto``: CUDA when there is one), alternating the two a few times in one
+process so machine drift hits both alike. The default model (2 × 128) is measured everywhere; on a GPU
+also the ``experiment=performance_rnn`` size (3 × 512), unless ``--sizes`` says otherwise.
 """
 
 from __future__ import annotations
@@ -47,11 +49,23 @@ def real_batches(midi_dir: Path, seq_len: int, batch_size: int, count: int, repr
     return batches
 
 
-def plain_loop(model: MelodyLSTM, batches, warmup: int) -> float:
+#: name → (hidden_size, num_layers, embedding_dim), as in conf/model/lstm.yaml and the experiment
+SIZES = {"default": (128, 2, 32), "performance_rnn": (512, 3, 128)}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_loop(model: MelodyLSTM, batches, warmup: int, device: torch.device) -> float:
+    model.to(device)
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
     opt = model.configure_optimizers()
     model.train()
     for i, (x, y) in enumerate(batches):
         if i == warmup:
+            _sync(device)
             start = time.perf_counter()
         outputs, _ = model(x)
         loss = model.representation.loss(outputs, y)
@@ -59,25 +73,28 @@ def plain_loop(model: MelodyLSTM, batches, warmup: int) -> float:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         opt.step()
+    _sync(device)
     return (len(batches) - warmup) / (time.perf_counter() - start)
 
 
 class _Clock(pl.Callback):
-    def __init__(self, warmup: int):
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+    def __init__(self, warmup: int, device: torch.device):
+        self.warmup, self.device, self.start, self.end = warmup, device, 0.0, 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if batch_idx == self.warmup:
+            _sync(self.device)
             self.start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+    def on_train_end(self, trainer, pl_module):
+        _sync(self.device)
         self.end = time.perf_counter()
 
 
-def lightning_fit(model: MelodyLSTM, batches, warmup: int) -> float:
-    clock = _Clock(warmup)
+def lightning_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device) -> float:
+    clock = _Clock(warmup, device)
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator="cuda" if device.type == "cuda" else "cpu",
         devices=1,
         max_epochs=1,
         logger=False,
@@ -97,9 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
     parser.add_argument("--representation", default="categorical")
-    parser.add_argument("--hidden-size", type=int, default=128)
-    parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--num-layers", type=int, default=2)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu or cuda")
+    parser.add_argument("--sizes", default=None, help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=40)
@@ -110,35 +126,32 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     if not args.midi_dir.is_dir():
         raise SystemExit(f"error: {args.midi_dir} is not a folder (run `make data` or pass --midi-dir)")
+    cuda = torch.cuda.is_available() if args.device == "auto" else args.device == "cuda"
+    device = torch.device("cuda" if cuda else "cpu")
+    sizes = (args.sizes or ("default,performance_rnn" if cuda else "default")).split(",")
+    where = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     batches = real_batches(args.midi_dir, args.seq_len, args.batch_size, args.batches, args.representation)
-    pl.seed_everything(0, verbose=False)
-    template = MelodyLSTM(
-        args.representation,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        embedding_dim=args.embedding_dim,
-    )
-    plain, lightning = [], []
-    for _ in range(args.repeats):
-        plain.append(plain_loop(copy.deepcopy(template), batches, args.warmup))
-        lightning.append(lightning_fit(copy.deepcopy(template), batches, args.warmup))
-    ratios = [b / a for a, b in zip(plain, lightning)]
+    tokens = args.batch_size * args.seq_len  # per step
     print(
-        f"model {args.representation} {args.num_layers}x{args.hidden_size}, batch {args.batch_size} x "
-        f"seq_len {args.seq_len}, {len(batches) - args.warmup} timed steps x {args.repeats} repeats, "
-        f"{torch.get_num_threads()} threads"
+        f"bench_train on {where}: batch {args.batch_size} x seq_len {args.seq_len}, "
+        f"{len(batches) - args.warmup} timed steps x {args.repeats} repeats"
     )
-    print(
-        f"plain PyTorch loop : {statistics.median(plain):8.2f} steps/s  (runs: "
-        + ", ".join(f"{v:.2f}" for v in plain)
-        + ")"
-    )
-    print(
-        f"Lightning fit      : {statistics.median(lightning):8.2f} steps/s  (runs: "
-        + ", ".join(f"{v:.2f}" for v in lightning)
-        + ")"
-    )
-    print(f"ratio Lightning / plain: {statistics.median(ratios):.3f}  (target >= 0.97)")
+    for name in sizes:
+        hidden_size, num_layers, embedding_dim = SIZES[name]
+        pl.seed_everything(0, verbose=False)
+        template = MelodyLSTM(
+            args.representation, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim
+        )
+        plain, lightning = [], []
+        for _ in range(args.repeats):
+            plain.append(plain_loop(copy.deepcopy(template), batches, args.warmup, device))
+            lightning.append(lightning_fit(copy.deepcopy(template), batches, args.warmup, device))
+        ratio = statistics.median(b / a for a, b in zip(plain, lightning))
+        print(
+            f"  {name} ({num_layers} x {hidden_size}): plain {statistics.median(plain) * tokens:10,.0f} tokens/s, "
+            f"Lightning {statistics.median(lightning) * tokens:10,.0f} tokens/s, "
+            f"ratio {ratio:.3f} (target >= 0.97)"
+        )
 
 
 if __name__ == "__main__":

@@ -225,3 +225,19 @@ def test_the_sample_monitor_logs_statistics_and_writes_melodies_each_epoch(tmp_p
     for row in rows:
         assert 1 <= float(row["sample/distinct_pitches"]) <= 128
         assert 0 < float(row["sample/top_pitch_share"]) <= 1
+
+
+def test_mixed_precision_is_bf16_where_the_gpu_has_it(monkeypatch):
+    import torch
+
+    from melodygen.train import resolve_precision
+
+    assert resolve_precision("16-mixed", "gpu") == "16-mixed"  # an explicit choice stays
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_precision("mixed", "auto") == "32-true"  # no GPU: full precision on the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve_precision("mixed", "gpu") == "bf16-mixed"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert resolve_precision("mixed", "cuda") == "16-mixed"
+    assert resolve_precision("mixed", "cpu") == "32-true"
