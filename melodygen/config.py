@@ -108,7 +108,9 @@ class DataConfig:
     # windows per batch on each device; one optimizer step sees batch_size × devices × nodes ×
     # trainer.accumulate_grad_batches (logged as "batch: …" and kept in metrics.json as global_batch_size)
     batch_size: int = 64
-    num_workers: int = 0  # DataLoader worker processes
+    # DataLoader worker processes; 0 suits the in-memory windows: a batch is a slice of one tensor, so
+    # workers would only copy it between processes (and take cores from training on a CPU)
+    num_workers: int = 0
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0

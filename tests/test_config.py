@@ -41,7 +41,13 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
+#: options whose values come from Hydra's own config (composed in their own test)
+WITH_HYDRA = {("trainer", "slurm")}
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), [(g, o) for g in GROUPS for o in options(g) if (g, o) not in WITH_HYDRA]
+)
 def test_every_option_of_every_group_composes(tmp_path, group, option):
     cfg = compose_train(tmp_path, tmp_path, f"{group}={option}")
     plain = to_plain(cfg)  # every value resolves (run-time ones are set by compose_train)
@@ -143,3 +149,29 @@ def _imports(path: Path) -> set[str]:
 )
 def test_the_domain_and_the_models_do_not_import_the_data_package(path):
     assert not {m for m in _imports(path) if m == "melodygen.data" or m.startswith("melodygen.data.")}
+
+
+def test_the_slurm_trainer_follows_the_slurm_launcher():
+    from hydra.core.hydra_config import HydraConfig
+
+    register_configs()
+    overrides = [
+        "hydra/launcher=slurm",
+        "trainer=slurm",
+        "hydra.launcher.gpus_per_node=4",
+        "hydra.launcher.nodes=2",
+        "paths.output_dir=/somewhere",  # Hydra sets it in a run
+    ]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert launcher.tasks_per_node == 4  # one task per GPU: SLURM starts the ranks, Lightning finds them
+    assert (launcher.signal_delay_s, launcher.max_num_timeout) == (120, 5)
+    HydraConfig.instance().set_config(cfg)  # what ${hydra:…} reads inside a job
+    try:
+        trainer = to_plain(cfg.trainer)
+    finally:
+        HydraConfig.instance().cfg = None
+    assert (trainer["devices"], trainer["num_nodes"], trainer["strategy"]) == (4, 2, "ddp")
+    assert (trainer["accelerator"], trainer["precision"]) == ("gpu", "mixed")
