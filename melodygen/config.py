@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from melodygen.errors import MelodygenError
 
@@ -252,6 +252,23 @@ class GenerateConfig:
 
 
 @dataclass
+class EvaluateConfig:
+    """``melodygen-evaluate``: score checkpoints on a MIDI folder, and/or compare generated melodies with real ones."""
+
+    # a checkpoint, or a list of them for one comparison table ('ckpt_path=[a.ckpt,b.ckpt]'); last = the
+    # newest last.ckpt of any run; null with samples_dir = compare sets only
+    ckpt_path: Any = None
+    data: DataConfig = field(default_factory=DataConfig)  # data.midi_dir: the melodies to score
+    # a folder of generated MIDI to compare with reference_dir (Yang & Lerch 2018); null = no comparison
+    samples_dir: Optional[str] = None
+    reference_dir: Optional[str] = None  # null = data.midi_dir
+    device: str = "auto"  # auto = cuda when available, else cpu
+    batch_size: int = 32  # melodies scored at once
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "evaluate"
+
+
+@dataclass
 class CorpusConfig:
     """``melodygen-corpus``: the folk corpus, one MIDI file per tune of the ABC collections in music21."""
 
@@ -271,6 +288,7 @@ SCHEMAS = {
     "prepare_schema": PrepareConfig,
     "generate_schema": GenerateConfig,
     "corpus_schema": CorpusConfig,
+    "evaluate_schema": EvaluateConfig,
 }
 
 
@@ -400,6 +418,35 @@ def check_generate(cfg: DictConfig) -> None:
     check_checkpoint_path(cfg.ckpt_path)
     s = cfg.samples
     check_sampling(s.num_samples, s.length, s.temperature, s.top_k, s.top_p)
+
+
+def checkpoint_list(ckpt_path: Any) -> list[str]:
+    """``ckpt_path`` as a list of paths (one path, or a list of them)."""
+    if ckpt_path is None:
+        return []
+    return (
+        [str(p) for p in ckpt_path] if isinstance(ckpt_path, list | tuple | ListConfig) else [str(ckpt_path)]
+    )
+
+
+def check_evaluate(cfg: DictConfig) -> None:
+    require(
+        cfg.ckpt_path is not None or cfg.samples_dir is not None,
+        "ckpt_path",
+        None,
+        "give a checkpoint to score on data.midi_dir, or samples_dir=… to compare with reference_dir",
+    )
+    if cfg.ckpt_path == "last":
+        resolve_last_checkpoint(cfg)
+    for path in checkpoint_list(cfg.ckpt_path):
+        check_checkpoint_path(path)
+    if cfg.ckpt_path is not None or cfg.reference_dir is None:
+        check_midi_dir(cfg)
+    for key in ("samples_dir", "reference_dir"):
+        folder = cfg[key]
+        if folder is not None and not os.path.isdir(os.path.expanduser(folder)):
+            raise MelodygenError(f"{key}={str(os.path.expanduser(folder))!r} is not a folder")
+    require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, "at least 1 melody at a time")
 
 
 def check_train(cfg: DictConfig) -> None:

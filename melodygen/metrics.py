@@ -145,7 +145,7 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray
     return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).ravel()
 
 
-def _density(values: np.ndarray, grid: np.ndarray, width: float) -> np.ndarray:
+def density(values: np.ndarray, grid: np.ndarray, width: float) -> np.ndarray:
     """A Gaussian kernel density of ``values`` on ``grid`` (scipy's; a spike of ``width`` when they are
     all the same, where a kernel density is undefined)."""
     from scipy.stats import gaussian_kde
@@ -165,7 +165,7 @@ def overlap_and_kl(reference: np.ndarray, other: np.ndarray, points: int = 1000)
     span = max(high - low, 1e-6)
     grid = np.linspace(low - 0.25 * span, high + 0.25 * span, points)
     width = span / 50
-    p, q = _density(reference, grid, width), _density(other, grid, width)
+    p, q = density(reference, grid, width), density(other, grid, width)
     overlap = float(np.trapezoid(np.minimum(p, q), grid))
     floor = 1e-12
     kl = float(np.trapezoid(p * np.log2((p + floor) / (q + floor)), grid))
@@ -188,8 +188,9 @@ def compare_sets(
         results[name] = {
             "overlap": overlap,
             "kl": kl,
-            "reference_mean": float(ref.mean()),
-            "generated_mean": float(gen.mean()),
+            # a scalar feature's mean over each set (a histogram's is not worth a number: None)
+            "reference_mean": float(ref.mean()) if ref.shape[1] == 1 else None,
+            "generated_mean": float(gen.mean()) if gen.shape[1] == 1 else None,
             "intra": intra,
             "inter": inter,
         }

@@ -68,10 +68,11 @@ class Representation(ABC):
 
     @abstractmethod
     def note_metrics(self, outputs: list[torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sums over the batch: ``notes`` (count), ``pitch_correct``, ``pitch_bits``, ``duration_bits``.
+        """Sums over the batch: ``notes`` (count), ``pitch_correct``, ``pitch_bits``, ``duration_bits``,
+        over notes and rests, and the same four over the rests alone (``rests``, ``rest_pitch_correct`` …).
 
         Dividing by ``notes`` gives per-note figures: bits are −log2 likelihood per note (or rest),
-        not per time step.
+        not per time step; the totals minus the rests' give the figures over notes only.
         """
 
     @abstractmethod
@@ -134,3 +135,24 @@ def bits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ).reshape(target.shape)
         / LOG2
     )
+
+
+def rest_sums(
+    totals: dict[str, torch.Tensor],
+    rest: torch.Tensor,
+    correct: torch.Tensor,
+    pitch_bits: torch.Tensor,
+    duration_bits: torch.Tensor,
+    duration_mask: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """``totals`` with the rests' own sums beside them: ``rest`` marks the elements that are rests,
+    and ``duration_bits`` is summed where ``duration_mask`` (by default ``rest``) holds."""
+    zero = torch.zeros((), device=pitch_bits.device)
+    mask = rest if duration_mask is None else duration_mask
+    return {
+        **totals,
+        "rests": rest.sum().float(),
+        "rest_pitch_correct": (correct & rest).sum().float(),
+        "rest_pitch_bits": torch.where(rest, pitch_bits, zero).sum(),
+        "rest_duration_bits": torch.where(mask, duration_bits, zero).sum(),
+    }

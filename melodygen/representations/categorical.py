@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from melodygen.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.representations.base import Representation, bits, sample_logits
+from melodygen.representations.base import Representation, bits, rest_sums, sample_logits
 
 PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128
 START_PITCH = PITCH_CLASSES  # the boundary: opens a melody as input, ends it as target
@@ -60,12 +60,21 @@ class Categorical(Representation):
         pitch_logits, duration_logits = outputs
         note = ~self.is_boundary(target)
         zero = torch.zeros((), device=target.device)
-        return {
-            "notes": note.sum().float(),
-            "pitch_correct": ((pitch_logits.argmax(-1) == target[..., 0]) & note).sum().float(),
-            "pitch_bits": torch.where(note, bits(pitch_logits, target[..., 0]), zero).sum(),
-            "duration_bits": torch.where(note, bits(duration_logits, target[..., 1]), zero).sum(),
-        }
+        correct = (pitch_logits.argmax(-1) == target[..., 0]) & note
+        pitch_bits = torch.where(note, bits(pitch_logits, target[..., 0]), zero)
+        duration_bits = torch.where(note, bits(duration_logits, target[..., 1]), zero)
+        return rest_sums(
+            {
+                "notes": note.sum().float(),
+                "pitch_correct": correct.sum().float(),
+                "pitch_bits": pitch_bits.sum(),
+                "duration_bits": duration_bits.sum(),
+            },
+            note & (target[..., 0] == REST),
+            correct,
+            pitch_bits,
+            duration_bits,
+        )
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         pitch_logits, duration_logits = outputs

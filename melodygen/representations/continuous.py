@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from melodygen.melody import MAX_DURATION, REST, Melody, normalize
-from melodygen.representations.base import LOG2, Representation
+from melodygen.representations.base import LOG2, Representation, rest_sums
 
 PITCH_CENTER, PITCH_SCALE = 64.0, 64.0
 DURATION_CENTER, DURATION_SCALE = 8.0, 8.0
@@ -87,12 +87,16 @@ class Continuous(Representation):
         pred, target = outputs[0].float()[note], target[note]
         pitch_pred = torch.round(pred[:, 0] * PITCH_SCALE + PITCH_CENTER).clamp(0, REST)
         pitch_true = torch.round(target[:, 0] * PITCH_SCALE + PITCH_CENTER)
-        return {
+        correct = pitch_pred == pitch_true
+        pitch_bits = _binned_gaussian_bits(pred[:, 0], target[:, 0], 0.5 / PITCH_SCALE)
+        duration_bits = _binned_gaussian_bits(pred[:, 1], target[:, 1], 0.5 / DURATION_SCALE)
+        totals = {
             "notes": note.sum().float(),
-            "pitch_correct": (pitch_pred == pitch_true).sum().float(),
-            "pitch_bits": _binned_gaussian_bits(pred[:, 0], target[:, 0], 0.5 / PITCH_SCALE).sum(),
-            "duration_bits": _binned_gaussian_bits(pred[:, 1], target[:, 1], 0.5 / DURATION_SCALE).sum(),
+            "pitch_correct": correct.sum().float(),
+            "pitch_bits": pitch_bits.sum(),
+            "duration_bits": duration_bits.sum(),
         }
+        return rest_sums(totals, pitch_true == REST, correct, pitch_bits, duration_bits)
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         # The post's way: the prediction is the next note, rounded onto the grid (no randomness).

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from melodygen.melody import REST, Melody, normalize
-from melodygen.representations.base import Representation, bits, sample_logits
+from melodygen.representations.base import Representation, bits, rest_sums, sample_logits
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2
 NUM_EVENTS = FIRST_PITCH + REST  # 130 output classes
@@ -75,13 +75,22 @@ class Event(Representation):
         duration_bits = torch.where(step, -torch.where(onset, log_change, log_hold) / np.log(2.0), zero)
         which_logits = logits[..., OFF:]  # note-off, the pitches and the boundary, renormalized
         which = (token - OFF).clamp_min(0)
-        correct = which_logits.argmax(-1) == which
-        return {
+        correct = (which_logits.argmax(-1) == which) & onset
+        pitch_bits = torch.where(onset, bits(which_logits, which), zero)
+        totals = {
             "notes": onset.sum().float(),
-            "pitch_correct": (correct & onset).sum().float(),
-            "pitch_bits": torch.where(onset, bits(which_logits, which), zero).sum(),
+            "pitch_correct": correct.sum().float(),
+            "pitch_bits": pitch_bits.sum(),
             "duration_bits": duration_bits.sum(),
         }
+        # a step belongs to the note or rest of the latest onset before it (at or before it)
+        steps = torch.arange(token.shape[-1], device=token.device).expand_as(token)
+        latest, _ = torch.cummax(torch.where(onset, steps, torch.full_like(steps, -1)), dim=-1)
+        rest_onset = onset & (token == OFF)
+        in_rest = torch.gather(rest_onset, -1, latest.clamp_min(0)) & (latest >= 0) & step
+        return rest_sums(
+            totals, rest_onset, correct, pitch_bits, torch.where(in_rest, duration_bits, zero), in_rest
+        )
 
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         # the boundary is the last class: sampling from the others never draws it
