@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup abc2midi data train sweep generate test bench lint format clean distclean
+.PHONY: setup abc2midi fluidsynth data train sweep generate test bench lint format clean distclean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +18,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "$(TORCH_SPEC)"
-	$(PIP) -c constraints.txt -e ".[folk,slurm,dev]"
-	@$(MAKE) --no-print-directory abc2midi
+	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,dev]"
+	@$(MAKE) --no-print-directory abc2midi fluidsynth
 	touch $@
 
 # Debian's abcmidi turns the folk corpus's ABC into MIDI in seconds; music21, the fallback, takes minutes
@@ -31,6 +31,16 @@ abc2midi:
 		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends abcmidi >/dev/null 2>&1; } || \
 		echo "note: could not install abcmidi; the folk corpus will be built with music21 (about 10 minutes)"; \
 	else echo "note: abc2midi not found; 'sudo apt-get install abcmidi' makes the folk corpus build in seconds"; fi
+
+# Debian's libfluidsynth3 lets pyfluidsynth render WAVs with a SoundFont piano; without it, sine tones
+fluidsynth:
+	@if ldconfig -p 2>/dev/null | grep -q libfluidsynth; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's libfluidsynth3 (FluidSynth)"; \
+		apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null 2>&1; } || \
+		echo "note: could not install libfluidsynth3; audio will be sine tones"; \
+	else echo "note: libfluidsynth3 not found; 'sudo apt-get install libfluidsynth3' gives WAVs a SoundFont piano"; fi
 
 data: setup
 	$(BIN)/melodygen-corpus

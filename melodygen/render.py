@@ -1,7 +1,8 @@
-"""Melody → files a person can hear or look at: a one-track MIDI file and a piano-roll PNG."""
+"""Melody → files a person can hear or look at: a one-track MIDI file, a WAV and a piano-roll PNG."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, STEPS_PER_QUARTER,
 
 #: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
 STEPS_PER_BAR = MAX_DURATION
+
+log = logging.getLogger(__name__)
 
 
 def _onsets(melody: Melody) -> np.ndarray:
@@ -55,7 +58,7 @@ def melody_to_midi(
 
 
 def write_wav(melody: Melody, path: str | os.PathLike, sample_rate: int = 16_000) -> Path:
-    """Write ``melody`` as a mono 16-bit WAV file of sine tones (:func:`synthesize`)."""
+    """Write ``melody`` as a mono 16-bit WAV file (:func:`synthesize`: FluidSynth, or sine tones)."""
     import wave
 
     path = Path(path)
@@ -69,9 +72,32 @@ def write_wav(melody: Melody, path: str | os.PathLike, sample_rate: int = 16_000
     return path
 
 
+def fluidsynth_available() -> bool:
+    """Whether FluidSynth can render here: the ``pyfluidsynth`` package and Debian's ``libfluidsynth3``."""
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):  # OSError: the package is there, the C library is not
+        return False
+    return True
+
+
+_warned: list[bool] = []
+
+
 def synthesize(melody: Melody, sample_rate: int = 16_000) -> np.ndarray:
-    """A float32 waveform of ``melody`` in sine tones (pretty_midi's synthesizer; no SoundFont needed)."""
-    audio = to_pretty_midi(melody).synthesize(fs=sample_rate)
+    """A float32 waveform of ``melody``: a piano from the General MIDI SoundFont that ships inside
+    pretty_midi, rendered by FluidSynth; without FluidSynth, pretty_midi's sine tones (and one warning)."""
+    pm = to_pretty_midi(melody)
+    if fluidsynth_available():
+        audio = pm.fluidsynth(fs=sample_rate)
+    else:
+        if not _warned:
+            _warned.append(True)
+            log.warning(
+                "FluidSynth is not installed: audio is sine tones (apt-get install libfluidsynth3 and "
+                "pip install pyfluidsynth, or make setup, for a SoundFont piano)"
+            )
+        audio = pm.synthesize(fs=sample_rate)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 

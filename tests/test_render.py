@@ -91,3 +91,61 @@ def test_write_melodies_names_files_in_order(tmp_path):
     only_midi = write_melodies(melodies, tmp_path / "plain", stem="tune", png=False)
     assert [p.name for p in only_midi] == ["tune_000.mid", "tune_001.mid"]
     assert not list((tmp_path / "plain").glob("*.png"))
+
+
+def _read_wav(path):
+    import wave
+
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16_000)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+
+
+SINE_ONLY = """
+import sys
+sys.modules["fluidsynth"] = None  # as on a machine without pyfluidsynth
+from melodygen.melody import Melody
+from melodygen.render import write_wav
+melody = Melody([60, 64, 67], [4, 4, 8])
+write_wav(melody, sys.argv[1])
+write_wav(melody, sys.argv[2])  # the warning comes once
+"""
+
+
+def test_without_fluidsynth_a_wav_is_sine_tones_with_one_warning(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", SINE_ONLY, tmp_path / "a.wav", tmp_path / "b.wav"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("FluidSynth is not installed: audio is sine tones") == 1
+    written = _read_wav(tmp_path / "a.wav")
+    sine = (to_sine(Melody([60, 64, 67], [4, 4, 8])) * 32767).astype("<i2")
+    assert len(written) >= 2 * 16_000  # 16 sixteenths at 120 qpm: 2 s
+    assert np.array_equal(written, sine)  # pretty_midi's sine synthesis, to the sample
+
+
+@pytest.mark.skipif(
+    not __import__("melodygen.render", fromlist=["x"]).fluidsynth_available(),
+    reason="FluidSynth is not installed here (make setup installs it as root)",
+)
+def test_with_fluidsynth_a_wav_is_a_soundfont_piano_not_sine_tones(tmp_path, caplog):
+    from melodygen.render import synthesize, write_wav
+
+    melody = Melody([60, 64, 67], [4, 4, 8])
+    wav = _read_wav(write_wav(melody, tmp_path / "piano.wav"))
+    assert "sine tones" not in caplog.text and np.abs(wav).max() > 1000
+    sine = to_sine(melody)
+    piano = synthesize(melody)
+    assert piano.shape != sine.shape or not np.allclose(piano, sine, atol=1e-3)
+
+
+def to_sine(melody):
+    from melodygen.render import to_pretty_midi
+
+    audio = to_pretty_midi(melody).synthesize(fs=16_000)
+    return (audio / np.abs(audio).max() * 0.8).astype(np.float32)
