@@ -59,7 +59,8 @@ class SampleMonitor(pl.Callback):
         if not trainer.is_global_zero:
             return
         folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"
-        images = [p for p in write_melodies(melodies, folder) if p.suffix == ".png"]
+        written = write_melodies(melodies, folder)
+        images = [p for p in written if p.suffix == ".png" and not p.stem.endswith("_grid")]
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
                 sounds = [

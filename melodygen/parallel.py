@@ -27,7 +27,7 @@ def cut_into_units(items: Sequence[Item], size: int) -> list[list[Item]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def _progress(label: str, noun: str, enabled: bool, transient: bool):
+def progress_display(label: str, noun: str, enabled: bool = True, transient: bool = False):
     """A rich bar on a terminal; elsewhere (a log file, a pipe) a line every few seconds."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -79,7 +79,7 @@ def run_units(
         return on_error(unit, exc)
 
     if n_workers == 1:
-        with _progress(label, noun, progress, transient) as bar:
+        with progress_display(label, noun, progress, transient) as bar:
             task = bar.add_task(label, total=total, rate=0.0)
             for unit in units:
                 try:
@@ -93,7 +93,7 @@ def run_units(
     pool = ProcessPoolExecutor(max_workers=n_workers)
     try:
         futures = {pool.submit(fn, unit): unit for unit in units}
-        with _progress(label, noun, progress, transient) as bar:
+        with progress_display(label, noun, progress, transient) as bar:
             task = bar.add_task(label, total=total, rate=0.0)
             for future in as_completed(futures):
                 unit = futures[future]

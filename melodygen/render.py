@@ -102,34 +102,37 @@ def synthesize(melody: Melody, sample_rate: int = 16_000) -> np.ndarray:
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 
 
-def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Draw pitch against time in 16ths, a line at every bar of 16; rests stay blank."""
-    # The figure is built without pyplot: no global figure state, and Agg needs no display.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _draw_roll(axes, melody: Melody, title: str | None = None, small: bool = False) -> None:
+    """Notes as bars of pitch against time, a line at every bar of 16, pitch names on the side."""
     onsets = _onsets(melody)
     notes = melody.is_note
     total = max(melody.total_steps, 1)
-    figure = Figure(figsize=(min(4 + total / 16, 24), 3.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
     for pitch, start, steps in zip(
         melody.pitch[notes].tolist(), onsets[notes].tolist(), melody.duration[notes].tolist()
     ):
         axes.broken_barh(
             [(start, steps)], (pitch - 0.4, 0.8), facecolors="tab:blue", edgecolors="black", linewidth=0.5
         )
-    for bar in range(0, total + 1, STEPS_PER_BAR):
-        axes.axvline(bar, color="grey", linewidth=0.6, alpha=0.6)
+    if not small or total <= 32 * STEPS_PER_BAR:  # past 32 bars, a small roll would be all bar lines
+        for bar in range(0, total + 1, STEPS_PER_BAR):
+            axes.axvline(bar, color="grey", linewidth=0.6, alpha=0.6)
     pitches = melody.pitch[notes]
     low, high = (int(pitches.min()), int(pitches.max())) if pitches.size else (60, 72)
     axes.set_xlim(0, total)
     axes.set_ylim(low - 2, high + 2)
-    axes.set_xlabel("time (16ths)")
-    axes.set_ylabel("MIDI pitch")
+    step = max(1, (high - low + 4) // (4 if small else 10))
+    ticks = list(range(low - 1, high + 2, step))
+    axes.set_yticks(ticks, [pretty_midi.note_number_to_name(t) for t in ticks])
+    bars = list(range(0, total + 1, STEPS_PER_BAR * max(1, total // (STEPS_PER_BAR * (4 if small else 16)))))
+    axes.set_xticks(bars, [str(b // STEPS_PER_BAR + 1) for b in bars])
+    axes.tick_params(labelsize=6 if small else 8)
+    if not small:
+        axes.set_xlabel("bar")
     if title:
-        axes.set_title(title)
+        axes.set_title(title, fontsize=7 if small else 10)
+
+
+def _save(figure, path: str | os.PathLike) -> Path:
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,16 +140,52 @@ def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = 
     return path
 
 
+def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Draw pitch (named, C4 = 60) against time, a line at every bar of 16 sixteenths; rests stay blank."""
+    # The figure is built without pyplot: no global figure state, and Agg needs no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    total = max(melody.total_steps, 1)
+    figure = Figure(figsize=(min(4 + total / 16, 24), 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    _draw_roll(figure.add_subplot(), melody, title)
+    return _save(figure, path)
+
+
+def piano_roll_grid(melodies: Sequence[Melody], path: str | os.PathLike, columns: int = 4) -> Path:
+    """Several melodies' piano rolls in one picture, ``columns`` to a row, titled by their number."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = -(-len(melodies) // columns)
+    figure = Figure(figsize=(3.6 * columns, 2.2 * rows), dpi=100)
+    FigureCanvasAgg(figure)
+    for i, melody in enumerate(melodies):
+        _draw_roll(figure.add_subplot(rows, columns, i + 1), melody, f"{i:03d}", small=True)
+    return _save(figure, path)
+
+
 def write_melodies(
-    melodies: Sequence[Melody], out_dir: str | os.PathLike, stem: str = "sample", png: bool = True
+    melodies: Sequence[Melody],
+    out_dir: str | os.PathLike,
+    stem: str = "sample",
+    png: bool = True,
+    max_pngs: int | None = None,
 ) -> list[Path]:
-    """Write ``<stem>_000.mid`` (and ``<stem>_000.png``) … into ``out_dir``; returns every path written."""
+    """Write ``<stem>_000.mid`` … into ``out_dir``, and with ``png`` a piano roll ``<stem>_000.png`` for
+    each of the first ``max_pngs`` melodies (None: all) and, for several, ``<stem>_grid.png`` of the first
+    16 together; returns every path written. (A piano roll takes matplotlib about 0.8 s: a thousand
+    samples would spend minutes drawing.)"""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    drawn = len(melodies) if max_pngs is None else min(max_pngs, len(melodies))
     for i, melody in enumerate(melodies):
         name = f"{stem}_{i:03d}"
         written.append(melody_to_midi(melody, out_dir / f"{name}.mid"))
-        if png:
+        if png and i < drawn:
             written.append(piano_roll_png(melody, out_dir / f"{name}.png", title=name))
+    if png and len(melodies) > 1:
+        written.append(piano_roll_grid(melodies[:16], out_dir / f"{stem}_grid.png"))
     return written

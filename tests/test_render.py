@@ -83,6 +83,7 @@ def test_write_melodies_names_files_in_order(tmp_path):
         "sample_000.png",
         "sample_001.mid",
         "sample_001.png",
+        "sample_grid.png",  # the first 16 together
     ]
     for path in written:
         assert path.stat().st_size > 0
@@ -90,6 +91,8 @@ def test_write_melodies_names_files_in_order(tmp_path):
     assert [n[0] for n in notes] == [62, 65]
     only_midi = write_melodies(melodies, tmp_path / "plain", stem="tune", png=False)
     assert [p.name for p in only_midi] == ["tune_000.mid", "tune_001.mid"]
+    first = write_melodies(melodies * 3, tmp_path / "many", max_pngs=1)  # a thousand would take minutes
+    assert [p.name for p in first if p.suffix == ".png"] == ["sample_000.png", "sample_grid.png"]
     assert not list((tmp_path / "plain").glob("*.png"))
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
 from melodygen.config import check_generate
 from melodygen.errors import MelodygenError
+
+#: Melodies sampled in one batch: large enough to use the cores, small enough to show progress.
+CHUNK = 250
 
 
 def resolve_device(name: str):
@@ -32,26 +36,40 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
 
     from melodygen.generate import parse_primer, sample_melodies
     from melodygen.models import load_model
+    from melodygen.parallel import progress_display
     from melodygen.render import write_melodies
 
     primer = parse_primer(cfg.primer) if cfg.primer is not None else None
     model = load_model(cfg.ckpt_path, resolve_device(cfg.device))
-    melodies = sample_melodies(
-        model,
-        s.num_samples,
-        s.length,
-        temperature=s.temperature,
-        top_k=s.top_k,
-        top_p=s.top_p,
-        primer=primer,
-        seed=cfg.seed,
-    )
+    melodies, started = [], time.perf_counter()
+    with progress_display("sampling", "melodies", enabled=s.num_samples > CHUNK) as bar:
+        task = bar.add_task("sampling", total=s.num_samples, rate=0.0)
+        for first in range(0, s.num_samples, CHUNK):  # a batch of CHUNK melodies at a time
+            count = min(CHUNK, s.num_samples - first)
+            seed = None if cfg.seed is None else cfg.seed + first
+            melodies += sample_melodies(
+                model,
+                count,
+                s.length,
+                temperature=s.temperature,
+                top_k=s.top_k,
+                top_p=s.top_p,
+                primer=primer,
+                seed=seed,
+            )
+            bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (
         Path(cfg.out_dir).expanduser() if cfg.out_dir is not None else Path(cfg.paths.output_dir) / "samples"
     )
-    written = write_melodies(melodies, out_dir, png=cfg.png)
-    for path in written:
-        print(path)
+    written = write_melodies(melodies, out_dir, png=cfg.png, max_pngs=cfg.max_pngs)
+    if len(written) <= 40:
+        for path in written:
+            print(path)
+    else:
+        pictures = sum(path.suffix == ".png" for path in written)
+        print(
+            f"wrote {len(melodies)} MIDI files and {pictures} piano rolls (the first ones, and a grid) to {out_dir}"
+        )
     return written
 
 

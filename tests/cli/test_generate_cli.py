@@ -34,6 +34,7 @@ def test_writes_midi_and_piano_rolls_that_continue_the_primer(tmp_path, tiny_che
         "sample_000.png",
         "sample_001.mid",
         "sample_001.png",
+        "sample_grid.png",
     ]
     assert all(p.startswith(str(out)) for p in written)
     for name in ("sample_000.mid", "sample_001.mid"):
@@ -96,3 +97,20 @@ def test_a_device_that_is_not_here_is_one_error_line(tmp_path, tiny_checkpoint):
     result = _run(tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"device={device}")
     assert result.returncode == 2
     assert _error_lines(result)[0].startswith(f"error: device='{device}' is not available here (")
+
+
+def test_many_samples_get_a_progress_line_and_the_first_piano_rolls_only(tmp_path, tiny_checkpoint):
+    out = tmp_path / "many"
+    result = run_cli(
+        "generate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", "samples.num_samples=300", "samples.length=20",
+        "max_pngs=2", f"out_dir={out}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sampling: 300/300 melodies (100%)" in result.stdout  # in a log file: a line, not a bar
+    assert f"wrote 300 MIDI files and 3 piano rolls (the first ones, and a grid) to {out}" in result.stdout
+    assert len(list(out.glob("*.mid"))) == 300
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "sample_000.png",
+        "sample_001.png",
+        "sample_grid.png",
+    ]
