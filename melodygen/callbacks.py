@@ -25,11 +25,9 @@ from melodygen.generate import sample_melodies
 from melodygen.metrics import SAMPLE_STATISTICS, sample_statistics
 from melodygen.progress import clock, is_terminal
 from melodygen.progress import log as progress_log
-from melodygen.render import write_melodies, write_wav
+from melodygen.render import write_melodies
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16_000
 
 
 class SampleMonitor(pl.Callback):
@@ -59,13 +57,11 @@ class SampleMonitor(pl.Callback):
         if not trainer.is_global_zero:
             return
         folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"
-        written = write_melodies(melodies, folder)
+        written = write_melodies(melodies, folder, wav=True)
         images = [p for p in written if p.suffix == ".png" and not p.stem.endswith("_grid")]
+        sounds = [p for p in written if p.suffix == ".wav"]
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
-                sounds = [
-                    write_wav(m, image.with_suffix(".wav"), SAMPLE_RATE) for m, image in zip(melodies, images)
-                ]
                 self._to_wandb(logger, trainer, melodies, sounds, images)
 
     def _to_wandb(
@@ -258,3 +254,51 @@ class LineProgress(ProgressBar):
         progress_log.info(
             " · ".join([f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done in {took}", *shown])
         )
+
+
+class Curves(pl.Callback):
+    """At the end of fitting, ``curves.png`` in the run directory: the losses and the bits per note of
+    every epoch, whatever logger the run uses (or none)."""
+
+    PANELS = (
+        ("loss", ("train/loss_epoch", "val/loss")),
+        ("bits per note", ("val/pitch_bits", "val/duration_bits")),
+    )
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": trainer.current_epoch + 1}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
+        self.history.append(row)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero and self.history:
+            self.plot(Path(trainer.default_root_dir) / "curves.png")
+
+    def plot(self, path: Path) -> Path:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        from melodygen.atomic import write_atomic
+
+        figure = Figure(figsize=(10, 3.6), dpi=100)
+        FigureCanvasAgg(figure)
+        for k, (label, names) in enumerate(self.PANELS):
+            axes = figure.add_subplot(1, 2, k + 1)
+            for name in names:
+                points = [(row["epoch"], row[name]) for row in self.history if name in row]
+                if points:
+                    axes.plot(*zip(*points), marker="o", label=name.replace("_epoch", ""))
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(label)
+            axes.grid(alpha=0.3)
+            axes.legend(fontsize=8)
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_atomic(path, lambda handle: figure.savefig(handle, format="png"))

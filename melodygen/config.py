@@ -247,6 +247,7 @@ class GenerateConfig:
     out_dir: Optional[str] = None  # null = <run dir>/samples
     png: bool = True  # piano rolls: one beside each of the first max_pngs MIDI files, and a grid of 16
     max_pngs: int = 16  # drawing one takes about 0.8 s, so a thousand samples get the first 16
+    wav: bool = True  # a WAV beside each of those (FluidSynth's SoundFont piano, or sine tones)
     device: str = "auto"  # auto = cuda when available, else cpu; or any torch device
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "generate"

@@ -172,10 +172,11 @@ def write_melodies(
     stem: str = "sample",
     png: bool = True,
     max_pngs: int | None = None,
+    wav: bool = False,
 ) -> list[Path]:
     """Write ``<stem>_000.mid`` … into ``out_dir``, and with ``png`` a piano roll ``<stem>_000.png`` for
     each of the first ``max_pngs`` melodies (None: all) and, for several, ``<stem>_grid.png`` of the first
-    16 together; returns every path written. (A piano roll takes matplotlib about 0.8 s: a thousand
+    16 together; with ``wav`` also ``<stem>_000.wav`` for those; returns every path written. (A piano roll takes matplotlib about 0.8 s: a thousand
     samples would spend minutes drawing.)"""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +187,8 @@ def write_melodies(
         written.append(melody_to_midi(melody, out_dir / f"{name}.mid"))
         if png and i < drawn:
             written.append(piano_roll_png(melody, out_dir / f"{name}.png", title=name))
+        if wav and i < drawn:
+            written.append(write_wav(melody, out_dir / f"{name}.wav"))
     if png and len(melodies) > 1:
         written.append(piano_roll_grid(melodies[:16], out_dir / f"{stem}_grid.png"))
     return written

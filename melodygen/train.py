@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from melodygen.atomic import write_json_atomic
-from melodygen.callbacks import RunFacts, TrialPruning, trial_callback
+from melodygen.callbacks import Curves, RunFacts, TrialPruning, trial_callback
 from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
@@ -80,7 +80,7 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) 
     check_accelerator(kwargs["accelerator"])
     kwargs["precision"] = resolve_precision(kwargs["precision"], kwargs["accelerator"])
     loggers = _instantiate_group(cfg.logger)
-    callbacks = [*_instantiate_group(cfg.callbacks), RunFacts(), *extra_callbacks]
+    callbacks = [*_instantiate_group(cfg.callbacks), RunFacts(), Curves(), *extra_callbacks]
     pruning = trial_callback(cfg.trial)
     if pruning is not None:  # this job is a trial of an Optuna study (sweep=optuna)
         callbacks.append(pruning)
@@ -229,7 +229,7 @@ def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:
     melodies = sample_melodies(
         model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed
     )
-    write_melodies(melodies, folder)
+    write_melodies(melodies, folder, wav=True)
 
 
 def _finish_wandb(failed: bool = False) -> None:

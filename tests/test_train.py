@@ -53,7 +53,11 @@ def test_run_directory_holds_checkpoints_metrics_and_samples(tmp_path, tune_dir)
     report = json.loads((run / "data_report.json").read_text())
     assert report["kept"] == 20
     samples = sorted((run / "samples").glob("*.mid"))
-    assert len(samples) == 2 and len(sorted((run / "samples").glob("*.png"))) == 2
+    assert len(samples) == 2 and len(sorted((run / "samples").glob("sample_0*.png"))) == 2
+    assert (
+        len(list((run / "samples").glob("sample_0*.wav"))) == 2
+        and (run / "samples" / "sample_grid.png").is_file()
+    )
     for path in samples:
         assert pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
     assert (run / "csv" / "metrics.csv").exists()

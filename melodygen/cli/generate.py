@@ -61,7 +61,7 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
     out_dir = (
         Path(cfg.out_dir).expanduser() if cfg.out_dir is not None else Path(cfg.paths.output_dir) / "samples"
     )
-    written = write_melodies(melodies, out_dir, png=cfg.png, max_pngs=cfg.max_pngs)
+    written = write_melodies(melodies, out_dir, png=cfg.png, max_pngs=cfg.max_pngs, wav=cfg.wav)
     if len(written) <= 40:
         for path in written:
             print(path)

@@ -32,8 +32,10 @@ def test_writes_midi_and_piano_rolls_that_continue_the_primer(tmp_path, tiny_che
     assert [p.rsplit("/", 1)[-1] for p in written] == [
         "sample_000.mid",
         "sample_000.png",
+        "sample_000.wav",
         "sample_001.mid",
         "sample_001.png",
+        "sample_001.wav",
         "sample_grid.png",
     ]
     assert all(p.startswith(str(out)) for p in written)
@@ -53,6 +55,7 @@ def test_default_out_dir_is_the_run_directorys_samples_folder(tmp_path, tiny_che
         "samples.num_samples=1",
         "samples.length=8",
         "png=false",
+        "wav=false",
         "device=cpu",
     )
     assert result.returncode == 0, result.stderr
@@ -108,7 +111,7 @@ def test_many_samples_get_a_progress_line_and_the_first_piano_rolls_only(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "sampling: 300/300 melodies (100%)" in result.stdout  # in a log file: a line, not a bar
     assert f"wrote 300 MIDI files and 3 piano rolls (the first ones, and a grid) to {out}" in result.stdout
-    assert len(list(out.glob("*.mid"))) == 300
+    assert len(list(out.glob("*.mid"))) == 300 and len(list(out.glob("*.wav"))) == 2
     assert sorted(p.name for p in out.glob("*.png")) == [
         "sample_000.png",
         "sample_001.png",
