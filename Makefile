@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup abc2midi fluidsynth data train sweep generate test bench lint format clean distclean
+.PHONY: setup abc2midi fluidsynth data train sweep generate study test bench lint format clean distclean
 
 setup: $(VENV)/.installed
 
@@ -56,6 +56,10 @@ sweep: data
 generate: setup
 	@test -n "$(CKPT)" || { echo "error: no checkpoint under outputs/; run make train or pass CKPT=path" >&2; exit 2; }
 	$(BIN)/melodygen-generate ckpt_path=$(CKPT) $(ARGS)
+
+# the blog post's model, the categorical and the event model at an equal budget: docs/blog-post-study.md
+study: data
+	$(BIN)/python scripts/blog_post_study.py $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
