@@ -10,37 +10,32 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup abc2midi fluidsynth data train sweep generate study test bench lint format clean distclean
+.PHONY: setup debs data train sweep generate study test bench lint format clean distclean
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, dev tools), at the exact versions of constraints.txt; then abc2midi
+# every extra (folk corpus, SLURM, audio, dev tools), at the exact versions of constraints.txt; then debs
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "$(TORCH_SPEC)"
 	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,dev]"
-	@$(MAKE) --no-print-directory abc2midi fluidsynth
+	@$(MAKE) --no-print-directory debs
 	touch $@
 
-# Debian's abcmidi turns the folk corpus's ABC into MIDI in seconds; music21, the fallback, takes minutes
-abc2midi:
-	@if command -v abc2midi >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's abcmidi (abc2midi)"; \
-		apt-get install -y -qq --no-install-recommends abcmidi >/dev/null 2>&1 || \
-		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends abcmidi >/dev/null 2>&1; } || \
-		echo "note: could not install abcmidi; the folk corpus will be built with music21 (about 10 minutes)"; \
-	else echo "note: abc2midi not found; 'sudo apt-get install abcmidi' makes the folk corpus build in seconds"; fi
+# Debian packages that melodygen uses when they are there: abcmidi (abc2midi exports the folk corpus in
+# seconds; music21, the fallback, takes minutes) and libfluidsynth3 (WAVs with a SoundFont piano; the
+# fallback is sine tones). Installed as root with apt-get; otherwise the line to run is printed.
+MISSING_DEBS = $(if $(shell command -v abc2midi),,abcmidi) \
+	$(if $(shell ldconfig -p 2>/dev/null | grep libfluidsynth),,libfluidsynth3)
+APT_GET = apt-get install -y -qq --no-install-recommends $(MISSING_DEBS) >/dev/null 2>&1
 
-# Debian's libfluidsynth3 lets pyfluidsynth render WAVs with a SoundFont piano; without it, sine tones
-fluidsynth:
-	@if ldconfig -p 2>/dev/null | grep -q libfluidsynth; then :; \
+debs:
+	@if [ -z "$(strip $(MISSING_DEBS))" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's libfluidsynth3 (FluidSynth)"; \
-		apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null 2>&1 || \
-		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null 2>&1; } || \
-		echo "note: could not install libfluidsynth3; audio will be sine tones"; \
-	else echo "note: libfluidsynth3 not found; 'sudo apt-get install libfluidsynth3' gives WAVs a SoundFont piano"; fi
+		echo "installing Debian's $(strip $(MISSING_DEBS))"; \
+		$(APT_GET) || { apt-get update -qq >/dev/null 2>&1 && $(APT_GET); } || \
+		echo "note: could not install $(strip $(MISSING_DEBS)); music21 builds the corpus (minutes), audio is sine tones"; \
+	else echo "note: 'sudo apt-get install $(strip $(MISSING_DEBS))' builds the folk corpus in seconds and gives WAVs a piano"; fi
 
 data: setup
 	$(BIN)/melodygen-corpus

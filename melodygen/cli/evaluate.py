@@ -99,7 +99,7 @@ def compare_folders(cfg, out: Path) -> dict:
     from rich.table import Table
 
     from melodygen.atomic import write_json_atomic
-    from melodygen.metrics import compare_sets
+    from melodygen.metrics import MAX_SET, compare_sets
 
     reference_dir = cfg.reference_dir or cfg.data.midi_dir
     generated = _parse(cfg.samples_dir, cfg)
@@ -107,7 +107,10 @@ def compare_folders(cfg, out: Path) -> dict:
     gen = [generated.melody(i) for i in range(len(generated.files))]
     ref = [reference.melody(i) for i in range(len(reference.files))]
     results = compare_sets(ref, gen)
-    table = Table(title=f"{len(gen)} generated vs {len(ref)} reference melodies (Yang & Lerch)")
+    title = f"{len(gen)} generated vs {len(ref)} reference melodies (Yang & Lerch)"
+    if max(len(gen), len(ref)) > MAX_SET:
+        title += f"; distances between at most {MAX_SET} of each"
+    table = Table(title=title)
     for heading in ("feature", "reference mean", "generated mean", "overlap", "KL (bits)"):
         table.add_column(heading, justify="left" if heading == "feature" else "right")
     for name, r in results.items():
