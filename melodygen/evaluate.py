@@ -18,9 +18,6 @@ from melodygen.generate import primer_as_trained
 from melodygen.melody import Melody
 from melodygen.models import MelodyLSTM
 
-#: The sums :meth:`Representation.note_metrics` returns, over all elements and over the rests.
-SUMS = ("notes", "pitch_correct", "pitch_bits", "duration_bits")
-
 
 def melody_sums(
     model: MelodyLSTM, melodies: Sequence[Melody], batch_size: int = 32

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from melodygen.errors import MelodygenError
 from melodygen.melody import MAX_DURATION, Melody
 
 #: Pitch classes of C major (and of A natural minor, the same set); the other keys are its rotations.
@@ -192,6 +193,11 @@ def compare_sets(
     close to the reference as the reference is to itself) and KL divergence, with the distances for plots.
     Each set enters with at most :data:`MAX_SET` melodies.
     """
+    if len(reference) < 2 or not generated:
+        raise MelodygenError(
+            f"a set comparison needs at least 2 reference melodies and 1 generated one; "
+            f"got {len(reference)} and {len(generated)}"
+        )
     reference, generated = _at_most(reference, MAX_SET), _at_most(generated, MAX_SET)
     results = {}
     for name, feature in (features or SET_FEATURES).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -72,32 +73,26 @@ def write_wav(melody: Melody, path: str | os.PathLike, sample_rate: int = 16_000
     return path
 
 
+@functools.cache
 def fluidsynth_available() -> bool:
-    """Whether FluidSynth can render here: the ``pyfluidsynth`` package and Debian's ``libfluidsynth3``."""
+    """Whether FluidSynth can render here: the ``pyfluidsynth`` package and Debian's ``libfluidsynth3``
+    (asked once; without them, one warning says audio is sine tones)."""
     try:
         import fluidsynth  # noqa: F401
     except (ImportError, OSError):  # OSError: the package is there, the C library is not
+        log.warning(
+            "FluidSynth is not installed: audio is sine tones (apt-get install libfluidsynth3 and "
+            "pip install pyfluidsynth, or make setup, for a SoundFont piano)"
+        )
         return False
     return True
-
-
-_warned: list[bool] = []
 
 
 def synthesize(melody: Melody, sample_rate: int = 16_000) -> np.ndarray:
     """A float32 waveform of ``melody``: a piano from the General MIDI SoundFont that ships inside
     pretty_midi, rendered by FluidSynth; without FluidSynth, pretty_midi's sine tones (and one warning)."""
     pm = to_pretty_midi(melody)
-    if fluidsynth_available():
-        audio = pm.fluidsynth(fs=sample_rate)
-    else:
-        if not _warned:
-            _warned.append(True)
-            log.warning(
-                "FluidSynth is not installed: audio is sine tones (apt-get install libfluidsynth3 and "
-                "pip install pyfluidsynth, or make setup, for a SoundFont piano)"
-            )
-        audio = pm.synthesize(fs=sample_rate)
+    audio = pm.fluidsynth(fs=sample_rate) if fluidsynth_available() else pm.synthesize(fs=sample_rate)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 

@@ -98,6 +98,8 @@ def _as_override(value: Any) -> str:
         return "null"
     if isinstance(value, float):
         return f"{value:.6g}" if abs(value) >= 1e-4 else repr(value)
+    if isinstance(value, str):
+        return quoted(value)  # a choice such as 'a b' or 'x,y' stays one value
     return str(value)
 
 
@@ -192,8 +194,8 @@ def write_best(study, sweep_dir: Path, fixed: Sequence[str], metric: str) -> Pat
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return None
     best = study.best_trial
-    # sweep=… would start another study; what a sweep config sets beside hydra.* is in `fixed` anyway
-    overrides = [o for o in fixed if not o.startswith("sweep=")] + trial_overrides(best.params)
+    # sweep=… would start another study (what a custom sweep config sets outside hydra.* is not repeated)
+    overrides = [o for o in fixed if not o.lstrip("+~").startswith("sweep=")] + trial_overrides(best.params)
     command = shlex.join(["melodygen-train", *overrides])
     record = {
         "study": study.study_name,

@@ -84,8 +84,9 @@ class CoreShare:
     ``cores // running jobs - reserved``. A file left by a killed job is ignored once its process is gone.
     """
 
-    def __init__(self, folder: str | Path, cores: int | None = None, reserved: int = 0):
+    def __init__(self, folder: str | Path, cores: int | None = None, reserved: int = 0, ranks: int = 1):
         self.folder, self.cores, self.reserved = Path(folder), cores or usable_cores(), reserved
+        self.ranks = max(1, ranks)  # DDP processes of this job on this machine share its part
         self.host = socket.gethostname()
         self.entry = self.folder / f"{self.host}-{os.getpid()}"
 
@@ -95,11 +96,8 @@ class CoreShare:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        # the folder stays: removing it could race a job that starts as this one ends
         self.entry.unlink(missing_ok=True)
-        try:
-            self.folder.rmdir()  # the last job out leaves no trace
-        except OSError:
-            pass
 
     def running(self) -> int:
         """Jobs of the sweep registered on this host whose process is alive (this one included)."""
@@ -110,17 +108,19 @@ class CoreShare:
                 alive += 1
         return max(1, alive)
 
-    def threads(self) -> int:
-        return max(1, self.cores // self.running() - self.reserved)
+    def threads(self, running: int | None = None) -> int:
+        running = running or self.running()
+        return max(1, self.cores // running // self.ranks - self.reserved)
 
     def apply(self) -> int:
         """Set torch's intra-op threads to this job's share now; returns it."""
         import torch
 
-        threads = self.threads()
+        running = self.running()
+        threads = self.threads(running)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
-            log.info("threads: %d (%d cores / %d running job(s))", threads, self.cores, self.running())
+            log.info("threads: %d (%d cores / %d running job(s))", threads, self.cores, running)
         return threads
 
 

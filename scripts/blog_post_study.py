@@ -63,11 +63,12 @@ def held_out(midi_dir: Path, folder: Path) -> Path:
     return folder
 
 
-def predicted_pitches(ckpt: Path, melodies_dir: Path, limit: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """The continuous model's predicted next pitch (before rounding) and the true one, over held-out notes."""
+def predicted_pitches(ckpt: Path, melodies_dir: Path, limit: int = 200) -> tuple[np.ndarray, ...]:
+    """The continuous model's predicted next pitch (before rounding), the true one and the one before it,
+    over held-out notes."""
     import torch
 
-    from melodygen.data.midi import ExtractionParams, load_melody
+    from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
     from melodygen.models import load_model
     from melodygen.representations.continuous import PITCH_CENTER, PITCH_SCALE
 
@@ -75,7 +76,10 @@ def predicted_pitches(ckpt: Path, melodies_dir: Path, limit: int = 200) -> tuple
     rep = model.representation
     predicted, true, previous = [], [], []
     for path in sorted(melodies_dir.iterdir())[:limit]:
-        melody = load_melody(path, ExtractionParams())
+        try:
+            melody = load_melody(path, ExtractionParams())
+        except SkipFile:  # melodygen-evaluate skipped it too
+            continue
         seq = torch.from_numpy(np.concatenate([rep.start[None], rep.encode(melody)]).astype(rep.dtype))[None]
         with torch.no_grad():
             outputs, _ = model(seq[:, :-1])
@@ -195,7 +199,7 @@ def main() -> None:
     plot_predictions(predicted, true, pictures / "post_predictions.png")
     notes = (true < 128) & (previous < 128)
     fixed = free_running(root / "samples" / "post")
-    held = len(list(test_dir.iterdir()))
+    held = scores["melodies"]
     write_report(args, scores, sets, seconds, predicted[notes], true[notes], previous[notes], fixed, held)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from melodygen.errors import MelodygenError
 from melodygen.melody import REST, Melody
 from melodygen.metrics import (
     distinct_pitches,
@@ -109,4 +110,8 @@ def test_yang_lerch_overlap_is_high_within_one_set_and_low_between_different_set
         assert between[feature]["overlap"] < 0.1, (feature, between[feature]["overlap"])
         assert between[feature]["kl"] > within[feature]["kl"]
     assert len(within["pitch_range"]["intra"]) == 100 * 99 // 2
+    with pytest.raises(
+        MelodygenError, match="at least 2 reference melodies and 1 generated one; got 1 and 3"
+    ):
+        compare_sets(same[:1], same[1:4])
     assert len(within["pitch_range"]["inter"]) == 100 * 100

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from melodygen.config import register_configs
 
@@ -14,8 +14,7 @@ register_configs()  # hydra/sweeper=melodygen_optuna, also when Hydra finds this
 
 
 class OptunaSweeper(Sweeper):
-    def __init__(self, **settings: Any) -> None:
-        self.settings = OmegaConf.create(settings)
+    def __init__(self, **settings: Any) -> None:  # the settings are read from hydra.sweeper in sweep()
         self.config: DictConfig | None = None
         self.launcher = None
         self.hydra_context = None

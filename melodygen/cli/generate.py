@@ -67,8 +67,10 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
             print(path)
     else:
         pictures = sum(path.suffix == ".png" for path in written)
+        sounds = sum(path.suffix == ".wav" for path in written)
         print(
-            f"wrote {len(melodies)} MIDI files and {pictures} piano rolls (the first ones, and a grid) to {out_dir}"
+            f"wrote {len(melodies)} MIDI files, {pictures} piano rolls (the first ones, and a grid) and "
+            f"{sounds} WAVs to {out_dir}"
         )
     return written
 

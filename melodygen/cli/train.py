@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
@@ -22,17 +22,21 @@ def _train(cfg, overrides: list[str]) -> dict:
     from melodygen.train import train  # heavy imports after the command line has been checked
 
     hydra_config = HydraConfig.get()
-    if cfg.ckpt_path == "last":  # before the W&B run to go on in is chosen from it
-        resolve_last_checkpoint(cfg, cfg.task_name)
-        logging.getLogger("melodygen").info("ckpt_path=last: %s", cfg.ckpt_path)
+    multirun = hydra_config.mode == RunMode.MULTIRUN
     preempted = preempted_checkpoint(Path(cfg.paths.output_dir))
-    if cfg.ckpt_path is None and preempted is not None:  # a requeued job: go on where it was stopped
+    if preempted is not None:  # a requeued job goes on where it was stopped, whatever it started from
         cfg.ckpt_path = str(preempted)
         logging.getLogger("melodygen").info("resuming a preempted job from %s", preempted)
+    elif cfg.ckpt_path == "last":  # before the W&B run to go on in is chosen from it
+        # in a sweep, not a checkpoint the sweep's own jobs have just written
+        resolve_last_checkpoint(cfg, cfg.task_name, exclude=hydra_config.sweep.dir if multirun else None)
+        logging.getLogger("melodygen").info("ckpt_path=last: %s", cfg.ckpt_path)
+    ranks = local_ranks(cfg.trainer) if str(cfg.trainer.strategy).startswith("ddp") else 1
     share = None
     if shares_cores(cfg.threads, hydra_config.launcher):  # the last jobs of a sweep take the freed cores
-        share = CoreShare(Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers)
-    ranks = local_ranks(cfg.trainer) if str(cfg.trainer.strategy).startswith("ddp") else 1
+        share = CoreShare(
+            Path(hydra_config.sweep.dir) / ".running", reserved=cfg.data.num_workers, ranks=ranks
+        )
     cfg.threads, why = job_threads(cfg.threads, hydra_config.launcher, cfg.data.num_workers, ranks)
     logging.getLogger("melodygen").info("threads: %d (%s)", cfg.threads, why)
     wandb = (cfg.logger or {}).get("wandb")
@@ -41,16 +45,22 @@ def _train(cfg, overrides: list[str]) -> dict:
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
     slot = None
-    if hydra_config.mode == RunMode.MULTIRUN:  # parallel jobs on a machine with GPUs: a GPU each
+    if multirun:  # parallel jobs on a machine with GPUs: a GPU each
         gpus = visible_gpus()
         accelerator = getattr(cfg.trainer.accelerator, "value", cfg.trainer.accelerator)
         per_job = gpus_for_jobs(accelerator, cfg.trainer.devices, parallel_jobs(hydra_config.launcher), gpus)
         if per_job is not None:
             slot = GpuSlot(Path(hydra_config.sweep.dir) / ".gpus", gpus, per_job)
-    with ddp_job(hydra_config, overrides), share or nullcontext(), slot or nullcontext() as taken:
-        if taken:
+    with ExitStack() as stack:
+        taken = stack.enter_context(slot) if slot is not None else None
+        job_overrides = list(overrides)
+        if taken:  # DDP's other ranks are started from these overrides: they take the same GPUs
             cfg.trainer.devices = taken
+            job_overrides.append(f"trainer.devices=[{','.join(map(str, taken))}]")
             logging.getLogger("melodygen").info("GPUs: %s (free when this job started)", taken)
+        stack.enter_context(ddp_job(hydra_config, job_overrides))
+        if share is not None:
+            stack.enter_context(share)
         # a sweeper (sweep=optuna) reads the metrics this returns
         return train(cfg, overrides, callbacks=[ShareCores(share)] if share else [])
 

@@ -110,7 +110,10 @@ def test_many_samples_get_a_progress_line_and_the_first_piano_rolls_only(tmp_pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "sampling: 300/300 melodies (100%)" in result.stdout  # in a log file: a line, not a bar
-    assert f"wrote 300 MIDI files and 3 piano rolls (the first ones, and a grid) to {out}" in result.stdout
+    assert (
+        f"wrote 300 MIDI files, 3 piano rolls (the first ones, and a grid) and 2 WAVs to {out}"
+        in result.stdout
+    )
     assert len(list(out.glob("*.mid"))) == 300 and len(list(out.glob("*.wav"))) == 2
     assert sorted(p.name for p in out.glob("*.png")) == [
         "sample_000.png",

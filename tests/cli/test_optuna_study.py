@@ -67,9 +67,15 @@ def test_sweeps_become_distributions_and_the_rest_stays_fixed(tmp_path, tune_dir
 
 def test_trial_values_and_quoted_strings_read_back_through_hydra():
     overrides = trial_overrides(
-        {"model.lr": 0.000123456789, "model.hidden_size": 64, "data.transpose_to_c": True}
+        {"model.lr": 0.000123456789, "model.hidden_size": 64, "data.transpose_to_c": True, "tag": "a b,c"}
     )
-    assert overrides == ["model.lr=0.000123457", "model.hidden_size=64", "data.transpose_to_c=true"]
+    assert overrides == [
+        "model.lr=0.000123457",
+        "model.hidden_size=64",
+        "data.transpose_to_c=true",
+        "tag='a b,c'",
+    ]
+    assert parsed(overrides[-1])[0].value() == "a b,c"  # one value, not a sweep
     url = "sqlite:////tmp/a dir/it's,here=1/optuna.db"
     (override,) = parsed(f"trial.storage={quoted(url)}")
     assert override.value() == url
