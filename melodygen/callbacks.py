@@ -267,11 +267,19 @@ class Curves(pl.Callback):
 
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
+        self._validated = False
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._validated = not trainer.sanity_checking
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # an epoch without validation keeps the last one's val/* in callback_metrics: not plotted again
         row = {"epoch": trainer.current_epoch + 1}
-        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
+        for name, value in trainer.callback_metrics.items():
+            if value.numel() == 1 and (self._validated or not name.startswith("val/")):
+                row[name] = float(value)
         self.history.append(row)
+        self._validated = False
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero and self.history:

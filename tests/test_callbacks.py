@@ -37,3 +37,30 @@ def test_a_worse_checkpoint_after_a_resume_is_not_the_best(tmp_path):
 def test_a_sample_monitor_needs_positive_counts():
     with pytest.raises(ValueError, match="at least 1"):
         SampleMonitor(every_n_epochs=0)
+
+
+def test_curves_keep_each_epochs_own_values(tmp_path, tune_dir):
+    from melodygen.callbacks import Curves
+    from melodygen.data.datamodule import MelodyDataModule
+    from melodygen.models import MelodyLSTM
+
+    datamodule = MelodyDataModule(
+        str(tune_dir), str(tmp_path / "cache"), seq_len=16, batch_size=16, progress=False
+    )
+    curves = Curves()
+    trainer = pl.Trainer(
+        max_epochs=3, check_val_every_n_epoch=2, num_sanity_val_steps=2, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", callbacks=[curves],
+        default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(
+        MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
+    )
+    assert [row["epoch"] for row in curves.history] == [1, 2, 3]
+    assert ["val/loss" in row for row in curves.history] == [
+        False,
+        True,
+        False,
+    ]  # validated after epoch 2 only
+    assert all("train/loss_epoch" in row for row in curves.history)
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
