@@ -156,11 +156,12 @@ def _unknown_key(key: str, cfg: DictConfig, config_name: str) -> str:
             leaf, siblings, n=2, cutoff=0.6
         )
         near = [siblings[name] for name in names[:2]]
-    hint = (
-        f"did you mean {' or '.join(near)}?"
-        if near
-        else f"`melodygen-{config_name} --cfg job` lists every setting"
-    )
+    if near:
+        hint = f"did you mean {' or '.join(near)}?"
+    elif key.startswith("hydra.sweeper.") and "n_trials" not in {k.rsplit(".", 1)[-1] for k in keys}:
+        hint = "the Optuna sweeper's settings (n_trials, metric, pruner …) come with sweep=optuna"
+    else:
+        hint = f"`melodygen-{config_name} --cfg job` lists every setting"
     return f"{key} is not a setting: {hint}"
 
 

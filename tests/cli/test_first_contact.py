@@ -247,3 +247,11 @@ def test_a_path_built_from_hydra_values_is_checked_inside_the_run(tmp_path, tune
         one_error_line(proc)
         == f"error: data.midi_dir='{tune_dir.parent}/elsewhere' is not a folder: give a folder of MIDI files"
     )
+
+
+def test_optuna_settings_without_a_study_say_how_to_start_one(tmp_path, tune_dir):
+    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", "hydra.sweeper.n_trials=5")
+    assert one_error_line(proc) == (
+        "error: hydra.sweeper.n_trials is not a setting: the Optuna sweeper's settings (n_trials, metric, "
+        "pruner …) come with sweep=optuna"
+    )
