@@ -9,6 +9,7 @@ event representation sums its step bits per note).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,10 +21,13 @@ from melodygen.models import MelodyLSTM
 
 
 def melody_sums(
-    model: MelodyLSTM, melodies: Sequence[Melody], batch_size: int = 32
+    model: MelodyLSTM, melodies: Sequence[Melody], batch_size: int = 32, progress: bool = False
 ) -> list[dict[str, float]]:
     """``note_metrics`` sums of each melody, scored from its own start (a batch of melodies at a time,
-    padded at the end with the boundary element, which is never scored)."""
+    padded at the end with the boundary element, which is never scored); ``progress`` shows a bar on a
+    terminal, lines in a log file."""
+    from melodygen.parallel import progress_display
+
     rep = model.representation
     device = next(model.parameters()).device
     encoded = []
@@ -33,7 +37,8 @@ def melody_sums(
     results: list[dict[str, float] | None] = [None] * len(encoded)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), progress_display("scoring", "melodies", progress) as bar:
+        task, started = bar.add_task("scoring", total=len(order), rate=0.0), time.perf_counter()
         for first in range(0, len(order), batch_size):
             chosen = order[first : first + batch_size]
             longest = max(len(encoded[i]) for i in chosen)
@@ -45,6 +50,8 @@ def melody_sums(
             for row, i in enumerate(chosen):
                 sums = rep.note_metrics([o[row : row + 1] for o in outputs], seq[row : row + 1, 1:])
                 results[i] = {name: float(value) for name, value in sums.items()}
+            done = first + len(chosen)
+            bar.update(task, advance=len(chosen), rate=done / max(time.perf_counter() - started, 1e-9))
     return results  # type: ignore[return-value]
 
 

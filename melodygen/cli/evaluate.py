@@ -55,7 +55,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
     results = []
     for path in checkpoint_list(cfg.ckpt_path):
         model = load_model(path, device)
-        per_melody = melody_sums(model, melodies, cfg.batch_size)
+        per_melody = melody_sums(model, melodies, cfg.batch_size, progress=len(melodies) > 200)
         results.append(
             {
                 "checkpoint": path,
