@@ -119,9 +119,9 @@ class TrialPruning(pl.Callback):
         if self._trial is None:
             import optuna
 
-            from melodygen.search import make_pruner, open_storage
+            from melodygen.search import load_study, make_pruner
 
-            study = optuna.load_study(study_name=self.study_name, storage=open_storage(self.storage))
+            study = load_study(self.storage, self.study_name)
             study.pruner = make_pruner(**study.user_attrs["pruner"])  # the sweeper's, not Optuna's default
             self._trial = optuna.trial.Trial(study, self.trial_id)
         return self._trial
