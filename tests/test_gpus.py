@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from melodygen.errors import MelodygenError
-from melodygen.gpus import GpuSlot, gpus_for_jobs
+from melodygen.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu
 
 HOLD = """
 import sys, time
@@ -32,10 +32,28 @@ def test_which_jobs_get_gpus_of_their_own():
     assert gpus_for_jobs("auto", 1, 4, []) is None  # no GPU here
     assert gpus_for_jobs("cpu", 1, 4, four) is None
     assert gpus_for_jobs("gpu", [3], 4, four) is None  # the user named the GPUs
-    with pytest.raises(
-        MelodygenError, match=r"n_jobs=3 jobs of trainer.devices=2 GPU\(s\) need 6 GPUs; .* to 2$"
-    ):
-        gpus_for_jobs("gpu", 2, 3, four)
+    assert gpus_for_jobs("auto", 1, 16, [0]) == 1  # more jobs than GPUs: they share (below)
+    with pytest.raises(MelodygenError, match=r"^trainer.devices=5: this machine has 4 GPU\(s\)$"):
+        gpus_for_jobs("gpu", 5, 2, four)
+
+
+def test_how_many_jobs_share_a_gpu():
+    assert jobs_per_gpu(4, 1, [0, 1, 2, 3]) == 1 and jobs_per_gpu(2, 2, [0, 1, 2, 3]) == 1
+    assert jobs_per_gpu(5, 1, [0, 1, 2, 3]) == 2 and jobs_per_gpu(3, 2, [0, 1, 2, 3]) == 2
+    assert jobs_per_gpu(16, 1, [0]) == 16  # joblib's default, one job per core, on a one-GPU machine
+
+
+def test_jobs_beyond_the_gpus_spread_evenly_before_any_gpu_takes_a_third(tmp_path):
+    folder = tmp_path / ".gpus"
+    slots = [GpuSlot(folder, [0, 1], 1, jobs_per_gpu=2) for _ in range(5)]
+    taken = [slot.__enter__() for slot in slots[:4]]
+    assert taken == [[0], [1], [0], [1]]
+    with pytest.raises(MelodygenError, match=r"held by 2 job\(s\) beside it; run at most 4 jobs at once"):
+        slots[4].__enter__()
+    slots[1].__exit__(None, None, None)  # the job on GPU 1 ends: the next job takes its place there
+    assert slots[4].__enter__() == [1]
+    for slot in (slots[0], *slots[2:]):
+        slot.__exit__(None, None, None)
 
 
 def test_running_jobs_never_share_a_gpu_and_a_dead_one_frees_its_own(tmp_path):

@@ -16,7 +16,7 @@ def _train(cfg, overrides: list[str]) -> dict:
 
     from melodygen.callbacks import ShareCores
     from melodygen.ddp import ddp_job, local_ranks
-    from melodygen.gpus import GpuSlot, gpus_for_jobs, visible_gpus
+    from melodygen.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu, visible_gpus
     from melodygen.requeue import preempted_checkpoint
     from melodygen.threads import CoreShare, job_threads, parallel_jobs, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
@@ -44,20 +44,28 @@ def _train(cfg, overrides: list[str]) -> dict:
         from melodygen.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
-    slot = None
-    if multirun:  # parallel jobs on a machine with GPUs: a GPU each
+    slot, sharing = None, 1
+    if multirun:  # parallel jobs on a machine with GPUs: a GPU each, or an even share of them
         gpus = visible_gpus()
         accelerator = getattr(cfg.trainer.accelerator, "value", cfg.trainer.accelerator)
-        per_job = gpus_for_jobs(accelerator, cfg.trainer.devices, parallel_jobs(hydra_config.launcher), gpus)
+        parallel = parallel_jobs(hydra_config.launcher)
+        per_job = gpus_for_jobs(accelerator, cfg.trainer.devices, parallel, gpus)
         if per_job is not None:
-            slot = GpuSlot(Path(hydra_config.sweep.dir) / ".gpus", gpus, per_job)
+            sharing = jobs_per_gpu(parallel, per_job, gpus)
+            slot = GpuSlot(Path(hydra_config.sweep.dir) / ".gpus", gpus, per_job, sharing)
     with ExitStack() as stack:
         taken = stack.enter_context(slot) if slot is not None else None
         job_overrides = list(overrides)
         if taken:  # DDP's other ranks are started from these overrides: they take the same GPUs
             cfg.trainer.devices = taken
             job_overrides.append(f"trainer.devices=[{','.join(map(str, taken))}]")
-            logging.getLogger("melodygen").info("GPUs: %s (free when this job started)", taken)
+            logging.getLogger("melodygen").info(
+                "GPUs: %s (%s)",
+                taken,
+                "free when this job started"
+                if sharing == 1
+                else f"the least used when this job started; {parallel} jobs at once share them, at most {sharing} a GPU",
+            )
         stack.enter_context(ddp_job(hydra_config, job_overrides))
         if share is not None:
             stack.enter_context(share)
