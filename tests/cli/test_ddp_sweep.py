@@ -1,6 +1,7 @@
 """DDP inside a Hydra multirun, on the CPU with 2 gloo processes per job: each job's ranks run that job."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,9 @@ from helpers import QUIET_SMALL_RUN, run_cli
 
 TESTS = Path(__file__).resolve().parents[1]
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
-ENV = {"WANDB_MODE": "offline", "WANDB_API_KEY": "", "PYTHONPATH": str(TESTS)}
+# probes.py importable by every rank, beside whatever PYTHONPATH already holds
+PYTHONPATH = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+ENV = {"WANDB_MODE": "offline", "WANDB_API_KEY": "", "PYTHONPATH": PYTHONPATH}
 
 
 @pytest.mark.slow
