@@ -207,6 +207,7 @@ class LineProgress(ProgressBar):
         self._enabled = True
         self._epoch_started = self._last_line = 0.0
         self._windows = 0
+        self._first_batch: int | None = None  # the first batch timed: 0, or where a resumed run went on
 
     def disable(self) -> None:
         self._enabled = False
@@ -214,15 +215,23 @@ class LineProgress(ProgressBar):
     def enable(self) -> None:
         self._enabled = True
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a run resumed mid-epoch gets no on_train_epoch_start for that epoch
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_started = self._last_line = time.monotonic()
         self._windows = 0
+        self._first_batch = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch: Any, batch_idx: int) -> None:
         self._windows += len(batch[0])
+        if self._first_batch is None:
+            self._first_batch = batch_idx
         if not self._enabled:
             return
         now, done = time.monotonic(), batch_idx + 1
+        timed = done - self._first_batch  # batches trained since this epoch (or this resumed run) began
         due_time = self.every_n_seconds and now - self._last_line >= self.every_n_seconds
         due_step = self.every_n_steps and done % self.every_n_steps == 0
         if not (due_time or due_step):
@@ -236,9 +245,9 @@ class LineProgress(ProgressBar):
         loss = trainer.callback_metrics.get("train/loss_step")
         if loss is not None:
             parts.append(f"train/loss {float(loss):.4f}")
-        parts.append(f"{done / elapsed:.1f} it/s, {self._windows / elapsed:,.0f} windows/s")
+        parts.append(f"{timed / elapsed:.1f} it/s, {self._windows / elapsed:,.0f} windows/s")
         if known:
-            parts.append(f"epoch ETA {clock((total - done) * elapsed / done)}")
+            parts.append(f"epoch ETA {clock((total - done) * elapsed / timed)}")
         progress_log.info(" · ".join(parts))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

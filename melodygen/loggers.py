@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
+from pytorch_lightning.loggers import CSVLogger as _LightningCSVLogger
 from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
 
 #: Overrides that say where things are, not what was tried: left out of run names.
@@ -94,6 +95,24 @@ class WandbLogger(_LightningWandbLogger):
         super().__init__(mode=mode, log_model=log_model, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+
+class CSVLogger(_LightningCSVLogger):
+    """Lightning's CSV logger, except that a run resumed in its own directory keeps the rows it logged
+    before it stopped (Lightning's deletes ``metrics.csv`` when it finds one)."""
+
+    @property
+    def experiment(self):
+        if self._experiment is not None:
+            return self._experiment
+        path = Path(self.log_dir) / "metrics.csv"
+        kept = path.read_text() if path.is_file() else None
+        experiment = super().experiment
+        if kept is not None and experiment is not None:
+            path.write_text(kept)
+            header = kept.splitlines()[0].split(",") if kept.strip() else []
+            experiment.metrics_keys = sorted(set(experiment.metrics_keys) | {k for k in header if k})
+        return experiment
 
 
 def _stored_run(ckpt_path: str | None) -> dict | None:

@@ -22,6 +22,7 @@ from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
+from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnSignal, Stopped
 from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyLSTM, load_model, read_checkpoint
 from melodygen.representations import get_representation
@@ -39,7 +40,9 @@ def _instantiate_group(group: DictConfig | None) -> list:
 
 
 def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
-    return MelodyDataModule(**to_plain(cfg.data), progress=bool(cfg.trainer.enable_progress_bar))
+    return MelodyDataModule(
+        **to_plain(cfg.data), progress=bool(cfg.trainer.enable_progress_bar), seed=int(cfg.seed)
+    )
 
 
 def build_model(cfg: DictConfig) -> MelodyLSTM:
@@ -89,7 +92,9 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) 
     if not cfg.trainer.enable_progress_bar:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     try:
-        return pl.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+        # checkpoints are written beside their target and renamed into place: a kill never leaves half a file
+        plugins = [*(kwargs.pop("plugins", None) or []), AtomicCheckpointIO()]
+        return pl.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     except TypeError:  # +trainer.NAME=… that the Trainer does not take
         unknown = sorted(set(kwargs) - set(inspect.signature(pl.Trainer.__init__).parameters))
         if not unknown:
@@ -165,8 +170,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
-    # on a cluster: save before the job is requeued (preempted.json, checkpoints/preempted.ckpt)
-    trainer = build_trainer(cfg, [*callbacks, SaveOnPreemption(out)])
+    # on a cluster: save before the job is requeued (preempted.json, checkpoints/preempted.ckpt);
+    # Ctrl-C or SIGTERM: save last.ckpt and stop; a resumed run goes on with the same batches
+    trainer = build_trainer(cfg, [*callbacks, SaveOnPreemption(out), StopOnSignal(out), DataOrder()])
     global_batch = cfg.data.batch_size * trainer.world_size * cfg.trainer.accumulate_grad_batches
     log.info(
         "batch: %d windows per device × %d device(s) × %d accumulated = %d per optimizer step",
@@ -180,7 +186,11 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         _log_config(trainer, cfg, out)
         started = time.perf_counter()
         if cfg.train:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+            try:
+                trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+            except Stopped as stop:
+                _report_stop(stop, out)
+                raise SystemExit(stop.exit_code) from None
         train_seconds = time.perf_counter() - started
         pruning = next((c for c in trainer.callbacks if isinstance(c, TrialPruning)), None)
         pruned_at = pruning.pruned_at_epoch if pruning is not None else None
@@ -220,6 +230,30 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         return summary
     finally:
         _finish_wandb(failed)
+
+
+def _report_stop(stop: Stopped, out: Path) -> None:
+    """The one line a stopped run leaves: where it stopped, and how to go on."""
+    import signal
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    again = "the same command"
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        multirun = hydra.mode == RunMode.MULTIRUN
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        where = Path(hydra.sweep.dir) if multirun else out
+        again = f"the same command with {key}={where}"
+    log.error(
+        "stopped by %s at epoch %d, step %d; saved %s (no metrics.json). To go on, run %s",
+        signal.Signals(stop.signum).name,
+        stop.epoch,
+        stop.step,
+        stop.checkpoint,
+        again,
+    )
 
 
 def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:

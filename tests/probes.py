@@ -28,3 +28,15 @@ class BatchProbe(pl.Callback):
             "digests": self.digests,
         }
         Path(trainer.default_root_dir, f"probe_rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+class SlowBatches(pl.Callback):
+    """Make every training batch take at least ``seconds``, so a test can signal or kill a run mid-epoch."""
+
+    def __init__(self, seconds: float = 0.05):
+        self.seconds = seconds
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        import time
+
+        time.sleep(self.seconds)

@@ -147,6 +147,13 @@ def quiet_third_party_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*_pytree.*", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    # a run resumed in its own directory (after a stop or a kill) finds its files there, as it should, and
+    # its training order is resumable (EpochOrder and DataOrder), which Lightning cannot see
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
+    warnings.filterwarnings(
+        "ignore", message=r".*ended before the epoch ended and your dataloader is not resumable"
+    )
     # Lightning's "💡 Tip: …" adverts for its cloud products
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "Tip:" not in record.getMessage() and "litlogger" not in record.getMessage()

@@ -17,6 +17,7 @@ def _train(cfg, overrides: list[str]) -> dict:
     from melodygen.callbacks import ShareCores
     from melodygen.ddp import ddp_job, local_ranks
     from melodygen.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu, visible_gpus
+    from melodygen.interrupts import unfinished_checkpoint
     from melodygen.requeue import preempted_checkpoint
     from melodygen.threads import CoreShare, job_threads, parallel_jobs, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
@@ -24,9 +25,16 @@ def _train(cfg, overrides: list[str]) -> dict:
     hydra_config = HydraConfig.get()
     multirun = hydra_config.mode == RunMode.MULTIRUN
     preempted = preempted_checkpoint(Path(cfg.paths.output_dir))
+    unfinished = unfinished_checkpoint(Path(cfg.paths.output_dir)) if cfg.train else None
     if preempted is not None:  # a requeued job goes on where it was stopped, whatever it started from
         cfg.ckpt_path = str(preempted)
         logging.getLogger("melodygen").info("resuming a preempted job from %s", preempted)
+    elif unfinished is not None and cfg.ckpt_path in (None, "last"):
+        # run again into the directory of a run that was stopped or killed: it goes on from its last.ckpt
+        cfg.ckpt_path = str(unfinished)
+        logging.getLogger("melodygen").warning(
+            "resuming the unfinished run in this directory from %s", unfinished
+        )
     elif cfg.ckpt_path == "last":  # before the W&B run to go on in is chosen from it
         # in a sweep, not a checkpoint the sweep's own jobs have just written
         resolve_last_checkpoint(cfg, cfg.task_name, exclude=hydra_config.sweep.dir if multirun else None)

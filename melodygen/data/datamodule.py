@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from melodygen.config import DataConfig
 from melodygen.data.midi import ExtractionParams
@@ -27,7 +27,9 @@ class WindowDataset(Dataset):
     """Windows are slices of one contiguous ``(N, F)`` stream; item ``i`` is ``stream[s : s + seq_len + 1]``.
 
     ``transpose`` > 0 shifts each window's pitches by a random number of semitones within
-    ±``transpose``, limited so every pitch stays in 0–127.
+    ±``transpose``, limited so every pitch stays in 0–127. Asked for ``(i, salt)`` (by
+    :class:`EpochOrder`), the shift is drawn from ``(salt, i)`` alone, so a resumed run draws the same
+    shifts; asked for ``i``, from torch's generator.
     """
 
     def __init__(
@@ -44,22 +46,52 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return int(self.starts.numel())
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, key: int | tuple[int, int]):
+        i, salt = key if isinstance(key, tuple) else (key, None)
         s = int(self.starts[i])
         window = self.stream[s : s + self.seq_len + 1]
         if self.transpose:
-            window = self._transpose(window)
+            window = self._transpose(window, None if salt is None else (salt, int(i)))
         return window[:-1], window[1:]
 
-    def _transpose(self, window: torch.Tensor) -> torch.Tensor:
+    def _transpose(self, window: torch.Tensor, key: tuple[int, int] | None) -> torch.Tensor:
         pitch = self.representation.pitch_of(window)
         pitched = pitch[pitch >= 0]
         if pitched.numel() == 0:
             return window
         low = max(-self.transpose, -int(pitched.min()))
         high = min(self.transpose, MAX_PITCH - int(pitched.max()))
-        shift = int(torch.randint(low, high + 1, ()))
+        if key is None:
+            shift = int(torch.randint(low, high + 1, ()))
+        else:
+            shift = int(np.random.default_rng(key).integers(low, high + 1))
         return self.representation.with_pitch(window, pitch + shift) if shift else window
+
+
+class EpochOrder(Sampler):
+    """The training windows' order in each epoch: a permutation drawn from ``(seed, epoch)`` alone.
+
+    Lightning calls :meth:`set_epoch` before every epoch. A run resumed in the middle of an epoch draws
+    that epoch's permutation again and, with ``skip`` set (by :class:`~melodygen.callbacks.DataOrder`),
+    goes on after the windows it had already trained on: the same batches, in the same order, as a run
+    that never stopped. Each index comes with a salt for its window's random transposition.
+    """
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        salt = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(salt))
+        for i in order[skip:].tolist():
+            yield i, salt
 
 
 def transpositions_to_c(parsed: ParsedFolder) -> np.ndarray:
@@ -121,6 +153,7 @@ class MelodyDataModule(pl.LightningDataModule):
         min_notes: int = _D.min_notes,
         parse_workers: int = _D.parse_workers,
         progress: bool = True,
+        seed: int = 0,
     ):
         super().__init__()
         # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
@@ -186,15 +219,22 @@ class MelodyDataModule(pl.LightningDataModule):
         return [f for f, s in zip(self.parsed.files, self.split) if s == which]
 
     def _loader(self, which: int, shuffle: bool) -> DataLoader:
-        workers = self.hparams.num_workers
+        workers, dataset = self.hparams.num_workers, self.datasets[which]
+        # One process: the order is EpochOrder's, which a resumed run repeats exactly. Under DDP,
+        # Lightning gives each rank its share through a DistributedSampler, which shuffles by epoch itself.
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        order = EpochOrder(len(dataset), self.hparams.seed) if shuffle and not distributed else None
         return DataLoader(
-            self.datasets[which],
+            dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and order is None,
+            sampler=order,
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
-            drop_last=shuffle and len(self.datasets[which]) > self.hparams.batch_size,
+            drop_last=shuffle and len(dataset) > self.hparams.batch_size,
+            # the loader's own generator: starting an epoch leaves torch's global one (dropout's) alone
+            generator=torch.Generator().manual_seed(self.hparams.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
