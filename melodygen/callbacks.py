@@ -88,13 +88,32 @@ class SampleMonitor(pl.Callback):
 
 
 class BestCheckpoint(pl.callbacks.ModelCheckpoint):
-    """Lightning's ``ModelCheckpoint`` that keeps the best score of the run it resumes.
+    """Lightning's ``ModelCheckpoint`` that keeps the best score of the run it resumes, and also writes
+    ``last.ckpt`` every ``last_every_n_steps`` optimizer steps (None: at the end of each epoch only), so a
+    killed run loses at most that many steps.
 
     A resumed run writes into a new run directory, and Lightning then reloads only the best checkpoint's
     path, not its score: the first checkpoint after the resume counted as the best, however bad. Here the
     earlier best stays in the running (its file, in the earlier run's directory, is never deleted:
     Lightning removes only files in its own directory).
     """
+
+    def __init__(self, *args, last_every_n_steps: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if last_every_n_steps is not None and last_every_n_steps < 1:
+            raise MelodygenError(
+                f"callbacks.model_checkpoint.last_every_n_steps={last_every_n_steps}: give a number of steps "
+                "of at least 1, or null for the end of each epoch only"
+            )
+        self.last_every_n_steps = last_every_n_steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        every = self.last_every_n_steps
+        if not (every and self.save_last) or trainer.global_step % every:
+            return
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def load_state_dict(self, state_dict: dict) -> None:
         if state_dict.get("dirpath", self.dirpath) == self.dirpath:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 
 from melodygen.atomic import write_atomic
 from melodygen.data.datamodule import EpochOrder
+from melodygen.errors import MelodygenError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,44 @@ class StopOnSignal(pl.Callback):
         self._previous = {}
 
 
+class Diverged(MelodygenError):
+    """The loss or the weights stopped being finite numbers."""
+
+
+class StopOnNonFinite(pl.Callback):
+    """Stop the run with one clear line when the training loss is NaN or infinite, and never save
+    weights that are not finite: the last checkpoint written stays the last good one.
+
+    The loss is looked at after every batch on the CPU; on a GPU, where reading it waits for the GPU,
+    every ``every_n_steps`` batches (Lightning's ``log_every_n_steps``) and before every checkpoint.
+    """
+
+    def __init__(self, lr: float | None = None):
+        self.lr = lr
+
+    def _stop(self, trainer: pl.Trainer, what: str, value: float) -> None:
+        advice = f"lower model.lr (now {self.lr:g})" if self.lr else "lower model.lr"
+        raise Diverged(
+            f"{what} is {value} at epoch {trainer.current_epoch}, step {trainer.global_step}: training "
+            f"diverged; {advice} or set trainer.gradient_clip_val. The last checkpoint saved before it is kept"
+        )
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        if loss.device.type != "cpu" and (batch_idx + 1) % max(1, trainer.log_every_n_steps):
+            return
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            self._stop(trainer, "train/loss", value)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint) -> None:
+        for name, tensor in checkpoint.get("state_dict", {}).items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                self._stop(trainer, f"the weight {name}", float("nan"))
+
+
 class DataOrder(pl.Callback):
     """Keeps in every checkpoint how many batches of the current epoch are trained and torch's random
     state (dropout draws from it); a resumed run's :class:`EpochOrder` skips those batches, and the
@@ -143,6 +183,28 @@ class DataOrder(pl.Callback):
 
 
 def unfinished_checkpoint(run_dir: Path) -> Path | None:
-    """``last.ckpt`` of a run in ``run_dir`` that stopped before writing ``metrics.json``; else None."""
+    """The checkpoint to resume a run in ``run_dir`` that stopped before writing ``metrics.json`` from:
+    its ``last.ckpt``, or, when that cannot be read (a damaged disk, a file cut short outside
+    melodygen), the newest other checkpoint there that can, with a warning. None for a finished run or
+    one that saved nothing. A file that would run code is refused, never skipped."""
+    from melodygen.models.checkpoint import UnsafeCheckpointError, read_checkpoint
+
     last = run_dir / LAST
-    return last if last.is_file() and not (run_dir / "metrics.json").exists() else None
+    if not last.is_file() or (run_dir / "metrics.json").exists():
+        return None
+    others = sorted(
+        (p for p in last.parent.glob("*.ckpt") if p != last), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for path in (last, *others):
+        try:
+            read_checkpoint(path)
+        except UnsafeCheckpointError:
+            raise
+        except MelodygenError as exc:
+            log.warning("cannot resume from %s: %s", path, exc)
+            continue
+        if path != last:
+            log.warning("resuming from %s, the newest checkpoint that can be read", path)
+        return path
+    log.warning("no checkpoint in %s can be read: the run starts again from its first step", last.parent)
+    return None

@@ -22,9 +22,10 @@ from melodygen.config import check_train, require, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
-from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnSignal, Stopped
+from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnNonFinite, StopOnSignal, Stopped
 from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyLSTM, load_model, read_checkpoint
+from melodygen.models.checkpoint import safe_loading
 from melodygen.representations import get_representation
 from melodygen.requeue import SaveOnPreemption, clear_preempted
 from melodygen.resume import adopt_checkpoint, check_epochs_left, overridden_keys
@@ -172,7 +173,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     model = build_model(cfg)
     # on a cluster: save before the job is requeued (preempted.json, checkpoints/preempted.ckpt);
     # Ctrl-C or SIGTERM: save last.ckpt and stop; a resumed run goes on with the same batches
-    trainer = build_trainer(cfg, [*callbacks, SaveOnPreemption(out), StopOnSignal(out), DataOrder()])
+    # NaN or infinite loss: one line, and no checkpoint with such weights
+    stops = [SaveOnPreemption(out), StopOnSignal(out), DataOrder(), StopOnNonFinite(cfg.model.lr)]
+    trainer = build_trainer(cfg, [*callbacks, *stops])
     global_batch = cfg.data.batch_size * trainer.world_size * cfg.trainer.accumulate_grad_batches
     log.info(
         "batch: %d windows per device × %d device(s) × %d accumulated = %d per optimizer step",
@@ -187,7 +190,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         started = time.perf_counter()
         if cfg.train:
             try:
-                trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+                with safe_loading():  # checked above; weights only, whoever wrote the file
+                    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
             except Stopped as stop:
                 _report_stop(stop, out)
                 raise SystemExit(stop.exit_code) from None
@@ -199,9 +203,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         best = ckpt_callback.best_model_path if has_best else None
         if not cfg.train:  # evaluation only: score the checkpoint asked for
             best = cfg.ckpt_path
-        metrics = _first(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False))
-        if cfg.test and pruned_at is None:  # a pruned trial is not worth a test
-            metrics.update(_first(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)))
+        if best is not None:  # a resumed run's best can be a file the checkpoint named: checked, weights only
+            read_checkpoint(best, "the best checkpoint")
+        with safe_loading():
+            scored = {"datamodule": datamodule, "ckpt_path": best, "verbose": False, "weights_only": True}
+            metrics = _first(trainer.validate(model, **scored))
+            if cfg.test and pruned_at is None:  # a pruned trial is not worth a test
+                metrics.update(_first(trainer.test(model, **scored)))
         if not trainer.is_global_zero:
             failed = False
             return metrics

@@ -40,3 +40,17 @@ class SlowBatches(pl.Callback):
         import time
 
         time.sleep(self.seconds)
+
+
+class PoisonWeights(pl.Callback):
+    """At optimizer step ``at_step``, turn the model's first weight into NaN: a run that diverges."""
+
+    def __init__(self, at_step: int = 5):
+        self.at_step = at_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            import torch
+
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))

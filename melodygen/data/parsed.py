@@ -14,9 +14,11 @@ from melodygen.atomic import write_json_atomic
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.data.parse_cache import (
     FORMAT_VERSION,
+    building,
     cache_key,
     cache_path,
     list_midi_files,
+    prune_caches,
     read_cache,
     write_cache,
 )
@@ -192,16 +194,18 @@ def parse_midi_folder(
         raise MelodygenError(f"no MIDI files (.mid, .midi) under data.midi_dir={str(midi_dir)!r}")
     key = cache_key(midi_dir, files, params)
     path = cache_path(Path(cache_dir), midi_dir, key)
-    arrays = read_cache(path, key)
-    if arrays is not None:
-        parsed = ParsedFolder.from_arrays(midi_dir, arrays)
-        parsed.from_cache = True
-    else:
-        start = time.perf_counter()
-        parsed = parse_folder(midi_dir, files, params, workers, progress)
-        parsed.parse_seconds = time.perf_counter() - start
-        if parsed.files:
-            write_cache(path, parsed.to_arrays(key))
+    with building(path):  # jobs beside this one that need the same cache wait, then load it
+        arrays = read_cache(path, key)
+        if arrays is not None:
+            parsed = ParsedFolder.from_arrays(midi_dir, arrays)
+            parsed.from_cache = True
+        else:
+            start = time.perf_counter()
+            parsed = parse_folder(midi_dir, files, params, workers, progress)
+            parsed.parse_seconds = time.perf_counter() - start
+            if parsed.files:
+                write_cache(path, parsed.to_arrays(key))
+                prune_caches(path)
     parsed.cache_file = path
     if require_melodies and not parsed.files:
         raise no_melody_error(parsed)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -24,12 +26,22 @@ _SAFE_GLOBALS = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, 
 _WHAT_IT_IS = "a melodygen-train checkpoint such as outputs/train/runs/<run>/checkpoints/last.ckpt"
 
 
+def safe_loading():
+    """A context in which ``torch.load(..., weights_only=True)`` (Lightning's too) accepts a melodygen
+    checkpoint and nothing that runs code: tensors, plain values and the pathlib classes above."""
+    return torch.serialization.safe_globals(_SAFE_GLOBALS)
+
+
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     # torch's weights-only refusal opens with advice; the line that names the culprit comes later.
     culprit = [line for line in lines if line.startswith("WeightsUnpickler error")]
     text = culprit[0] if culprit else " ".join(lines) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+class UnsafeCheckpointError(MelodygenError):
+    """The file holds more than weights and plain values: unpickling it would run code, so it is refused."""
 
 
 def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
@@ -43,8 +55,15 @@ def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
         raise MelodygenError(f"{key}={str(path)!r} is not a melodygen checkpoint; give {_WHAT_IT_IS}")
     try:
-        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+        with safe_loading():
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # the weights-only unpickler met a global it does not allow
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what = f"it holds {found.group(1)}, which loading it would call" if found else _one_line(exc)
+        raise UnsafeCheckpointError(
+            f"{key}={str(path)!r} is refused: {what} (a melodygen checkpoint holds only weights and plain "
+            f"values, and is never loaded any other way); give {_WHAT_IT_IS}"
+        ) from None
     except Exception as exc:  # torch raises many types for a bad file; all mean "cannot use it"
         raise MelodygenError(
             f"{key}={str(path)!r} is not a melodygen checkpoint ({_one_line(exc)}); give {_WHAT_IT_IS}"

@@ -32,7 +32,7 @@ def test_second_call_loads_the_cache(tmp_path, tune_dir):
     assert second.cache_file == first.cache_file
     assert_same_parse(first, second)
     assert second.melody(3).equals(load_melody(tune_dir / second.files[3]))
-    assert list(tmp_path.joinpath("cache").iterdir()) == [first.cache_file]
+    assert list(tmp_path.joinpath("cache").glob("*.npz")) == [first.cache_file]  # beside it: its .lock
 
 
 def test_a_cached_folder_is_not_parsed_again(tmp_path, tune_dir):
@@ -167,3 +167,27 @@ def test_skipped_files_and_keys_survive_the_cache(tmp_path, tune_dir, make_tune,
         ("short.mid", "too_short", "3 notes < 8"),
     ]
     assert second.report()["skipped_files"] == first.report()["skipped_files"]
+
+
+def test_old_caches_of_a_folder_are_pruned_to_the_newest_few(tmp_path, tune_dir, caplog):
+    import logging
+    import os
+
+    from melodygen.data.parse_cache import KEEP_PER_FOLDER, folder_prefix
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    prefix = folder_prefix(tune_dir.resolve())
+    old = []
+    for age in range(5):  # five earlier file lists of this folder, oldest last
+        path = cache_dir / f"{prefix}{age:016x}.npz"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))
+        old.append(path)
+    other = cache_dir / "other-00000000-0000000000000000.npz"  # another folder's: not this one's to prune
+    other.write_bytes(b"y")
+    with caplog.at_level(logging.INFO, logger="melodygen.data.parse_cache"):
+        parsed = prepare(tune_dir, cache_dir)
+    kept = sorted(p.name for p in cache_dir.glob("*.npz"))
+    assert kept == sorted([parsed.cache_file.name, *(p.name for p in old[: KEEP_PER_FOLDER - 1]), other.name])
+    assert f"removed the old melody cache {old[-1].name} (0.0 MB)" in caplog.text

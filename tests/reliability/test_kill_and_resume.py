@@ -20,7 +20,7 @@ RUN = [
     f"trainer.max_epochs={EPOCHS}",
     "trainer.deterministic=true",
     "data.transpose=3",  # the random transpositions must come out the same after a resume too
-    "callbacks.step_checkpoint.every_n_train_steps=3",
+    "callbacks.model_checkpoint.last_every_n_steps=3",
     "callbacks.early_stopping=null",
     "samples.num_samples=0",
     "callbacks.sample_monitor=null",
@@ -83,7 +83,11 @@ def uninterrupted(tmp_path_factory, request) -> dict:
     tunes = write_tune_folder(root / "tunes")
     code, output = finish(train(root, tunes, root / "run"))
     assert code == 0, output[-3000:]
-    return {"tunes": tunes, "run_dir": root / "run", **json.loads((root / "run" / "metrics.json").read_text())}
+    return {
+        "tunes": tunes,
+        "run_dir": root / "run",
+        **json.loads((root / "run" / "metrics.json").read_text()),
+    }
 
 
 @pytest.mark.slow
