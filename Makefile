@@ -64,6 +64,7 @@ bench: data
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_generate.py
 	$(BIN)/python scripts/bench_sweep.py
+	$(BIN)/python scripts/bench_hostile_midi.py
 
 lint: setup
 	$(BIN)/ruff check melodygen tests scripts

@@ -118,6 +118,14 @@ class DataConfig:
     transpose_to_c: bool = False  # move every melody to C (major or minor, by key estimate)
     min_notes: int = 8  # a file whose melody has fewer notes is skipped
     parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
+    # Limits that keep a huge or crafted file from taking memory or time: a file past one is skipped
+    # with its reason (too_large, too_complex, absurd_length) in data_report.json. In musical terms
+    # where they can be: 100,000 beats is about 14 hours at 120 beats a minute.
+    max_file_bytes: int = 4_000_000
+    max_tracks: int = 512
+    max_events: int = 200_000
+    max_notes: int = 20_000  # notes of all pitched tracks together
+    max_beats: int = 100_000
 
 
 @dataclass
@@ -331,9 +339,13 @@ def require(ok: bool, key: str, value: Any, rule: str) -> None:
         raise MelodygenError(f"{key}={as_typed(value)} is not allowed: {rule}")
 
 
+#: the data.* keys that bound what one MIDI file may cost to read
+LIMITS = ("max_file_bytes", "max_tracks", "max_events", "max_notes", "max_beats")
+
+
 def check_data(d: DictConfig) -> None:
     """Reject ``data.*`` values no run can use, naming the key."""
-    for key in ("seq_len", "batch_size", "window_stride", "min_notes"):
+    for key in ("seq_len", "batch_size", "window_stride", "min_notes", *LIMITS):
         require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
     for key in ("num_workers", "parse_workers", "transpose"):
         require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")

@@ -122,8 +122,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=40, help="distinct real batches, cycled over the steps")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 35 on the CPU, 300 on a GPU)")
+    parser.add_argument(
+        "--batches", type=int, default=40, help="distinct real batches, cycled over the steps"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="timed steps (default: 35 on the CPU, 300 on a GPU)"
+    )
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

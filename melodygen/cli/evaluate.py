@@ -36,7 +36,7 @@ def _parse(folder: str, cfg):
     from melodygen.data.parsed import parse_midi_folder
 
     return parse_midi_folder(
-        folder, cfg.data.cache_dir, ExtractionParams(min_notes=cfg.data.min_notes), cfg.data.parse_workers
+        folder, cfg.data.cache_dir, ExtractionParams.from_config(cfg.data), cfg.data.parse_workers
     )
 
 

@@ -16,7 +16,7 @@ def prepare(cfg, overrides: list[str] = ()) -> dict:
     parsed = parse_midi_folder(
         cfg.data.midi_dir,
         cfg.data.cache_dir,
-        ExtractionParams(min_notes=cfg.data.min_notes),
+        ExtractionParams.from_config(cfg.data),
         workers=cfg.data.parse_workers,
         progress=True,  # a bar on a terminal, lines in a log file
         require_melodies=False,
@@ -31,6 +31,8 @@ def prepare(cfg, overrides: list[str] = ()) -> dict:
     )
     for reason, count in summary["skipped_by_reason"].items():
         print(f"  skipped {count:6d}  {reason}")
+    if summary["files_with_warnings"]:
+        print(f"  {summary['files_with_warnings']} files read with a library's warning (listed in the report)")
     print(f"report: {report_path}\ncache:  {parsed.cache_file}")
     if not parsed.files:
         raise no_melody_error(parsed)

@@ -152,6 +152,11 @@ class MelodyDataModule(pl.LightningDataModule):
         transpose_to_c: bool = _D.transpose_to_c,
         min_notes: int = _D.min_notes,
         parse_workers: int = _D.parse_workers,
+        max_file_bytes: int = _D.max_file_bytes,
+        max_tracks: int = _D.max_tracks,
+        max_events: int = _D.max_events,
+        max_notes: int = _D.max_notes,
+        max_beats: int = _D.max_beats,
         progress: bool = True,
         seed: int = 0,
     ):
@@ -160,7 +165,7 @@ class MelodyDataModule(pl.LightningDataModule):
         midi_dir, cache_dir = str(midi_dir), str(cache_dir)
         self.save_hyperparameters()
         self.representation = get_representation(representation)
-        self.params = ExtractionParams(min_notes=min_notes)
+        self.params = ExtractionParams.from_config(self.hparams)
         self.parsed: ParsedFolder | None = None
         self.datasets: dict[int, WindowDataset] = {}
         self.split: np.ndarray | None = None  # TRAIN, VAL or TEST per kept file, set in setup

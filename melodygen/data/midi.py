@@ -17,7 +17,9 @@ Every file that cannot give a melody raises :class:`SkipFile` with one of :data:
 
 from __future__ import annotations
 
+import errno
 import os
+import struct
 from dataclasses import dataclass
 
 import mido
@@ -32,8 +34,10 @@ SKIP_REASONS = (
     "not_midi",  # no MThd header
     "truncated",  # the data ends inside a chunk
     "corrupt",  # a MIDI parse error other than truncation
+    "broken_link",  # a symbolic link that leads nowhere, or in a loop
     "too_large",  # more bytes than max_file_bytes
-    "absurd_length",  # more beats than max_beats (or ticks than pretty_midi takes), or notes than max_notes
+    "too_complex",  # more tracks than max_tracks, or events than max_events
+    "absurd_length",  # more beats than max_beats, or notes than max_notes
     "no_notes",  # no note events at all
     "drums_only",  # notes only on drum channels
     "too_short",  # fewer than min_notes notes after extraction
@@ -45,10 +49,23 @@ class ExtractionParams:
     """Limits and rules for turning one file into one melody. Part of the cache key."""
 
     min_notes: int = DataConfig.min_notes
-    max_notes: int = 20_000
-    max_beats: int = 100_000
-    max_file_bytes: int = 4_000_000
+    max_notes: int = DataConfig.max_notes
+    max_beats: int = DataConfig.max_beats
+    max_file_bytes: int = DataConfig.max_file_bytes
+    max_tracks: int = DataConfig.max_tracks
+    max_events: int = DataConfig.max_events
     max_track_fraction: float = 0.25
+
+    @classmethod
+    def from_config(cls, data, **changes) -> ExtractionParams:
+        """The limits and rules of a ``data`` config group (or any object with its attributes)."""
+        names = ("min_notes", "max_notes", "max_beats", "max_file_bytes", "max_tracks", "max_events")
+        return cls(**{name: getattr(data, name) for name in names}, **changes)
+
+
+#: pretty_midi keeps a table with one entry per tick; files finer than this are read at this resolution
+#: (a 16th is still 240 ticks), so a long score at 10,080 ticks per beat stays a few MB.
+MAX_TICKS_PER_BEAT = 960
 
 
 class SkipFile(Exception):
@@ -63,6 +80,12 @@ class SkipFile(Exception):
 
 def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.PrettyMIDI:
     """Open ``path`` with resource limits checked before pretty_midi builds its tick tables."""
+    if os.path.islink(path) and not os.path.exists(path):
+        try:
+            os.stat(path)
+        except OSError as exc:
+            where = "in a loop" if exc.errno == errno.ELOOP else f"to {os.readlink(path)}, which is not there"
+            raise SkipFile("broken_link", f"a symbolic link {where}") from None
     try:
         size = os.path.getsize(path)
         if size > params.max_file_bytes:
@@ -73,6 +96,8 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
         raise SkipFile("unreadable", exc.strerror or str(exc)) from None
     if head != b"MThd":
         raise SkipFile("not_midi", "no MThd header")
+    with open(path, "rb") as fh:
+        check_structure(fh.read(), params)  # before mido builds an object per event
     try:
         midi = mido.MidiFile(path, clip=True)
     except EOFError:
@@ -85,12 +110,75 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
     beats = max_tick / max(midi.ticks_per_beat, 1)
     if beats > params.max_beats:
         raise SkipFile("absurd_length", f"{beats:.0f} beats > {params.max_beats}")
-    if max_tick >= pretty_midi.pretty_midi.MAX_TICK:  # pretty_midi refuses it as "likely corrupt"
-        raise SkipFile("absurd_length", f"{max_tick} ticks > {pretty_midi.pretty_midi.MAX_TICK:.0f}")
+    # a coarser grid where the file's is finer than needed, or long enough to reach pretty_midi's limit
+    fits = int((pretty_midi.pretty_midi.MAX_TICK - 1) // max(beats, 1))
+    resolution = min(midi.ticks_per_beat, MAX_TICKS_PER_BEAT, fits)
+    if resolution < midi.ticks_per_beat:
+        _rescale(midi, resolution)
     try:
         return pretty_midi.PrettyMIDI(mido_object=midi)
     except Exception as exc:
         raise SkipFile("corrupt", f"{type(exc).__name__}: {exc}") from None
+
+
+def _rescale(midi: mido.MidiFile, ticks_per_beat: int) -> None:
+    """Re-time every event of ``midi`` to ``ticks_per_beat`` (in place), each at its nearest tick."""
+    factor = ticks_per_beat / midi.ticks_per_beat
+    for track in midi.tracks:
+        absolute = placed = 0
+        for msg in track:
+            absolute += msg.time
+            tick = round(absolute * factor)
+            msg.time, placed = tick - placed, tick
+    midi.ticks_per_beat = ticks_per_beat
+
+
+def _varlen(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for _ in range(4):
+        byte = data[pos]
+        pos += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            break
+    return value, pos
+
+
+def check_structure(data: bytes, params: ExtractionParams) -> None:
+    """Count tracks, events and beats straight from the bytes, stopping at the first limit passed, so a
+    crafted file costs at most ``max_events`` steps. Damage is left for mido to name."""
+    if len(data) < 14:
+        return
+    header_length = int.from_bytes(data[4:8], "big")
+    _, tracks, division = struct.unpack(">HHH", data[8:14])
+    if tracks > params.max_tracks:
+        raise SkipFile("too_complex", f"{tracks} tracks > {params.max_tracks}")
+    events, pos = 0, 8 + header_length
+    try:
+        while pos + 8 <= len(data):
+            kind, end = data[pos : pos + 4], pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+            pos, tick, status = pos + 8, 0, 0
+            while kind == b"MTrk" and pos < min(end, len(data)):
+                delta, pos = _varlen(data, pos)
+                tick += delta
+                if data[pos] >= 0x80:
+                    status, pos = data[pos], pos + 1
+                if status == 0xFF:  # meta: type, length, data
+                    length, pos = _varlen(data, pos + 1)
+                    pos += length
+                elif status in (0xF0, 0xF7):  # sysex: length, data
+                    length, pos = _varlen(data, pos)
+                    pos += length
+                else:  # channel message: one data byte for program change and channel pressure
+                    pos += 1 if status & 0xF0 in (0xC0, 0xD0) else 2
+                events += 1
+                if events > params.max_events:
+                    raise SkipFile("too_complex", f"more than {params.max_events} events")
+            if kind == b"MTrk" and not division & 0x8000 and tick / max(division, 1) > params.max_beats:
+                raise SkipFile("absurd_length", f"{tick / max(division, 1):.0f} beats > {params.max_beats}")
+            pos = end
+    except IndexError:  # cut short: mido says how
+        return
 
 
 def _choose_track(instruments: list[pretty_midi.Instrument], params: ExtractionParams):

@@ -25,7 +25,7 @@ from melodygen.errors import MelodygenError
 log = logging.getLogger(__name__)
 
 #: Bump when the cached arrays change meaning; older caches are then rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 #: Caches kept per folder: the newest, and a few older file lists or settings to switch back to.
 KEEP_PER_FOLDER = 3
@@ -38,7 +38,8 @@ def list_midi_files(midi_dir: Path) -> list[str]:
     return sorted(
         p.relative_to(midi_dir).as_posix()
         for p in midi_dir.rglob("*")
-        if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+        # a link that leads nowhere is listed too, so the report names it instead of leaving it out
+        if p.suffix.lower() in MIDI_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists()))
     )
 
 
@@ -47,7 +48,10 @@ def cache_key(midi_dir: Path, files: list[str], params: ExtractionParams) -> str
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, "params": asdict(params)}, sort_keys=True).encode())
     for rel in files:
-        st = os.stat(midi_dir / rel)
+        try:
+            st = os.stat(midi_dir / rel)
+        except OSError:  # a broken link: its own entry
+            st = os.lstat(midi_dir / rel)
         h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 

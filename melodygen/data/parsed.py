@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class ParsedFolder:
     tonic: np.ndarray
     mode: np.ndarray
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (file, reason, detail)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, what a library warned)
     cache_file: Path | None = None
     from_cache: bool = False
     parse_seconds: float = 0.0
@@ -67,6 +69,7 @@ class ParsedFolder:
             "kept": len(self.files),
             "skipped": len(self.skipped),
             "skipped_by_reason": dict(sorted(reasons.items())),
+            "files_with_warnings": len({f for f, _ in self.warnings}),
             "notes": int((self.pitch != REST).sum()),
             "elements": int(self.pitch.size),
         }
@@ -79,6 +82,7 @@ class ParsedFolder:
             **self.summary(),
             "kept_files": [{"file": f, "elements": n} for f, n in zip(self.files, lengths)],
             "skipped_files": [{"file": f, "reason": r, "detail": d} for f, r, d in self.skipped],
+            "warnings": [{"file": f, "warning": w} for f, w in self.warnings],
         }
 
     def write_report(self, path: Path) -> None:
@@ -97,6 +101,7 @@ class ParsedFolder:
             "tonic": self.tonic,
             "mode": self.mode,
             "skipped": skipped,
+            "warnings": np.array(self.warnings, dtype=str).reshape(-1, 2),
         }
 
     @classmethod
@@ -111,23 +116,27 @@ class ParsedFolder:
             tonic=arrays["tonic"],
             mode=arrays["mode"],
             skipped=[tuple(row) for row in arrays["skipped"].tolist()],
+            warnings=[tuple(row) for row in arrays["warnings"].tolist()],
         )
 
 
 def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:
-    """Worker: files → ``(rel, melody arrays)`` or ``(rel, reason, detail)`` each. Never raises."""
+    """Worker: files → ``(rel, melody arrays, warnings)`` or ``(rel, (reason, detail), warnings)`` each,
+    where ``warnings`` are what the libraries warned about while reading that file. Never raises."""
     results = []
     for midi_dir, rel, params in unit:
-        try:
-            melody = load_melody(os.path.join(midi_dir, rel), params)
-        except SkipFile as skip:
-            results.append((rel, skip.reason, skip.detail))
-            continue
-        except Exception as exc:  # a parser bug on a hostile file must not stop the build
-            results.append((rel, "corrupt", f"{type(exc).__name__}: {exc}"))
-            continue
-        tonic, mode = estimate_key(melody.pitch, melody.duration)
-        results.append((rel, (melody.pitch, melody.duration, melody.qpm, tonic, mode)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                melody = load_melody(os.path.join(midi_dir, rel), params)
+                tonic, mode = estimate_key(melody.pitch, melody.duration)
+                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode)
+            except SkipFile as skip:
+                outcome = (skip.reason, skip.detail)
+            except Exception as exc:  # a parser bug on a hostile file must not stop the build
+                outcome = ("corrupt", f"{type(exc).__name__}: {exc}")
+        said = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+        results.append((rel, outcome, said))
     return results
 
 
@@ -150,8 +159,9 @@ def parse_folder(
     ):
         by_file.update((r[0], r) for r in results)
     ordered = [by_file[rel] for rel in files]
-    kept = [r for r in ordered if len(r) == 2]
-    skipped = [r for r in ordered if len(r) == 3]
+    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 5]
+    skipped = [(rel, *outcome) for rel, outcome, _ in ordered if len(outcome) == 2]
+    said = [(rel, message) for rel, _, messages in ordered for message in messages]
     lengths = [len(r[1][0]) for r in kept]
     empty16 = np.zeros(0, np.int16)
     return ParsedFolder(
@@ -164,6 +174,7 @@ def parse_folder(
         tonic=np.array([r[1][3] for r in kept], np.int8),
         mode=np.array([r[1][4] for r in kept], np.int8),
         skipped=skipped,
+        warnings=said,
     )
 
 

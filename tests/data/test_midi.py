@@ -179,9 +179,28 @@ def test_directory_named_like_a_midi_file_is_unreadable(tmp_path):
     assert skip_reason(tmp_path / "x.mid") == "unreadable"
 
 
-def test_broken_symlink_is_unreadable(tmp_path):
+def test_a_symlink_to_nothing_or_in_a_loop_is_a_broken_link(tmp_path):
     (tmp_path / "gone.mid").symlink_to(tmp_path / "missing.mid")
-    assert skip_reason(tmp_path / "gone.mid") == "unreadable"
+    (tmp_path / "a.mid").symlink_to(tmp_path / "b.mid")
+    (tmp_path / "b.mid").symlink_to(tmp_path / "a.mid")
+    for name, detail in (
+        ("gone.mid", f"a symbolic link to {tmp_path / 'missing.mid'}, which is not there"),
+        ("a.mid", "a symbolic link in a loop"),
+    ):
+        with pytest.raises(SkipFile) as skip:
+            load_melody(tmp_path / name)
+        assert (skip.value.reason, skip.value.detail) == ("broken_link", detail)
+
+
+def test_broken_links_in_a_folder_are_reported_not_dropped(tmp_path, tune_dir):
+    (tune_dir / "gone.mid").symlink_to(tmp_path / "missing.mid")
+    (tune_dir / "loop.mid").symlink_to(tune_dir / "loop.mid")
+    parsed = parse_midi_folder(tune_dir, tmp_path / "cache", workers=1, progress=False)
+    assert len(parsed) == 20
+    assert sorted((f, r) for f, r, _ in parsed.skipped) == [
+        ("gone.mid", "broken_link"),
+        ("loop.mid", "broken_link"),
+    ]
 
 
 def test_file_whose_read_fails_is_unreadable(tmp_path):
@@ -244,17 +263,21 @@ def test_too_many_beats_or_notes_is_absurd_length(tmp_path, make_tune, tunes):
     load_melody(path, ExtractionParams(max_beats=int(beats) + 1, max_notes=len(tunes[0])))
 
 
-def test_more_ticks_than_pretty_midi_takes_is_absurd_length_not_corrupt(tmp_path):
-    """A tiny, well-formed file whose last note is 11 million ticks in (23k beats, under max_beats)."""
-    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+def test_a_long_score_at_a_fine_resolution_is_kept_and_placed_exactly(tmp_path):
+    """Like a score exported by music21: 10,080 ticks per beat and 12.9 million ticks, past the 10 million
+    ticks pretty_midi takes; the limits are in beats, so it is read at a coarser resolution instead."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=10_080)
     track = mido.MidiTrack()
-    for i in range(9):
-        track.append(mido.Message("note_on", note=60 + i, velocity=90, time=0 if i < 8 else 11_000_000))
-        track.append(mido.Message("note_off", note=60 + i, velocity=0, time=240))
+    pitches = [60, 62, 64, 65, 67, 69, 71, 72]
+    for i in range(1_280):  # quarter notes, the last ending at 1,280 beats = 12,902,400 ticks
+        track.append(mido.Message("note_on", note=pitches[i % 8], velocity=90, time=0))
+        track.append(mido.Message("note_off", note=pitches[i % 8], velocity=0, time=10_080))
     midi.tracks.append(track)
-    midi.save(tmp_path / "runaway.mid")
-    assert 11_000_000 / 480 < ExtractionParams().max_beats
-    assert skip_reason(tmp_path / "runaway.mid") == "absurd_length"
+    midi.save(tmp_path / "score.mid")
+    assert 1_280 * 10_080 > pretty_midi.pretty_midi.MAX_TICK
+    melody = load_melody(tmp_path / "score.mid")
+    assert melody.pitch.tolist() == [pitches[i % 8] for i in range(1_280)]
+    assert set(melody.duration.tolist()) == {4}  # every note a quarter: four 16ths
 
 
 @pytest.mark.parametrize("with_instrument", [True, False])

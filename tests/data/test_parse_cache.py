@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from melodygen.data.midi import ExtractionParams, load_melody
-from melodygen.data.parse_cache import cache_key, cache_path, list_midi_files, read_cache, write_cache
+from melodygen.data.parse_cache import (
+    FORMAT_VERSION,
+    cache_key,
+    cache_path,
+    list_midi_files,
+    read_cache,
+    write_cache,
+)
 from melodygen.data.parsed import parse_midi_folder
 
 
@@ -142,12 +149,17 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path):
 
 def test_interrupted_write_keeps_the_previous_cache(tmp_path):
     target = tmp_path / "parsed.npz"
-    write_cache(target, {"format": np.array(1), "key": np.array("k"), "pitch": np.arange(10)})
+    write_cache(target, {"format": np.array(FORMAT_VERSION), "key": np.array("k"), "pitch": np.arange(10)})
     before = target.read_bytes()
     with pytest.raises(RuntimeError):
         write_cache(
             target,
-            {"format": np.array(1), "key": np.array("k2"), "pitch": np.arange(5), "boom": ExplodingArray()},
+            {
+                "format": np.array(FORMAT_VERSION),
+                "key": np.array("k2"),
+                "pitch": np.arange(5),
+                "boom": ExplodingArray(),
+            },
         )
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parsed.npz"]
