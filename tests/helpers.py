@@ -22,6 +22,9 @@ QUIET_SMALL_RUN = [
     "trainer.enable_model_summary=false",
 ]
 
+#: the same, without samples after training or after each epoch
+QUIET_SMALL_RUN_NO_SAMPLES = [*QUIET_SMALL_RUN, "samples.num_samples=0", "callbacks.sample_monitor=null"]
+
 
 def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str = "train"):
     """The ``train`` config as ``melodygen-train`` would compose it, with every path under ``root``."""

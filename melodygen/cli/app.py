@@ -70,6 +70,11 @@ def command_line_overrides(args: Sequence[str]) -> list[str] | None:
 
 
 def _fail(message: str) -> None:
+    """One line on stderr and exit status 2; with MELODYGEN_DEBUG=1 set, the traceback first."""
+    if os.environ.get("MELODYGEN_DEBUG", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exc()
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(2)
 

@@ -32,7 +32,9 @@ def prepare(cfg, overrides: list[str] = ()) -> dict:
     for reason, count in summary["skipped_by_reason"].items():
         print(f"  skipped {count:6d}  {reason}")
     if summary["files_with_warnings"]:
-        print(f"  {summary['files_with_warnings']} files read with a library's warning (listed in the report)")
+        print(
+            f"  {summary['files_with_warnings']} files read with a library's warning (listed in the report)"
+        )
     print(f"report: {report_path}\ncache:  {parsed.cache_file}")
     if not parsed.files:
         raise no_melody_error(parsed)

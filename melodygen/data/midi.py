@@ -133,15 +133,16 @@ def _rescale(midi: mido.MidiFile, ticks_per_beat: int) -> None:
     midi.ticks_per_beat = ticks_per_beat
 
 
-def _varlen(data: bytes, pos: int) -> tuple[int, int]:
+def read_varlen(data: bytes, at: int) -> tuple[int, int]:
+    """A MIDI variable-length number at ``data[at]``: ``(value, the index after it)``."""
     value = 0
     for _ in range(4):
-        byte = data[pos]
-        pos += 1
+        byte = data[at]
+        at += 1
         value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            break
-    return value, pos
+        if not byte & 0x80:
+            return value, at
+    raise ValueError("variable-length number longer than 4 bytes")
 
 
 def check_structure(data: bytes, params: ExtractionParams) -> None:
@@ -159,15 +160,15 @@ def check_structure(data: bytes, params: ExtractionParams) -> None:
             kind, end = data[pos : pos + 4], pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
             pos, tick, status = pos + 8, 0, 0
             while kind == b"MTrk" and pos < min(end, len(data)):
-                delta, pos = _varlen(data, pos)
+                delta, pos = read_varlen(data, pos)
                 tick += delta
                 if data[pos] >= 0x80:
                     status, pos = data[pos], pos + 1
                 if status == 0xFF:  # meta: type, length, data
-                    length, pos = _varlen(data, pos + 1)
+                    length, pos = read_varlen(data, pos + 1)
                     pos += length
                 elif status in (0xF0, 0xF7):  # sysex: length, data
-                    length, pos = _varlen(data, pos)
+                    length, pos = read_varlen(data, pos)
                     pos += length
                 else:  # channel message: one data byte for program change and channel pressure
                     pos += 1 if status & 0xF0 in (0xC0, 0xD0) else 2
@@ -177,7 +178,7 @@ def check_structure(data: bytes, params: ExtractionParams) -> None:
             if kind == b"MTrk" and not division & 0x8000 and tick / max(division, 1) > params.max_beats:
                 raise SkipFile("absurd_length", f"{tick / max(division, 1):.0f} beats > {params.max_beats}")
             pos = end
-    except IndexError:  # cut short: mido says how
+    except (IndexError, ValueError):  # cut short or damaged: mido says how
         return
 
 

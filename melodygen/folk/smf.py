@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from melodygen.data.midi import read_varlen
+
 END_OF_TRACK = 0x2F
 
 
@@ -54,7 +56,7 @@ def _read_track(body: bytes) -> Track:
     sounding: dict[tuple[int, int], list[Note]] = {}
     tick = at = status = 0
     while at < len(body):
-        delta, at = _read_varlen(body, at)
+        delta, at = read_varlen(body, at)
         tick += delta
         if body[at] & 0x80:
             status, at = body[at], at + 1
@@ -62,13 +64,13 @@ def _read_track(body: bytes) -> Track:
             raise SmfError("data byte without a status")
         if status == 0xFF:
             kind = body[at]
-            size, at = _read_varlen(body, at + 1)
+            size, at = read_varlen(body, at + 1)
             track.metas.append((tick, kind, bytes(body[at : at + size])))
             at, status = at + size, 0
             if kind == END_OF_TRACK:
                 break
         elif status in (0xF0, 0xF7):
-            size, at = _read_varlen(body, at)
+            size, at = read_varlen(body, at)
             at, status = at + size, 0
         elif status & 0xF0 in (0xC0, 0xD0):
             at += 1
@@ -100,17 +102,6 @@ def write(division: int, metas: list[tuple[int, int, bytes]], notes: list[Note])
         now = tick
     body += bytes([0, 0xFF, END_OF_TRACK, 0])
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
-
-
-def _read_varlen(data: bytes, at: int) -> tuple[int, int]:
-    value = 0
-    for _ in range(4):
-        byte = data[at]
-        at += 1
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            return value, at
-    raise SmfError("variable-length number longer than 4 bytes")
 
 
 def _varlen(value: int) -> bytes:

@@ -88,6 +88,16 @@ def test_config_mistakes_are_one_line(tmp_path, tune_dir, override, expected):
     assert expected in one_error_line(proc)
 
 
+def test_melodygen_debug_shows_the_traceback_above_the_same_line(tmp_path, tune_dir):
+    plain = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", "model.hidden_size=0")
+    debug = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", "model.hidden_size=0", env={"MELODYGEN_DEBUG": "1"}
+    )
+    assert "Traceback" not in plain.stderr and "Traceback (most recent call last)" in debug.stderr
+    assert debug.returncode == plain.returncode == 2
+    assert debug.stderr.strip().splitlines()[-1] == one_error_line(plain)
+
+
 def test_a_sweep_with_a_misspelled_key_is_one_line(tmp_path, tune_dir):
     proc = run_cli("train", tmp_path, "--multirun", f"data.midi_dir={tune_dir}", "model.hiden_size=8,16")
     assert one_error_line(proc) == "error: model.hiden_size is not a setting: did you mean model.hidden_size?"

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import QUIET_SMALL_RUN_NO_SAMPLES, run_cli
 
 TESTS = Path(__file__).resolve().parents[1]
 ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
 RUN = [
-    *QUIET_SMALL_RUN,
-    "samples.num_samples=0",
-    "callbacks.sample_monitor=null",
+    *QUIET_SMALL_RUN_NO_SAMPLES,
     "trainer.max_epochs=3",
     "callbacks.model_checkpoint.last_every_n_steps=3",
     "+callbacks.poison._target_=probes.PoisonWeights",

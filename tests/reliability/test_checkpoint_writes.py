@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import QUIET_SMALL_RUN_NO_SAMPLES, run_cli
 
 WRITER = """
 import sys, torch
@@ -41,12 +41,7 @@ def test_a_writer_killed_at_any_moment_leaves_a_whole_last_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_a_damaged_last_checkpoint_falls_back_to_the_newest_readable_one(tmp_path, tune_dir):
     run_dir = tmp_path / "run"
-    small = [
-        f"data.midi_dir={tune_dir}",
-        *QUIET_SMALL_RUN,
-        "samples.num_samples=0",
-        "callbacks.sample_monitor=null",
-    ]
+    small = [f"data.midi_dir={tune_dir}", *QUIET_SMALL_RUN_NO_SAMPLES]
     first = run_cli("train", tmp_path, *small, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
     assert first.returncode == 0, first.stderr[-3000:]
     (run_dir / "metrics.json").unlink()  # as if it had been killed after its checkpoints

@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET_SMALL_RUN
+from helpers import QUIET_SMALL_RUN_NO_SAMPLES
 
 TESTS = Path(__file__).resolve().parents[1]
 EPOCHS = 3
 RUN = [
-    *QUIET_SMALL_RUN,
+    *QUIET_SMALL_RUN_NO_SAMPLES,
     f"trainer.max_epochs={EPOCHS}",
     "trainer.deterministic=true",
     "data.transpose=3",  # the random transpositions must come out the same after a resume too
     "callbacks.model_checkpoint.last_every_n_steps=3",
     "callbacks.early_stopping=null",
-    "samples.num_samples=0",
-    "callbacks.sample_monitor=null",
     "+callbacks.slow._target_=probes.SlowBatches",
     "+callbacks.slow.seconds=0.1",
 ]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import QUIET_SMALL_RUN_NO_SAMPLES, run_cli
 
 
 class CreatesAFile:
@@ -79,12 +79,7 @@ def test_a_best_checkpoint_named_inside_a_clean_checkpoint_is_refused(tmp_path, 
     scores at its end: that file goes through the same check."""
     path, marker = evil
     first = tmp_path / "first"
-    small = [
-        f"data.midi_dir={tune_dir}",
-        *QUIET_SMALL_RUN,
-        "samples.num_samples=0",
-        "callbacks.sample_monitor=null",
-    ]
+    small = [f"data.midi_dir={tune_dir}", *QUIET_SMALL_RUN_NO_SAMPLES]
     result = run_cli("train", tmp_path, *small, "trainer.max_epochs=1", f"hydra.run.dir={first}")
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(first / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
