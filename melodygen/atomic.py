@@ -1,18 +1,25 @@
 """Atomic file writes: readers see the old file or the new one, never half of one.
 
-Every writer of a result (the folk manifest, the parse cache, reports, ``metrics.json``) goes through
-:func:`write_atomic`: the data goes to a temporary file in the same folder, is flushed to disk, and is
-then renamed over the target with :func:`os.replace`.
+Every writer of a result (checkpoints, the folk manifest, the parse cache, reports, ``metrics.json``)
+goes through :func:`write_atomic`: the data goes to a temporary file in the same folder, is flushed to
+disk, and is then renamed over the target with :func:`os.replace`. A full disk (or quota, or file-size
+limit) is one clear error, and the previous file stays.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from melodygen.errors import MelodygenError
+
+#: write failures that mean "no room": a full disk, a quota, a file-size limit
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -27,10 +34,22 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+            kept = "the previous one is kept" if path.exists() else "nothing was written"
+            raise MelodygenError(
+                f"cannot write {path}: {os.strerror(exc.errno)} ({_free(path.parent)}); {kept}"
+            ) from None
         raise
     return path
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize / 1e6:,.0f} MB free there"
+    except OSError:
+        return "free space unknown"
 
 
 def _umask() -> int:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import signal
@@ -41,7 +42,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
-        write_atomic(path, lambda handle: torch.save(checkpoint, handle))
+        # serialized in memory first (as Lightning does): a write that finds no room then fails as the
+        # OSError it is, which write_atomic turns into one clear line, not as torch's zip-writer error
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 class Stopped(BaseException):
