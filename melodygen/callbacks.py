@@ -113,7 +113,11 @@ class BestCheckpoint(pl.callbacks.ModelCheckpoint):
         if not (every and self.save_last) or trainer.global_step % every:
             return
         if not self._should_skip_saving_checkpoint(trainer):
+            decided = self._last_global_step_saved
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            # the step is not "saved" for the best checkpoint: an epoch that ends on this step still
+            # decides it (else an epoch of a multiple of N steps would never save a best)
+            self._last_global_step_saved = decided
 
     def load_state_dict(self, state_dict: dict) -> None:
         if state_dict.get("dirpath", self.dirpath) == self.dirpath:

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from melodygen.callbacks import BestCheckpoint, SampleMonitor
+from melodygen.errors import MelodygenError
 
 
 def _resumed(cls, tmp_path):
@@ -32,6 +33,42 @@ def test_a_worse_checkpoint_after_a_resume_is_not_the_best(tmp_path):
     assert ours.check_monitor_top_k(trainer, torch.tensor(0.5))
     lightnings = _resumed(pl.callbacks.ModelCheckpoint, tmp_path)
     assert lightnings.check_monitor_top_k(trainer, torch.tensor(2.0))  # what this callback fixes
+
+
+def test_last_every_n_steps_writes_last_between_epochs_and_still_the_best(tmp_path, tune_dir):
+    from melodygen.data.datamodule import MelodyDataModule
+    from melodygen.models import MelodyLSTM
+
+    class Saves(pl.Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+            self.steps.append(trainer.global_step)
+
+    datamodule = MelodyDataModule(
+        str(tune_dir), str(tmp_path / "cache"), seq_len=16, batch_size=16, progress=False
+    )
+    checkpoint = BestCheckpoint(
+        dirpath=tmp_path / "checkpoints", filename="best-{step}", monitor="val/loss", save_last=True,
+        last_every_n_steps=2,
+    )  # fmt: skip
+    saves = Saves()
+    trainer = pl.Trainer(
+        max_epochs=2, limit_train_batches=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu", callbacks=[checkpoint, saves], default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(
+        MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
+    )
+    # every 2 steps, and at each epoch's end (steps 4 and 8: multiples of 2) the best as well as last
+    assert saves.steps == [2, 4, 4, 4, 6, 8, 8, 8]  # at 4 and 8: last (every 2), the best, last (epoch end)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1] == "last.ckpt"
+    assert [
+        p.name for p in (tmp_path / "checkpoints").glob("best-*.ckpt")
+    ]  # decided although step 4 was saved
+    with pytest.raises(MelodygenError, match="last_every_n_steps=0"):
+        BestCheckpoint(dirpath=tmp_path, last_every_n_steps=0)
 
 
 def test_a_sample_monitor_needs_positive_counts():
