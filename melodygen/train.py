@@ -226,6 +226,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             "global_batch_size": global_batch,
             "world_size": trainer.world_size,
             "representation": representation.name,
+            "overrides": list(overrides),  # a sweep run again into its folder skips this job by them
         }
         if pruned_at is not None:
             summary["pruned_at_epoch"] = pruned_at

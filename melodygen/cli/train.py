@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import ExitStack
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
 from melodygen.config import check_train, resolve_last_checkpoint
+
+
+def finished_job(job_dir: Path, overrides: list[str]) -> dict | None:
+    """The ``metrics.json`` of a job that already finished in ``job_dir`` with the same overrides."""
+    path = job_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) and metrics.get("overrides") == list(overrides) else None
 
 
 def _train(cfg, overrides: list[str]) -> dict:
@@ -24,6 +35,16 @@ def _train(cfg, overrides: list[str]) -> dict:
 
     hydra_config = HydraConfig.get()
     multirun = hydra_config.mode == RunMode.MULTIRUN
+    finished = finished_job(Path(cfg.paths.output_dir), overrides) if multirun and cfg.train else None
+    if (
+        finished is not None
+    ):  # a sweep run again into its folder (hydra.sweep.dir=…) goes on after its done jobs
+        logging.getLogger("melodygen").info(
+            "job %s finished before with these overrides: skipped (delete %s to train it again)",
+            hydra_config.job.num,
+            Path(cfg.paths.output_dir) / "metrics.json",
+        )
+        return finished
     preempted = preempted_checkpoint(Path(cfg.paths.output_dir))
     unfinished = unfinished_checkpoint(Path(cfg.paths.output_dir)) if cfg.train else None
     if preempted is not None:  # a requeued job goes on where it was stopped, whatever it started from

@@ -27,15 +27,18 @@ RUN = [
 ]
 
 
-def train(root: Path, tune_dir: Path, run_dir: Path) -> subprocess.Popen:
+def train(root: Path, tune_dir: Path, run_dir: Path | None, *extra: str) -> subprocess.Popen:
+    """``melodygen-train`` in a subprocess, into ``run_dir`` (or, for a sweep, where ``extra`` says)."""
     env = {
         **os.environ,
         "MELODYGEN_ROOT": str(root),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
     }
-    command = [sys.executable, "-m", "melodygen.cli.train", f"data.midi_dir={tune_dir}", *RUN]
+    flags = [e for e in extra if e.startswith("-")]  # before the overrides, as argparse wants them
+    extra = tuple(e for e in extra if not e.startswith("-"))
+    command = [sys.executable, "-m", "melodygen.cli.train", *flags, f"data.midi_dir={tune_dir}", *RUN]
     return subprocess.Popen(
-        [*command, f"hydra.run.dir={run_dir}"],
+        [*command, *extra, *([f"hydra.run.dir={run_dir}"] if run_dir else [])],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -131,3 +134,26 @@ def test_a_signal_saves_stops_with_its_status_and_the_run_goes_on(tmp_path, unin
     # the CSV log holds every validation, those before the stop too
     assert validations(run_dir) == validations(uninterrupted["run_dir"])
     assert "exists and is not empty" not in output and "not resumable" not in output
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_in_its_second_job_goes_on_from_there(tmp_path, uninterrupted):
+    sweep = tmp_path / "sweep"
+    jobs = ["-m", "model.hidden_size=8,16", f"hydra.sweep.dir={sweep}"]
+    proc = train(tmp_path, uninterrupted["tunes"], None, *jobs)
+    wait_for_step_checkpoint(proc, sweep / "1")  # job 0 is done, job 1 is training
+    proc.send_signal(signal.SIGTERM)
+    code, output = finish(proc)
+    assert code == 143, output[-3000:]
+    assert f"To go on, run the same command with hydra.sweep.dir={sweep}" in output
+    done = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+    assert not (sweep / "1" / "metrics.json").exists()
+
+    code, output = finish(train(tmp_path, uninterrupted["tunes"], None, *jobs))
+    assert code == 0, output[-3000:]
+    assert "job 0 finished before with these overrides: skipped" in output
+    assert "resuming the unfinished run in this directory from" in output
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == done  # not trained again
+    assert (
+        json.loads((sweep / "1" / "metrics.json").read_text())["global_step"] == uninterrupted["global_step"]
+    )
