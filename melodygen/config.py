@@ -493,6 +493,9 @@ def check_train(cfg: DictConfig) -> None:
     require(
         cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "at least 1 (or null for a share)"
     )
+    every = OmegaConf.select(cfg, "callbacks.model_checkpoint.last_every_n_steps", default=None)
+    key = "callbacks.model_checkpoint.last_every_n_steps"
+    require(every is None or every >= 1, key, every, "at least 1 (or null for the end of each epoch only)")
     s = cfg.samples
     require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
     check_sampling(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p)

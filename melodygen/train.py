@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
@@ -37,7 +38,12 @@ def _instantiate_group(group: DictConfig | None) -> list:
     """Instantiate every entry of a ``callbacks`` or ``logger`` group; ``null`` entries are switched off."""
     if not group:
         return []
-    return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+    try:
+        return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+    except InstantiationException as exc:  # a callback of ours refused its settings: its one line
+        if isinstance(exc.__cause__, MelodygenError):
+            raise exc.__cause__ from None
+        raise
 
 
 def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
