@@ -105,6 +105,13 @@ def hydra_app(
             clear_failure(hydra_config.runtime.output_dir)
         try:
             return task(cfg, overrides)
+        except KeyboardInterrupt:
+            if hydra_config.mode == RunMode.MULTIRUN:
+                raise  # the sweep's to handle (sweep=optuna says how to go on)
+            # outside training's own handling (StopOnSignal): while data is read, say, or samples are written
+            print("stopped by Ctrl-C; every file written so far is whole: run the command again to go on",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            sys.exit(130)
         except MelodygenError as exc:
             if hydra_config.mode != RunMode.MULTIRUN:
                 _fail(str(exc))

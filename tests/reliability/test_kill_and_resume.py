@@ -157,3 +157,21 @@ def test_a_sweep_stopped_in_its_second_job_goes_on_from_there(tmp_path, uninterr
     assert (
         json.loads((sweep / "1" / "metrics.json").read_text())["global_step"] == uninterrupted["global_step"]
     )
+
+
+def test_ctrl_c_outside_training_is_one_line_and_status_130(tmp_path, tiny_checkpoint):
+    env = {**os.environ, "MELODYGEN_ROOT": str(tmp_path)}
+    command = [sys.executable, "-m", "melodygen.cli.generate", f"ckpt_path={tiny_checkpoint.path}"]
+    command += ["samples.num_samples=1000000", "samples.length=500", "png=false", "wav=false"]  # minutes
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("outputs/generate/runs/*/.hydra")):  # the command has started its work
+        assert proc.poll() is None and time.monotonic() < deadline, finish(proc)[1][-3000:]
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    code, output = finish(proc)
+    assert code == 130 and "Traceback" not in output, output[-3000:]
+    assert "stopped by Ctrl-C; every file written so far is whole: run the command again to go on" in output
