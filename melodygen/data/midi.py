@@ -18,6 +18,7 @@ Every file that cannot give a melody raises :class:`SkipFile` with one of :data:
 from __future__ import annotations
 
 import errno
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -90,16 +91,17 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
         size = os.path.getsize(path)
         if size > params.max_file_bytes:
             raise SkipFile("too_large", f"{size} bytes > {params.max_file_bytes}")
-        with open(path, "rb") as fh:
-            head = fh.read(4)
+        with open(path, "rb") as fh:  # read once, for the checks and for mido, and never past the limit
+            data = fh.read(params.max_file_bytes + 1)
+        if len(data) > params.max_file_bytes:  # a file that grew, or a device that never ends
+            raise SkipFile("too_large", f"more than {params.max_file_bytes} bytes")
     except OSError as exc:
         raise SkipFile("unreadable", exc.strerror or str(exc)) from None
-    if head != b"MThd":
+    if data[:4] != b"MThd":
         raise SkipFile("not_midi", "no MThd header")
-    with open(path, "rb") as fh:
-        check_structure(fh.read(), params)  # before mido builds an object per event
+    check_structure(data, params)  # before mido builds an object per event
     try:
-        midi = mido.MidiFile(path, clip=True)
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except EOFError:
         raise SkipFile("truncated", "data ends inside a chunk") from None
     except Exception as exc:  # mido raises OSError/ValueError/KeyError/IndexError on bad data

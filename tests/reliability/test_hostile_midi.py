@@ -121,3 +121,12 @@ def test_limits_are_settings(tmp_path, tune_dir):
     wrong = run_cli("prepare", tmp_path, f"data.midi_dir={tune_dir}", "data.max_events=0")
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "error: data.max_events=0 is not allowed: must be at least 1" in wrong.stderr
+
+
+def test_a_device_that_never_ends_is_read_no_further_than_the_size_limit(tmp_path):
+    from melodygen.data.midi import SkipFile, load_melody
+
+    (tmp_path / "endless.mid").symlink_to("/dev/zero")  # its size reads as 0, its data never ends
+    with pytest.raises(SkipFile) as skip:
+        load_melody(tmp_path / "endless.mid")
+    assert (skip.value.reason, skip.value.detail) == ("too_large", "more than 4000000 bytes")
