@@ -117,7 +117,7 @@ class StopOnNonFinite(pl.Callback):
     weights that are not finite: the last checkpoint written stays the last good one.
 
     The loss is looked at after every batch on the CPU; on a GPU, where reading it waits for the GPU,
-    every ``every_n_steps`` batches (Lightning's ``log_every_n_steps``) and before every checkpoint.
+    every ``trainer.log_every_n_steps`` batches, and before every checkpoint.
     """
 
     def __init__(self, lr: float | None = None):
