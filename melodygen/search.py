@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from melodygen.atomic import write_text_atomic
-from melodygen.errors import MelodygenError
+from melodygen.errors import MelodygenError, exit_stopped
 
 log = logging.getLogger(__name__)
 
@@ -296,13 +295,10 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
         _optimize(study, settings, config, launcher, validate, space, fixed, url, metric, n_jobs)
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C; Lightning turns one during fit into exit(1)
         done = len(finished_trials(study))
-        print(
+        exit_stopped(
             f"interrupted: {done} of {settings.n_trials} trials of study {name} finished; run the same "
-            f"command with hydra.sweep.dir={sweep_dir} to go on",
-            file=sys.stderr,
-            flush=True,
+            f"command with hydra.sweep.dir={sweep_dir} to go on"
         )
-        sys.exit(130)
     _summarize(study, sweep_dir, metric)
     return study
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from melodygen.config import register_configs
-from melodygen.errors import MelodygenError
+from melodygen.errors import MelodygenError, exit_stopped
 
 #: Hydra flags after which the pre-check steps aside and lets Hydra answer (help, other configs …).
 _HYDRA_ONLY_FLAGS = (
@@ -69,12 +69,17 @@ def command_line_overrides(args: Sequence[str]) -> list[str] | None:
     return overrides
 
 
-def _fail(message: str) -> None:
-    """One line on stderr and exit status 2; with MELODYGEN_DEBUG=1 set, the traceback first."""
+def _debug_traceback() -> None:
+    """The exception being handled, as a traceback on stderr, when MELODYGEN_DEBUG=1 is set."""
     if os.environ.get("MELODYGEN_DEBUG", "") not in ("", "0"):
         import traceback
 
         traceback.print_exc()
+
+
+def _fail(message: str) -> None:
+    """One line on stderr and exit status 2; with MELODYGEN_DEBUG=1 set, the traceback first."""
+    _debug_traceback()
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(2)
 
@@ -109,9 +114,10 @@ def hydra_app(
             if hydra_config.mode == RunMode.MULTIRUN:
                 raise  # the sweep's to handle (sweep=optuna says how to go on)
             # outside training's own handling (StopOnSignal): while data is read, say, or samples are written
-            print("stopped by Ctrl-C; every file written so far is whole: run the command again to go on",
-                  file=sys.stderr, flush=True)  # fmt: skip
-            sys.exit(130)
+            _debug_traceback()
+            exit_stopped(
+                "stopped by Ctrl-C; every file written so far is whole: run the command again to go on"
+            )
         except MelodygenError as exc:
             if hydra_config.mode != RunMode.MULTIRUN:
                 _fail(str(exc))

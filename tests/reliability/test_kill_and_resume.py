@@ -175,3 +175,28 @@ def test_ctrl_c_outside_training_is_one_line_and_status_130(tmp_path, tiny_check
     code, output = finish(proc)
     assert code == 130 and "Traceback" not in output, output[-3000:]
     assert "stopped by Ctrl-C; every file written so far is whole: run the command again to go on" in output
+
+
+def test_ctrl_c_during_an_exec_of_a_string_still_exits_130(tmp_path):
+    # dataclasses and namedtuple exec() strings while torch imports; a Ctrl-C landing there used to end
+    # `python -m melodygen.cli.…` by SIGINT (status -2) after the one line, whatever status was asked for
+    (tmp_path / "interrupted_app.py").write_text(
+        "import sys\n"
+        "from melodygen.cli.app import hydra_app\n"
+        "def task(cfg, overrides):\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "sys.argv[1:] = ['ckpt_path=nowhere.ckpt']\n"
+        "hydra_app('generate', task)()\n"
+    )
+    env = {
+        **os.environ,
+        "MELODYGEN_ROOT": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interrupted_app"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    code, output = finish(proc)
+    assert code == 130 and "Traceback" not in output, output[-3000:]
+    assert output.strip().endswith("run the command again to go on")
