@@ -114,6 +114,13 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
+    # k-fold cross-validation: with folds=K the test split is fold `fold` of K (by file, seeded by
+    # split_seed; test_fraction is then unused) and val_fraction of the other files validate
+    folds: int = 0  # 0 = off
+    fold: int = 0
+    # melodies that also occur in this folder (the same notes and durations) are left out of every split,
+    # e.g. the melodies a pretrained model will be tested on
+    exclude_dir: Optional[str] = None
     transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
     transpose_to_c: bool = False  # move every melody to C (major or minor, by key estimate)
     min_notes: int = 8  # a file whose melody has fewer notes is skipped
@@ -233,6 +240,9 @@ class TrainConfig:
     test: bool = True  # then score the best checkpoint on the test split
     # resume from this checkpoint (or score it, with train=false); last = the newest last.ckpt of this task
     ckpt_path: Optional[str] = None
+    # start a new run from this checkpoint's weights (fine-tuning): the model's shape comes from it, the
+    # optimizer, learning rate and epochs start anew
+    init_from: Optional[str] = None
     # torch's intra-op threads; null = this job's share of the cores (see melodygen/threads.py)
     threads: Optional[int] = None
     trial: TrialConfig = field(default_factory=TrialConfig)
@@ -352,6 +362,11 @@ def check_data(d: DictConfig) -> None:
     require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
     for key in ("val_fraction", "test_fraction"):
         require(0 <= d[key] < 1, f"data.{key}", d[key], "must be in [0, 1)")
+    require(
+        d.folds == 0 or d.folds >= 2, "data.folds", d.folds, "at least 2 folds (or 0 for no cross-validation)"
+    )
+    if d.folds:
+        require(0 <= d.fold < d.folds, "data.fold", d.fold, f"a fold number from 0 to {d.folds - 1}")
     require(
         d.val_fraction + d.test_fraction < 1,
         "data.val_fraction",
@@ -475,6 +490,10 @@ def check_train(cfg: DictConfig) -> None:
     check_midi_dir(cfg)
     resolve_last_checkpoint(cfg, cfg.task_name)
     check_checkpoint_path(cfg.ckpt_path)
+    check_checkpoint_path(cfg.init_from, "init_from")
+    if cfg.data.exclude_dir is not None:
+        exclude = os.path.expanduser(cfg.data.exclude_dir)
+        require(os.path.isdir(exclude), "data.exclude_dir", exclude, "no such folder")
     # the best checkpoint, early stopping and metrics.json are all decided on the validation split
     require(
         cfg.data.val_fraction > 0,

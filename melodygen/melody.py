@@ -51,6 +51,13 @@ class Melody:
     def equals(self, other: Melody) -> bool:
         return np.array_equal(self.pitch, other.pitch) and np.array_equal(self.duration, other.duration)
 
+    def content_hash(self) -> str:
+        """A hash of the pitches and durations alone: the same tune from two files hashes the same."""
+        import hashlib
+
+        pitch, duration = self.pitch.astype("<i2").tobytes(), self.duration.astype("<i2").tobytes()
+        return hashlib.sha256(pitch + b"/" + duration).hexdigest()
+
 
 def normalize(pitch, duration, max_duration: int = MAX_DURATION) -> tuple[np.ndarray, np.ndarray]:
     """Apply the duration rule and tidy rests; returns new ``(pitch, duration)`` int16 arrays.

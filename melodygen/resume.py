@@ -28,6 +28,12 @@ FIXED_BY_CHECKPOINT = {
     "model.lr": "lr",
     "model.weight_decay": "weight_decay",
 }
+#: The model's shape: weights from a checkpoint fit only a model of this shape.
+SHAPE = {
+    key: FIXED_BY_CHECKPOINT[key]
+    for key in ("data.representation", "data.transpose_to_c", "model.hidden_size", "model.num_layers",
+                "model.embedding_dim")
+}  # fmt: skip
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
 
@@ -51,8 +57,30 @@ def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> li
 
     Raises :class:`MelodygenError` when a key in ``overridden`` contradicts the checkpoint.
     """
+    remedy = "drop the override to resume, or leave out ckpt_path to start a new run"
+    return _adopt(
+        cfg, hparams, overridden, FIXED_BY_CHECKPOINT, DEFAULTS_FROM_CHECKPOINT, "ckpt_path", remedy
+    )
+
+
+def adopt_shape(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[str]:
+    """For ``init_from``: set ``cfg``'s model shape from the checkpoint's ``hparams`` (the optimizer, the
+    learning rate and dropout stay the config's); returns the changes made."""
+    remedy = "drop the override, or leave out init_from to train from scratch"
+    return _adopt(cfg, hparams, overridden, SHAPE, {}, "init_from", remedy)
+
+
+def _adopt(
+    cfg: DictConfig,
+    hparams: dict,
+    overridden: set[str],
+    fixed: dict,
+    defaults: dict,
+    source: str,
+    remedy: str,
+) -> list[str]:
     changes = []
-    for table, fixed in ((FIXED_BY_CHECKPOINT, True), (DEFAULTS_FROM_CHECKPOINT, False)):
+    for table, is_fixed in ((fixed, True), (defaults, False)):
         for key, name in table.items():
             if name not in hparams:  # an older checkpoint without this value
                 continue
@@ -61,11 +89,10 @@ def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> li
             if _as_text(current) == _as_text(stored):
                 continue
             if key in overridden:
-                if fixed:
+                if is_fixed:
                     raise MelodygenError(
-                        f"{key}={_as_text(current)} contradicts the checkpoint in ckpt_path, which has "
-                        f"{leaf}={_as_text(stored)}: drop the override to resume, or leave out ckpt_path to "
-                        f"start a new run"
+                        f"{key}={_as_text(current)} contradicts the checkpoint in {source}, which has "
+                        f"{leaf}={_as_text(stored)}: {remedy}"
                     )
                 continue
             with open_dict(cfg):

@@ -29,7 +29,7 @@ from melodygen.models import MelodyLSTM, load_model, read_checkpoint
 from melodygen.models.checkpoint import safe_loading
 from melodygen.representations import get_representation
 from melodygen.requeue import SaveOnPreemption, clear_preempted
-from melodygen.resume import adopt_checkpoint, check_epochs_left, overridden_keys
+from melodygen.resume import adopt_checkpoint, adopt_shape, check_epochs_left, overridden_keys
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         if cfg.train:
             check_epochs_left(ckpt, cfg.trainer.max_epochs, cfg.trainer.max_steps)
         del ckpt
+    start_weights = None
+    if cfg.init_from is not None and cfg.ckpt_path is None:  # a resumed run's weights are in ckpt_path
+        start = read_checkpoint(cfg.init_from, "init_from")
+        for change in adopt_shape(cfg, start["hyper_parameters"], overridden_keys(overrides)):
+            log.info("from init_from: %s", change)
+        start_weights = start["state_dict"]
     representation = get_representation(cfg.data.representation)
     if representation.input_kind == "embedding":
         rule = f"the {representation.name} representation needs an embedding of at least 1"
@@ -177,6 +183,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     out = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
+    if start_weights is not None:
+        model.load_state_dict(start_weights)
+        log.info("weights from init_from=%s", cfg.init_from)
     # on a cluster: save before the job is requeued (preempted.json, checkpoints/preempted.ckpt);
     # Ctrl-C or SIGTERM: save last.ckpt and stop; a resumed run goes on with the same batches
     # NaN or infinite loss: one line, and no checkpoint with such weights

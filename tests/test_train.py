@@ -245,3 +245,33 @@ def test_mixed_precision_is_bf16_where_the_gpu_has_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert resolve_precision("mixed", "cuda") == "16-mixed"
     assert resolve_precision("mixed", "cpu") == "32-true"
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, tune_dir):
+    from melodygen.errors import MelodygenError
+
+    first = compose_train(
+        tmp_path / "a", tune_dir, *SMALL, "model.hidden_size=24", "trainer.max_epochs=1",
+        "samples.num_samples=0", "test=false",
+    )  # fmt: skip
+    pretrained = train(first)["best_checkpoint"]
+    weights = torch.load(pretrained, weights_only=True)["state_dict"]
+    # a learning rate too small to move anything: the new run's weights are the first run's
+    second = compose_train(
+        tmp_path / "b", tune_dir, *SMALL, "trainer.max_epochs=1", "samples.num_samples=0", "test=false",
+        "model.lr=1e-30", f"init_from={pretrained}",
+    )  # fmt: skip
+    summary = train(second)
+    assert summary["global_step"] > 0 and summary["epochs"] == 1  # a new run: its own epochs and steps
+    tuned = torch.load(summary["best_checkpoint"], weights_only=True)
+    assert tuned["hyper_parameters"]["hidden_size"] == 24  # the shape came from init_from
+    assert tuned["hyper_parameters"]["lr"] == 1e-30  # the optimizer's settings from this run
+    assert all(torch.allclose(weights[k], v) for k, v in tuned["state_dict"].items())
+    contradicting = compose_train(
+        tmp_path / "c", tune_dir, *SMALL, "samples.num_samples=0", f"init_from={pretrained}",
+        "model.hidden_size=32",
+    )  # fmt: skip
+    with pytest.raises(
+        MelodygenError, match=r"^model.hidden_size=32 contradicts the checkpoint in init_from"
+    ):
+        train(contradicting, ["model.hidden_size=32"])

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from melodygen.config import DataConfig
 from melodygen.data.midi import ExtractionParams
 from melodygen.data.parsed import ParsedFolder, parse_midi_folder
-from melodygen.data.splits import TEST, TRAIN, VAL, split_files
+from melodygen.data.splits import TEST, TRAIN, VAL, fold_split, split_files
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, transpose, transposition_to_c
 from melodygen.representations import Representation, get_representation
@@ -148,6 +148,9 @@ class MelodyDataModule(pl.LightningDataModule):
         val_fraction: float = _D.val_fraction,
         test_fraction: float = _D.test_fraction,
         split_seed: int = _D.split_seed,
+        folds: int = _D.folds,
+        fold: int = _D.fold,
+        exclude_dir: str | None = _D.exclude_dir,
         transpose: int = _D.transpose,
         transpose_to_c: bool = _D.transpose_to_c,
         min_notes: int = _D.min_notes,
@@ -182,7 +185,14 @@ class MelodyDataModule(pl.LightningDataModule):
         self.parsed = parsed = parse_midi_folder(
             hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False
         )
-        self.split = split = split_files(parsed.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
+        if hp.folds:
+            split = fold_split(parsed.files, hp.folds, hp.fold, hp.val_fraction, hp.split_seed)
+            log.info("fold %d of %d (split_seed=%d) is the test split", hp.fold, hp.folds, hp.split_seed)
+        else:
+            split = split_files(parsed.files, hp.val_fraction, hp.test_fraction, hp.split_seed)
+        if hp.exclude_dir is not None:
+            split = self._exclude(parsed, split)
+        self.split = split
         shift = transpositions_to_c(parsed) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
@@ -204,6 +214,22 @@ class MelodyDataModule(pl.LightningDataModule):
         for which, fraction in ((TRAIN, 1.0), (VAL, hp.val_fraction), (TEST, hp.test_fraction)):
             if len(self.datasets[which]) == 0 and fraction > 0:
                 raise self._too_short_error(which)
+
+    def _exclude(self, parsed: ParsedFolder, split: np.ndarray) -> np.ndarray:
+        """``split`` with every melody that also occurs in ``exclude_dir`` taken out (split -1)."""
+        hp = self.hparams
+        other = parse_midi_folder(hp.exclude_dir, hp.cache_dir, self.params, hp.parse_workers, False)
+        excluded = {other.melody(i).content_hash() for i in range(len(other))}
+        drop = np.array([parsed.melody(i).content_hash() in excluded for i in range(len(parsed))], dtype=bool)
+        log.info(
+            "left out %d of %d melodies that also occur in data.exclude_dir=%s",
+            int(drop.sum()),
+            len(parsed),
+            hp.exclude_dir,
+        )
+        split = split.copy()
+        split[drop] = -1
+        return split
 
     def _too_short_error(self, which: int) -> MelodygenError:
         hp, name = self.hparams, _SPLIT_WORDS[which]

@@ -30,3 +30,19 @@ def split_files(files: list[str], val_fraction: float, test_fraction: float, see
         if fraction > 0 and not (split == which).any() and train.size > 1:
             split[train[np.argmin(u[train])]] = which
     return split
+
+
+def fold_split(files: list[str], folds: int, fold: int, val_fraction: float, seed: int = 0) -> np.ndarray:
+    """Split ids for fold ``fold`` of a ``folds``-fold cross-validation by file.
+
+    Files are ordered by a seeded hash of their names and dealt out in turn, so the folds differ in
+    size by at most one file and together hold every file exactly once. The test split is fold ``fold``;
+    ``val_fraction`` of the other files (by a second hash) validate, the rest train.
+    """
+    order = np.argsort([_unit_hash(seed, f) for f in files], kind="stable")
+    fold_of = np.empty(len(files), dtype=np.int64)
+    fold_of[order] = np.arange(len(files)) % folds
+    rest = np.flatnonzero(fold_of != fold)
+    split = np.full(len(files), TEST, dtype=np.int8)
+    split[rest] = split_files([files[i] for i in rest], val_fraction, 0.0, seed + 1)
+    return split

@@ -297,3 +297,68 @@ def test_transpose_to_c_keeps_pitches_in_midi_range(tmp_path, make_tune, tunes):
         # every note keeps a MIDI pitch: none may become the rest class (128) or beyond
         assert int((dm.representation.pitch_of(stream) >= 0).sum()) == notes
         assert int(stream[:, 0].max()) <= 129  # the start class is the largest index the embedding has
+
+
+# --- cross-validation folds and left-out melodies -----------------------------------------------------
+
+
+def test_folds_test_every_file_exactly_once_in_near_equal_parts():
+    from melodygen.data.splits import fold_split
+
+    tested = np.zeros(len(NAMES_200), dtype=int)
+    for fold in range(10):
+        split = fold_split(NAMES_200, 10, fold, 0.1, seed=3)
+        assert 20 == (split == TEST).sum()  # 200 files, 10 folds
+        assert 15 <= (split == VAL).sum() <= 25  # about a tenth of the other 180
+        tested += split == TEST
+    assert (tested == 1).all()
+    sizes = {int((fold_split(NAMES_200[:193], 10, k, 0.1) == TEST).sum()) for k in range(10)}
+    assert sizes == {19, 20}  # 193 files: three folds of 20, seven of 19
+
+
+def test_folds_depend_on_the_seed_and_not_on_the_order_of_the_files():
+    from melodygen.data.splits import fold_split
+
+    first = fold_split(NAMES_200, 10, 4, 0.1, seed=0)
+    shuffled = NAMES_200[::-1]
+    again = fold_split(shuffled, 10, 4, 0.1, seed=0)[::-1]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, fold_split(NAMES_200, 10, 4, 0.1, seed=1))
+
+
+def test_the_datamodule_tests_on_the_fold_asked_for(tmp_path, tune_dir):
+    folds = [make_dm(tune_dir, tmp_path, folds=5, fold=k, val_fraction=0.2) for k in range(5)]
+    tested = [set(dm.split_of(TEST)) for dm in folds]
+    assert all(len(t) == 4 for t in tested)  # 20 tunes in 5 folds
+    assert set().union(*tested) == set(folds[0].parsed.files)
+    for dm, t in zip(folds, tested, strict=True):
+        assert not t & set(dm.split_of(TRAIN)) and not t & set(dm.split_of(VAL))
+        assert dm.split_of(VAL)
+
+
+def test_melodies_that_occur_in_exclude_dir_are_in_no_split(tmp_path, tune_dir):
+    import shutil
+
+    held_out = tmp_path / "held_out"
+    held_out.mkdir()
+    for name in ("tune03.mid", "tune11.mid"):  # the same tunes under other names, elsewhere
+        shutil.copy(tune_dir / name, held_out / f"copy_of_{name}")
+    dm = make_dm(tune_dir, tmp_path, exclude_dir=str(held_out))
+    kept = set(dm.split_of(TRAIN)) | set(dm.split_of(VAL)) | set(dm.split_of(TEST))
+    assert kept == set(dm.parsed.files) - {"tune03.mid", "tune11.mid"}
+    windows = dm.datasets[TRAIN].stream
+    left_out = dm.representation.encode(dm.parsed.melody(dm.parsed.files.index("tune03.mid")))
+    as_text = lambda a: ",".join(map(str, np.asarray(a).reshape(-1).tolist()))  # noqa: E731
+    assert as_text(left_out) not in as_text(windows)
+
+
+def test_fold_settings_that_cannot_work_are_one_line(tmp_path, tune_dir):
+    from omegaconf import OmegaConf
+
+    from melodygen.config import DataConfig, check_data
+
+    base = OmegaConf.structured(DataConfig(midi_dir=str(tune_dir)))
+    with pytest.raises(MelodygenError, match=r"^data.folds=1 is not allowed: at least 2 folds"):
+        check_data(OmegaConf.merge(base, {"folds": 1}))
+    with pytest.raises(MelodygenError, match=r"^data.fold=10 is not allowed: a fold number from 0 to 9"):
+        check_data(OmegaConf.merge(base, {"folds": 10, "fold": 10}))

@@ -1,0 +1,180 @@
+"""How well a model predicts melodies, note by note, as music cognition measures it.
+
+:func:`log_probs` gives the log2 probability a model assigns to each note's pitch and duration, every
+melody scored from its own start element. Two options follow IDyOM (Pearce 2005):
+
+* ``alphabet``: a note's pitch is predicted among these pitches, given that a note comes (the model's
+  probability renormalized over them), as IDyOM predicts among the pitches of the data set;
+* :class:`Adaptation`: the model also learns within the melody it predicts (dynamic evaluation, the
+  neural form of IDyOM's short-term model): after every few notes are scored, one gradient step on them;
+  the weights return to the model's own before the next melody.
+
+:func:`mix` averages the probabilities of several models (an ensemble). Only note-level categorical
+models are scored this way: the other representations do not give one probability per note's pitch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from melodygen.errors import MelodygenError
+from melodygen.generate import primer_as_trained
+from melodygen.melody import REST, Melody
+from melodygen.models import MelodyLSTM
+
+LOG2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Dynamic evaluation: after ``chunk`` elements of a melody are scored, one SGD step of ``lr`` on them."""
+
+    lr: float
+    chunk: int = 4
+
+    def __post_init__(self) -> None:
+        if not (self.lr > 0 and self.chunk >= 1):
+            raise MelodygenError(
+                f"adaptation needs lr > 0 and chunk >= 1, not lr={self.lr}, chunk={self.chunk}"
+            )
+
+
+@dataclass
+class MelodyLogProbs:
+    """One melody's scores: log2 p of each element's pitch and duration, and which elements are notes."""
+
+    pitch: np.ndarray  # (N,)
+    duration: np.ndarray  # (N,)
+    is_note: np.ndarray  # (N,) bool; False for rests
+
+
+def check_scorable(model: MelodyLSTM) -> None:
+    if model.representation.name != "categorical":
+        raise MelodygenError(
+            f"note-by-note prediction needs a categorical model; this one uses the "
+            f"{model.representation.name} representation (train with data.representation=categorical)"
+        )
+
+
+def _pitch_mask(alphabet: Sequence[int] | None, classes: int, device) -> torch.Tensor:
+    mask = torch.zeros(classes, device=device)
+    if alphabet is not None:
+        mask.fill_(float("-inf"))
+        mask[torch.as_tensor(sorted(set(alphabet)), dtype=torch.long, device=device)] = 0.0
+    return mask
+
+
+def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log2 p of ``target``'s pitch (notes: among the alphabet, given a note) and duration, per element."""
+    pitch_logits, duration_logits = outputs
+    note = (target[..., 0] < REST)[..., None]
+    pitch_logits = torch.where(note, pitch_logits.float() + mask, pitch_logits.float())
+    pitch = F.log_softmax(pitch_logits, -1).gather(-1, target[..., :1])[..., 0] / LOG2
+    duration = F.log_softmax(duration_logits.float(), -1).gather(-1, target[..., 1:2])[..., 0] / LOG2
+    return pitch, duration
+
+
+def _encoded(model: MelodyLSTM, melody: Melody) -> torch.Tensor:
+    rep = model.representation
+    melody, _ = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
+    elements = np.concatenate([rep.start[None], rep.encode(melody)]).astype(rep.dtype)
+    return torch.from_numpy(elements)[None].to(next(model.parameters()).device)
+
+
+def log_probs(
+    model: MelodyLSTM,
+    melodies: Sequence[Melody],
+    alphabet: Sequence[int] | None = None,
+    adaptation: Adaptation | None = None,
+) -> list[MelodyLogProbs]:
+    """Each melody's :class:`MelodyLogProbs`, scored from its own start; the model is left as it was."""
+    check_scorable(model)
+    if alphabet is not None:
+        missing = sorted({int(p) for m in melodies for p in m.pitch[m.is_note]} - set(alphabet))
+        if missing:
+            raise MelodygenError(f"the alphabet lacks pitches these melodies use: {missing}")
+    was_training = model.training
+    model.eval()  # no dropout, also while adapting
+    mask = _pitch_mask(alphabet, model.representation.output_sizes[0], next(model.parameters()).device)
+    try:
+        if adaptation is None:
+            with torch.no_grad():
+                return [_static(model, melody, mask) for melody in melodies]
+        return [_adapted(model, melody, mask, adaptation) for melody in melodies]
+    finally:
+        model.train(was_training)
+
+
+def _result(melody_elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor) -> MelodyLogProbs:
+    target = melody_elements[0, 1:]
+    return MelodyLogProbs(
+        pitch.detach().cpu().numpy().reshape(-1),
+        duration.detach().cpu().numpy().reshape(-1),
+        (target[:, 0] < REST).cpu().numpy(),
+    )
+
+
+def _static(model: MelodyLSTM, melody: Melody, mask: torch.Tensor) -> MelodyLogProbs:
+    seq = _encoded(model, melody)
+    outputs, _ = model(seq[:, :-1])
+    return _result(seq, *_scores(outputs, seq[:, 1:], mask))
+
+
+def _adapted(model: MelodyLSTM, melody: Melody, mask: torch.Tensor, adaptation: Adaptation) -> MelodyLogProbs:
+    seq = _encoded(model, melody)
+    saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=adaptation.lr)
+    pitch, duration, state = [], [], None
+    try:
+        # cuDNN's LSTM has no backward pass in eval mode; the plain kernels do
+        with torch.backends.cudnn.flags(enabled=False):
+            for first in range(0, seq.shape[1] - 1, adaptation.chunk):
+                x = seq[:, first : first + adaptation.chunk]
+                y = seq[:, first + 1 : first + 1 + adaptation.chunk]
+                x = x[:, : y.shape[1]]
+                outputs, state = model(x, state)
+                p, d = _scores(outputs, y, mask)
+                pitch.append(p.detach())
+                duration.append(d.detach())
+                loss = -(p + d).mean() * LOG2  # nats, as the training loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                state = tuple(s.detach() for s in state)
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(saved)
+    return _result(seq, torch.cat(pitch, dim=1), torch.cat(duration, dim=1))
+
+
+def mix(runs: Sequence[Sequence[MelodyLogProbs]]) -> list[MelodyLogProbs]:
+    """The ensemble of several models' scores of the same melodies: their probabilities averaged."""
+    if not runs:
+        raise ValueError("mix() needs the scores of at least one model")
+    mixed = []
+    for scores in zip(*runs, strict=True):
+        pitch = np.logaddexp2.reduce(np.stack([s.pitch for s in scores]), axis=0) - math.log2(len(scores))
+        duration = np.logaddexp2.reduce(np.stack([s.duration for s in scores]), axis=0) - math.log2(
+            len(scores)
+        )
+        mixed.append(MelodyLogProbs(pitch, duration, scores[0].is_note))
+    return mixed
+
+
+def bits_per_note(scores: Sequence[MelodyLogProbs]) -> dict[str, float]:
+    """Pitch and duration bits per note (rests left out) and the counts behind them."""
+    pitch = sum(float(-s.pitch[s.is_note].sum()) for s in scores)
+    duration = sum(float(-s.duration[s.is_note].sum()) for s in scores)
+    notes = sum(int(s.is_note.sum()) for s in scores)
+    return {
+        "pitch_bits": pitch / max(notes, 1),
+        "duration_bits": duration / max(notes, 1),
+        "notes": notes,
+        "melodies": len(scores),
+    }
