@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup debs data train sweep generate study test bench lint format clean distclean
+.PHONY: setup debs data train sweep generate study test bench bench-idyom lint format clean distclean
 
 setup: $(VENV)/.installed
 
@@ -65,6 +65,11 @@ bench: data
 	$(BIN)/python scripts/bench_generate.py
 	$(BIN)/python scripts/bench_sweep.py
 	$(BIN)/python scripts/bench_hostile_midi.py
+
+# pitch bits per note on the Essen nursery songs, 10-fold cross-validated, beside IDyOM (README: IDyOM)
+bench-idyom: data
+	$(BIN)/python scripts/bench_idyom.py --json outputs/bench_idyom/kinder.json \
+		--markdown outputs/bench_idyom/kinder.md $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check melodygen tests scripts

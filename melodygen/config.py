@@ -284,6 +284,10 @@ class EvaluateConfig:
     reference_dir: Optional[str] = None  # null = data.midi_dir
     device: str = "auto"  # auto = cuda when available, else cpu
     batch_size: int = 32  # melodies scored at once
+    # dynamic evaluation (categorical models): the model also learns within each melody it scores, one SGD
+    # step of adapt_lr after every adapt_chunk elements; the weights return before the next melody. 0 = off
+    adapt_lr: float = 0.0
+    adapt_chunk: int = 4
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "evaluate"
 
@@ -482,6 +486,8 @@ def check_evaluate(cfg: DictConfig) -> None:
         if folder is not None and not os.path.isdir(os.path.expanduser(folder)):
             raise MelodygenError(f"{key}={str(os.path.expanduser(folder))!r} is not a folder")
     require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, "at least 1 melody at a time")
+    require(cfg.adapt_lr >= 0, "adapt_lr", cfg.adapt_lr, "must not be negative (0 = no adaptation)")
+    require(cfg.adapt_chunk >= 1, "adapt_chunk", cfg.adapt_chunk, "at least 1 element between steps")
 
 
 def check_train(cfg: DictConfig) -> None:

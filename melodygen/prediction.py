@@ -52,6 +52,24 @@ class MelodyLogProbs:
     pitch: np.ndarray  # (N,)
     duration: np.ndarray  # (N,)
     is_note: np.ndarray  # (N,) bool; False for rests
+    #: (N,) bool: the likeliest pitch class (within the alphabet) was the one played; None for an ensemble
+    pitch_correct: np.ndarray | None = None
+
+    def sums(self) -> dict[str, float]:
+        """The ``note_metrics`` sums of this melody (see :func:`melodygen.evaluate.figures`)."""
+        if self.pitch_correct is None:
+            raise ValueError("an ensemble's scores have no pitch accuracy, so no note_metrics sums")
+        rest = ~self.is_note
+        return {
+            "notes": float(self.is_note.size),
+            "pitch_correct": float(self.pitch_correct.sum()),
+            "pitch_bits": float(-self.pitch.sum()),
+            "duration_bits": float(-self.duration.sum()),
+            "rests": float(rest.sum()),
+            "rest_pitch_correct": float(self.pitch_correct[rest].sum()),
+            "rest_pitch_bits": float(-self.pitch[rest].sum()),
+            "rest_duration_bits": float(-self.duration[rest].sum()),
+        }
 
 
 def check_scorable(model: MelodyLSTM) -> None:
@@ -70,14 +88,15 @@ def _pitch_mask(alphabet: Sequence[int] | None, classes: int, device) -> torch.T
     return mask
 
 
-def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """log2 p of ``target``'s pitch (notes: among the alphabet, given a note) and duration, per element."""
+def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """log2 p of ``target``'s pitch (notes: among the alphabet, given a note) and duration, per element,
+    and whether the likeliest pitch class was the target's."""
     pitch_logits, duration_logits = outputs
     note = (target[..., 0] < REST)[..., None]
     pitch_logits = torch.where(note, pitch_logits.float() + mask, pitch_logits.float())
     pitch = F.log_softmax(pitch_logits, -1).gather(-1, target[..., :1])[..., 0] / LOG2
     duration = F.log_softmax(duration_logits.float(), -1).gather(-1, target[..., 1:2])[..., 0] / LOG2
-    return pitch, duration
+    return pitch, duration, pitch_logits.argmax(-1) == target[..., 0]
 
 
 def _encoded(model: MelodyLSTM, melody: Melody) -> torch.Tensor:
@@ -111,13 +130,11 @@ def log_probs(
         model.train(was_training)
 
 
-def _result(melody_elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor) -> MelodyLogProbs:
-    target = melody_elements[0, 1:]
-    return MelodyLogProbs(
-        pitch.detach().cpu().numpy().reshape(-1),
-        duration.detach().cpu().numpy().reshape(-1),
-        (target[:, 0] < REST).cpu().numpy(),
-    )
+def _result(elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor, correct) -> MelodyLogProbs:
+    def flat(values: torch.Tensor) -> np.ndarray:
+        return values.detach().cpu().numpy().reshape(-1)
+
+    return MelodyLogProbs(flat(pitch), flat(duration), flat(elements[0, 1:, 0] < REST), flat(correct))
 
 
 def _static(model: MelodyLSTM, melody: Melody, mask: torch.Tensor) -> MelodyLogProbs:
@@ -130,7 +147,7 @@ def _adapted(model: MelodyLSTM, melody: Melody, mask: torch.Tensor, adaptation: 
     seq = _encoded(model, melody)
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=adaptation.lr)
-    pitch, duration, state = [], [], None
+    pitch, duration, correct, state = [], [], [], None
     try:
         # cuDNN's LSTM has no backward pass in eval mode; the plain kernels do
         with torch.backends.cudnn.flags(enabled=False):
@@ -139,9 +156,10 @@ def _adapted(model: MelodyLSTM, melody: Melody, mask: torch.Tensor, adaptation: 
                 y = seq[:, first + 1 : first + 1 + adaptation.chunk]
                 x = x[:, : y.shape[1]]
                 outputs, state = model(x, state)
-                p, d = _scores(outputs, y, mask)
+                p, d, c = _scores(outputs, y, mask)
                 pitch.append(p.detach())
                 duration.append(d.detach())
+                correct.append(c)
                 loss = -(p + d).mean() * LOG2  # nats, as the training loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -150,7 +168,7 @@ def _adapted(model: MelodyLSTM, melody: Melody, mask: torch.Tensor, adaptation: 
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
-    return _result(seq, torch.cat(pitch, dim=1), torch.cat(duration, dim=1))
+    return _result(seq, *(torch.cat(values, dim=1) for values in (pitch, duration, correct)))
 
 
 def mix(runs: Sequence[Sequence[MelodyLogProbs]]) -> list[MelodyLogProbs]:
@@ -163,7 +181,7 @@ def mix(runs: Sequence[Sequence[MelodyLogProbs]]) -> list[MelodyLogProbs]:
         duration = np.logaddexp2.reduce(np.stack([s.duration for s in scores]), axis=0) - math.log2(
             len(scores)
         )
-        mixed.append(MelodyLogProbs(pitch, duration, scores[0].is_note))
+        mixed.append(MelodyLogProbs(pitch, duration, scores[0].is_note))  # its likeliest pitch is not known
     return mixed
 
 

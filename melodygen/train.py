@@ -228,7 +228,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         if not trainer.is_global_zero:
             failed = False
             return metrics
-        datamodule.parsed.write_report(out / "data_report.json")
+        write_json_atomic(out / "data_report.json", datamodule.report())
         last = out / "checkpoints" / "last.ckpt"
         summary = {
             **metrics,

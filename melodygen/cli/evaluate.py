@@ -55,11 +55,18 @@ def score_checkpoints(cfg, out: Path) -> dict:
     results = []
     for path in checkpoint_list(cfg.ckpt_path):
         model = load_model(path, device)
-        per_melody = melody_sums(model, melodies, cfg.batch_size, progress=len(melodies) > 200)
+        if cfg.adapt_lr > 0:  # one melody at a time, each with its own copy of the weights
+            from melodygen.prediction import Adaptation, log_probs
+
+            adaptation = Adaptation(cfg.adapt_lr, cfg.adapt_chunk)
+            per_melody = [scores.sums() for scores in log_probs(model, melodies, adaptation=adaptation)]
+        else:
+            per_melody = melody_sums(model, melodies, cfg.batch_size, progress=len(melodies) > 200)
         results.append(
             {
                 "checkpoint": path,
                 "representation": model.representation.name,
+                "adapt_lr": cfg.adapt_lr,
                 "overall": figures(total(per_melody)),
                 "files": [{"file": m.source, **figures(s)} for m, s in zip(melodies, per_melody)],
             }

@@ -245,6 +245,12 @@ class MelodyDataModule(pl.LightningDataModule):
             f"{elements} elements, and a window needs seq_len + 1; {fits}, {remedy}"
         )
 
+    def report(self) -> dict:
+        """The parsed folder's report, with the size of each split and the files left out (exclude_dir)."""
+        sizes = {name: int((self.split == which).sum()) for which, name in SPLIT_NAMES.items()}
+        left_out = [f for f, s in zip(self.parsed.files, self.split, strict=True) if s < 0]
+        return {**self.parsed.report(), "split_melodies": sizes, "left_out": left_out}
+
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""
         return [f for f, s in zip(self.parsed.files, self.split) if s == which]

@@ -53,3 +53,31 @@ def test_nothing_to_evaluate_is_one_line(tmp_path):
         "error: ckpt_path=None is not allowed: give a checkpoint to score on data.midi_dir, or samples_dir=… "
         "to compare with reference_dir"
     ]
+
+
+def test_adaptation_learns_within_each_repetitive_melody(tmp_path, tiny_checkpoint, make_tune):
+    phrase = [(60, 4), (64, 2), (67, 2), (72, 4), (71, 2), (67, 2), (64, 4), (62, 4), (60, 8)]
+    folder = tmp_path / "repetitive"
+    for i in range(3):
+        make_tune(folder / f"song{i}.mid", [(p + i, d) for p, d in phrase] * 5)  # a phrase sung five times
+    plain = run_cli("evaluate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"data.midi_dir={folder}")
+    adapted = run_cli(
+        "evaluate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"data.midi_dir={folder}", "adapt_lr=1.0"
+    )
+    assert plain.returncode == 0 and adapted.returncode == 0, (plain.stderr + adapted.stderr)[-3000:]
+    runs = sorted((tmp_path / "outputs" / "evaluate" / "runs").iterdir())
+    first, second = (json.loads((run / "evaluation.json").read_text())["checkpoints"][0] for run in runs)
+    assert (first["adapt_lr"], second["adapt_lr"]) == (0.0, 1.0)
+    assert second["overall"]["notes"] == first["overall"]["notes"] == 3 * 45
+    assert second["overall"]["notes/pitch_bits"] < first["overall"]["notes/pitch_bits"] - 1.0
+    assert second["overall"]["notes/pitch_acc"] > first["overall"]["notes/pitch_acc"]
+
+
+def test_adaptation_settings_that_cannot_work_are_one_line(tmp_path, tiny_checkpoint):
+    folder = write_tune_folder(tmp_path / "tunes", seed=3, count=2)
+    proc = run_cli("evaluate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"data.midi_dir={folder}",
+                   "adapt_chunk=0")  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: adapt_chunk=0 is not allowed: at least 1 element between steps"
+    ]
