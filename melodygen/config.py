@@ -24,6 +24,13 @@ from melodygen.errors import MelodygenError
 # ruff: noqa: UP045
 
 
+class KeySource(Enum):
+    """Where ``data.transpose_to_c`` takes a melody's key from."""
+
+    estimated = "estimated"  # from its notes, all of them (Krumhansl–Schmuckler; melodygen.keys)
+    notated = "notated"  # the file's key signature, as written before the first note; else estimated
+
+
 class RepresentationName(Enum):
     """How a melody is encoded (see :mod:`melodygen.representations`)."""
 
@@ -122,7 +129,8 @@ class DataConfig:
     # e.g. the melodies a pretrained model will be tested on
     exclude_dir: Optional[str] = None
     transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
-    transpose_to_c: bool = False  # move every melody to C (major or minor, by key estimate)
+    transpose_to_c: bool = False  # move every melody to C (major or minor), by the key data.key says
+    key: KeySource = KeySource.estimated
     min_notes: int = 8  # a file whose melody has fewer notes is skipped
     parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
     # Limits that keep a huge or crafted file from taking memory or time: a file past one is skipped

@@ -17,7 +17,7 @@ import torch
 from melodygen.config import SamplingConfig, check_sampling
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
-from melodygen.keys import MAX_PITCH, estimate_key, transpose, transposition_to_c
+from melodygen.keys import MAX_PITCH, key_of, transpose, transposition_to_c
 from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation
 
@@ -227,11 +227,12 @@ def primer_as_trained(model: MelodyLSTM, primer: Melody | None) -> tuple[Melody 
     """The primer prepared as the model's training melodies were, and the semitones it was moved by.
 
     A model trained with ``data.transpose_to_c=true`` only ever saw melodies in C (major or minor), so its
-    primer is moved to C the same way (estimated key, the shorter way, within 0–127).
+    primer is moved to C the same way (its key as ``data.key`` said: estimated, or the file's key signature;
+    the shorter way, within 0–127).
     """
     if primer is None or not model.hparams.get("transpose_to_c", False):
         return primer, 0
-    tonic, _ = estimate_key(primer.pitch, primer.duration)
+    tonic, _ = key_of(primer, model.hparams.get("key", "estimated"))
     shift = transposition_to_c(primer.pitch, tonic)
     moved = Melody(transpose(primer.pitch, shift), primer.duration, qpm=primer.qpm, source=primer.source)
     return moved, shift

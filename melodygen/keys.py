@@ -60,3 +60,12 @@ def transpose(pitch: np.ndarray, semitones: int) -> np.ndarray:
     """``pitch`` moved by ``semitones``; rests stay rests."""
     pitch = np.asarray(pitch)
     return np.where(pitch == REST, REST, pitch + semitones).astype(pitch.dtype)
+
+
+def key_of(melody, source: str = "estimated") -> tuple[int, int]:
+    """``(tonic pitch class, MAJOR or MINOR)`` of a :class:`~melodygen.melody.Melody`: its file's key
+    signature when ``source`` is ``"notated"`` and it had one, else estimated from its notes."""
+    signature = melody.meta.get("key_signature") if source == "notated" else None
+    if signature is not None:
+        return int(signature[0]), int(signature[1])
+    return estimate_key(melody.pitch, melody.duration)

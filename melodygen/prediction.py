@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from melodygen.errors import MelodygenError
 from melodygen.generate import primer_as_trained
+from melodygen.keys import MAX_PITCH
 from melodygen.melody import REST, Melody
 from melodygen.models import MelodyLSTM
 
@@ -80,11 +81,13 @@ def check_scorable(model: MelodyLSTM) -> None:
         )
 
 
-def _pitch_mask(alphabet: Sequence[int] | None, classes: int, device) -> torch.Tensor:
+def _pitch_mask(alphabet: Sequence[int] | None, shift: int, classes: int, device) -> torch.Tensor:
+    """0 for the pitch classes a note may take (the alphabet moved by ``shift``), −inf for the others."""
     mask = torch.zeros(classes, device=device)
     if alphabet is not None:
+        moved = sorted({p + shift for p in alphabet if 0 <= p + shift <= MAX_PITCH})
         mask.fill_(float("-inf"))
-        mask[torch.as_tensor(sorted(set(alphabet)), dtype=torch.long, device=device)] = 0.0
+        mask[torch.as_tensor(moved, dtype=torch.long, device=device)] = 0.0
     return mask
 
 
@@ -99,11 +102,15 @@ def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Te
     return pitch, duration, pitch_logits.argmax(-1) == target[..., 0]
 
 
-def _encoded(model: MelodyLSTM, melody: Melody) -> torch.Tensor:
+def _encoded(model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None) -> tuple[torch.Tensor, ...]:
+    """The melody's elements after the start element, moved as the model's training melodies were, and
+    the pitch mask of the alphabet moved with them."""
     rep = model.representation
-    melody, _ = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
+    melody, shift = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
     elements = np.concatenate([rep.start[None], rep.encode(melody)]).astype(rep.dtype)
-    return torch.from_numpy(elements)[None].to(next(model.parameters()).device)
+    device = next(model.parameters()).device
+    mask = _pitch_mask(alphabet, shift, rep.output_sizes[0], device)
+    return torch.from_numpy(elements)[None].to(device), mask
 
 
 def log_probs(
@@ -120,12 +127,11 @@ def log_probs(
             raise MelodygenError(f"the alphabet lacks pitches these melodies use: {missing}")
     was_training = model.training
     model.eval()  # no dropout, also while adapting
-    mask = _pitch_mask(alphabet, model.representation.output_sizes[0], next(model.parameters()).device)
     try:
         if adaptation is None:
             with torch.no_grad():
-                return [_static(model, melody, mask) for melody in melodies]
-        return [_adapted(model, melody, mask, adaptation) for melody in melodies]
+                return [_static(model, melody, alphabet) for melody in melodies]
+        return [_adapted(model, melody, alphabet, adaptation) for melody in melodies]
     finally:
         model.train(was_training)
 
@@ -137,14 +143,16 @@ def _result(elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor,
     return MelodyLogProbs(flat(pitch), flat(duration), flat(elements[0, 1:, 0] < REST), flat(correct))
 
 
-def _static(model: MelodyLSTM, melody: Melody, mask: torch.Tensor) -> MelodyLogProbs:
-    seq = _encoded(model, melody)
+def _static(model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None) -> MelodyLogProbs:
+    seq, mask = _encoded(model, melody, alphabet)
     outputs, _ = model(seq[:, :-1])
     return _result(seq, *_scores(outputs, seq[:, 1:], mask))
 
 
-def _adapted(model: MelodyLSTM, melody: Melody, mask: torch.Tensor, adaptation: Adaptation) -> MelodyLogProbs:
-    seq = _encoded(model, melody)
+def _adapted(
+    model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None, adaptation: Adaptation
+) -> MelodyLogProbs:
+    seq, mask = _encoded(model, melody, alphabet)
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=adaptation.lr)
     pitch, duration, correct, state = [], [], [], None

@@ -20,6 +20,7 @@ from melodygen.errors import MelodygenError
 FIXED_BY_CHECKPOINT = {
     "data.representation": "representation",
     "data.transpose_to_c": "transpose_to_c",
+    "data.key": "key",
     "model.hidden_size": "hidden_size",
     "model.num_layers": "num_layers",
     "model.embedding_dim": "embedding_dim",
@@ -31,8 +32,8 @@ FIXED_BY_CHECKPOINT = {
 #: The model's shape: weights from a checkpoint fit only a model of this shape.
 SHAPE = {
     key: FIXED_BY_CHECKPOINT[key]
-    for key in ("data.representation", "data.transpose_to_c", "model.hidden_size", "model.num_layers",
-                "model.embedding_dim")
+    for key in ("data.representation", "data.transpose_to_c", "data.key", "model.hidden_size",
+                "model.num_layers", "model.embedding_dim")
 }  # fmt: skip
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}

@@ -56,6 +56,7 @@ def build_model(cfg: DictConfig) -> MelodyLSTM:
     return MelodyLSTM(
         representation=cfg.data.representation.value,
         transpose_to_c=cfg.data.transpose_to_c,
+        key=cfg.data.key.value,
         max_epochs=cfg.trainer.max_epochs,
         **to_plain(cfg.model),
     )

@@ -93,3 +93,16 @@ def test_what_cannot_be_scored_is_one_line(tiny_checkpoint):
         log_probs(event, [melody(PHRASE)])
     with pytest.raises(MelodygenError, match="adaptation needs lr > 0"):
         Adaptation(lr=0.0)
+
+
+def test_the_alphabet_moves_with_a_melody_that_the_model_moves_to_c():
+    model = MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True,
+                       key="notated")  # fmt: skip
+    with torch.no_grad():
+        for head in model.net.heads:
+            head.weight.zero_()
+            head.bias.zero_()
+    tune = melody([(p + 2, d) if p != REST else (p, d) for p, d in PHRASE])  # in D
+    tune.meta["key_signature"] = (2, 0)  # written in D major: moved two semitones down to C
+    scores = bits_per_note(log_probs(model, [tune], [62, 64, 66, 67, 69]))
+    assert scores["pitch_bits"] == pytest.approx(math.log2(5), abs=1e-6)

@@ -94,11 +94,15 @@ class EpochOrder(Sampler):
             yield i, salt
 
 
-def transpositions_to_c(parsed: ParsedFolder) -> np.ndarray:
-    """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`)."""
+def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.ndarray:
+    """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`), its key
+    estimated or, with ``key="notated"``, its file's key signature where it has one."""
+    tonic = parsed.tonic.astype(np.int64)
+    if key == "notated":
+        tonic = np.where(parsed.signature >= 0, parsed.signature % 12, tonic)
     bounds = zip(parsed.offsets[:-1].tolist(), parsed.offsets[1:].tolist(), strict=True)
     return np.array(
-        [transposition_to_c(parsed.pitch[a:b], int(t)) for (a, b), t in zip(bounds, parsed.tonic.tolist())],
+        [transposition_to_c(parsed.pitch[a:b], int(t)) for (a, b), t in zip(bounds, tonic.tolist())],
         dtype=np.int64,
     )
 
@@ -153,6 +157,7 @@ class MelodyDataModule(pl.LightningDataModule):
         exclude_dir: str | None = _D.exclude_dir,
         transpose: int = _D.transpose,
         transpose_to_c: bool = _D.transpose_to_c,
+        key: str = _D.key.value,
         min_notes: int = _D.min_notes,
         parse_workers: int = _D.parse_workers,
         max_file_bytes: int = _D.max_file_bytes,
@@ -193,7 +198,7 @@ class MelodyDataModule(pl.LightningDataModule):
         if hp.exclude_dir is not None:
             split = self._exclude(parsed, split)
         self.split = split
-        shift = transpositions_to_c(parsed) if hp.transpose_to_c else None
+        shift = transpositions_to_c(parsed, hp.key) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
             stride = hp.window_stride if which == TRAIN else hp.seq_len

@@ -230,6 +230,9 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
     melody = Melody(pitch, duration, qpm=float(tempi[0]) if len(tempi) else DEFAULT_QPM, source=source)
     if melody.num_notes < params.min_notes:
         raise SkipFile("too_short", f"{melody.num_notes} notes < {params.min_notes}")
+    if midi.key_signature_changes:  # the first one: the key the piece is written in
+        number = midi.key_signature_changes[0].key_number  # 0–11 major, 12–23 minor, tonic first
+        melody.meta["key_signature"] = (number % 12, number // 12)
     return melody
 
 

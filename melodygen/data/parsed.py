@@ -44,13 +44,19 @@ class ParsedFolder:
     pitch: np.ndarray
     duration: np.ndarray
     qpm: np.ndarray
-    tonic: np.ndarray
+    tonic: np.ndarray  # estimated from the notes (melodygen.keys.estimate_key)
     mode: np.ndarray
+    #: the file's key signature, 0–11 major and 12–23 minor (tonic first), -1 where it has none
+    signature: np.ndarray | None = None
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (file, reason, detail)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, what a library warned)
     cache_file: Path | None = None
     from_cache: bool = False
     parse_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.signature is None:
+            self.signature = np.full(len(self.files), -1, np.int8)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -61,7 +67,10 @@ class ParsedFolder:
 
     def melody(self, i: int) -> Melody:
         a, b = self.offsets[i], self.offsets[i + 1]
-        return Melody(self.pitch[a:b], self.duration[a:b], qpm=float(self.qpm[i]), source=self.files[i])
+        melody = Melody(self.pitch[a:b], self.duration[a:b], qpm=float(self.qpm[i]), source=self.files[i])
+        if self.signature[i] >= 0:
+            melody.meta["key_signature"] = (int(self.signature[i]) % 12, int(self.signature[i]) // 12)
+        return melody
 
     def summary(self) -> dict:
         reasons = Counter(reason for _, reason, _ in self.skipped)
@@ -100,6 +109,7 @@ class ParsedFolder:
             "qpm": self.qpm,
             "tonic": self.tonic,
             "mode": self.mode,
+            "signature": self.signature,
             "skipped": skipped,
             "warnings": np.array(self.warnings, dtype=str).reshape(-1, 2),
         }
@@ -115,6 +125,7 @@ class ParsedFolder:
             qpm=arrays["qpm"],
             tonic=arrays["tonic"],
             mode=arrays["mode"],
+            signature=arrays["signature"],
             skipped=[tuple(row) for row in arrays["skipped"].tolist()],
             warnings=[tuple(row) for row in arrays["warnings"].tolist()],
         )
@@ -130,7 +141,9 @@ def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:
             try:
                 melody = load_melody(os.path.join(midi_dir, rel), params)
                 tonic, mode = estimate_key(melody.pitch, melody.duration)
-                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode)
+                signature = melody.meta.get("key_signature")
+                number = -1 if signature is None else signature[0] + 12 * signature[1]
+                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode, number)
             except SkipFile as skip:
                 outcome = (skip.reason, skip.detail)
             except Exception as exc:  # a parser bug on a hostile file must not stop the build
@@ -159,7 +172,7 @@ def parse_folder(
     ):
         by_file.update((r[0], r) for r in results)
     ordered = [by_file[rel] for rel in files]
-    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 5]
+    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 6]
     skipped = [(rel, *outcome) for rel, outcome, _ in ordered if len(outcome) == 2]
     said = [(rel, message) for rel, _, messages in ordered for message in messages]
     lengths = [len(r[1][0]) for r in kept]
@@ -173,6 +186,7 @@ def parse_folder(
         qpm=np.array([r[1][2] for r in kept], np.float32),
         tonic=np.array([r[1][3] for r in kept], np.int8),
         mode=np.array([r[1][4] for r in kept], np.int8),
+        signature=np.array([r[1][5] for r in kept], np.int8),
         skipped=skipped,
         warnings=said,
     )

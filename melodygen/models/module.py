@@ -32,6 +32,7 @@ class MelodyLSTM(pl.LightningModule):
         scheduler: str = _M.scheduler.value,
         max_epochs: int = TrainerConfig.max_epochs,
         transpose_to_c: bool = DataConfig.transpose_to_c,
+        key: str = DataConfig.key.value,
     ):
         super().__init__()
         self.save_hyperparameters()
