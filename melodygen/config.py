@@ -128,6 +128,9 @@ class DataConfig:
     # melodies that also occur in this folder (the same notes and durations) are left out of every split,
     # e.g. the melodies a pretrained model will be tested on
     exclude_dir: Optional[str] = None
+    # with exclude_dir: also leave out melodies that share this many consecutive pitch intervals with one of
+    # its melodies, in any key (variants and transposed copies of the same tune); 0 = exact copies only
+    exclude_shared_run: int = 0
     transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
     transpose_to_c: bool = False  # move every melody to C (major or minor), by the key data.key says
     key: KeySource = KeySource.estimated
@@ -369,7 +372,7 @@ def check_data(d: DictConfig) -> None:
     """Reject ``data.*`` values no run can use, naming the key."""
     for key in ("seq_len", "batch_size", "window_stride", "min_notes", *LIMITS):
         require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
-    for key in ("num_workers", "parse_workers", "transpose"):
+    for key in ("num_workers", "parse_workers", "transpose", "exclude_shared_run"):
         require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
     require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
     for key in ("val_fraction", "test_fraction"):

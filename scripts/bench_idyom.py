@@ -18,7 +18,9 @@ Each step of the table adds one thing to the step above it and is scored the sam
 * fine-tuned: that model trained on for each fold (``experiment=idyom_finetune``, ``init_from``);
 * adaptation: dynamic evaluation, learning within the melody being predicted (IDyOM's short-term model,
   as gradient steps); its learning rate chosen per fold on the validation melodies;
-* ensemble: the probabilities of models pretrained with several seeds, fine-tuned and adapted, averaged.
+* notated key: the same three stages with every melody moved to C by its file's key signature
+  (``data.transpose_to_c=true data.key=notated``), the key IDyOM's tonic viewpoints also take from the score;
+* ensemble: the notated-key model fine-tuned with ``--seeds N`` seeds per fold, probabilities averaged.
 
 Training runs land in ``outputs/bench_idyom/<set>/`` (``--out``); a run whose ``metrics.json`` is already
 there with the same overrides is not trained again, so an interrupted benchmark goes on where it stopped.
@@ -56,6 +58,7 @@ KINDER_FILE = "kinder0.abc"
 KINDER_MELODIES, KINDER_NOTES = 213, 8393
 ADAPTATION_RATES = (0.0, 0.01, 0.03, 0.1)  # 0 = none; chosen per fold on its validation melodies
 ADAPTATION_CHUNK = 4
+KEY_NORMALIZED = ["data.transpose_to_c=true", "data.key=notated"]
 VAL_FRACTION = 0.1  # of each fold's training melodies: they choose the epoch and the adaptation rate
 PROTOCOL = [
     "folds by file, seeded; settings chosen on validation melodies drawn from the training folds",
@@ -155,7 +158,13 @@ def main() -> None:
     parser.add_argument("--folk-dir", type=Path, default=ROOT / "data" / "folk", help="pretraining corpus")
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="the folds' seed (data.split_seed)")
-    parser.add_argument("--ensemble", type=int, default=3, help="pretraining seeds in the ensemble")
+    parser.add_argument(
+        "--seeds", type=int, default=2, help="fine-tuning seeds in the ensemble (1: no ensemble)"
+    )
+    parser.add_argument(
+        "--exclude-run", type=int, default=0,
+        help="also leave out of pretraining every melody that shares this many intervals with one of the set",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="training runs (default outputs/bench_idyom/<set>)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -164,6 +173,8 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):  # "GPU available: …" per run
+        logging.getLogger(name).setLevel(logging.WARNING)
     quiet_third_party_noise()
     started = time.perf_counter()
 
@@ -198,58 +209,56 @@ def main() -> None:
         scratch += score(ckpt, held_out(k), alphabet)
     steps.append(row("from scratch", "experiment=idyom_scratch, per fold", scratch))
 
-    pretrained_dirs = [out / f"pretrain_seed{s}" for s in range(args.ensemble)]
     exclude = [f"data.midi_dir={args.folk_dir.resolve()}", f"data.exclude_dir={midi_dir}", *args.overrides]
-    print(f"pretraining on {args.folk_dir} without the set's melodies", flush=True)
-    pretrained = [trained(pretrained_dirs[0], ["experiment=idyom_pretrain", *exclude, "seed=0"])]
-    left_out = check_left_out(pretrained_dirs[0], {m.content_hash() for m in melodies})
-    print(
-        f"  {left_out} melodies of the set were left out of pretraining; none of the set remains", flush=True
-    )
-    steps.append(
-        row(
-            "pretrained",
-            "experiment=idyom_pretrain, the set left out",
-            score(pretrained[0], tested, alphabet),
-        )
-    )
+    if args.exclude_run:
+        exclude.append(f"data.exclude_shared_run={args.exclude_run}")
+    set_hashes = {m.content_hash() for m in melodies}
 
-    ensemble: list[list[MelodyLogProbs]] = []
-    rates: list[list[float]] = []
-    for seed in range(args.ensemble):
-        if seed:
-            pretrained.append(
-                trained(pretrained_dirs[seed], ["experiment=idyom_pretrain", *exclude, f"seed={seed}"])
-            )
-        print(f"fine-tuning per fold (pretraining seed {seed})", flush=True)
-        tuned, adapted, chosen = [], [], []
-        for k in range(args.folds):
-            overrides = [
-                "experiment=idyom_finetune",
-                *data,
-                f"data.fold={k}",
-                f"init_from={pretrained[seed]}",
-            ]
-            ckpt = trained(out / f"finetune_seed{seed}" / f"fold{k}", [*overrides, f"seed={seed}"])
-            tuned += score(ckpt, held_out(k), alphabet)
-            validation = held_out(k, VAL)
-            by_rate = {
-                r: bits_per_note(score(ckpt, validation, alphabet, r))["pitch_bits"] for r in ADAPTATION_RATES
-            }
-            rate = min(by_rate, key=by_rate.get)
-            chosen.append(rate)
-            adapted += score(ckpt, held_out(k), alphabet, rate)
-        if seed == 0:
-            steps.append(
-                row("fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights", tuned)
-            )
-            steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}", adapted,
-                             rates=chosen))  # fmt: skip
-        ensemble.append(adapted)
-        rates.append(chosen)
-    if args.ensemble > 1:
-        steps.append(row(f"+ ensemble of {args.ensemble}", f"{args.ensemble} pretraining seeds, probabilities averaged",
-                         mix(ensemble), rates=rates))  # fmt: skip
+    def pipeline(name: str, extra: list[str], tune_seeds: int = 1) -> dict:
+        """Pretrain without the set, fine-tune per fold (``tune_seeds`` times, seeds 0, 1, …), adapt: the
+        scores of each stage on the test folds, in order; ``adapted`` has one list per fine-tuning seed."""
+        print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
+        run = out / name
+        base = trained(run / "pretrain", ["experiment=idyom_pretrain", *exclude, *extra])
+        left_out = check_left_out(run / "pretrain", set_hashes)
+        print(
+            f"  left out of pretraining: {left_out} melodies; no melody of the set remains",
+            flush=True,
+        )
+        stages = {"pretrained": score(base, tested, alphabet), "fine-tuned": [], "adapted": [], "rates": []}
+        stages["left_out"] = left_out
+        for seed in range(tune_seeds):
+            print(f"{name}: fine-tuning per fold (seed {seed})", flush=True)
+            adapted, rates = [], []
+            for k in range(args.folds):
+                tune = ["experiment=idyom_finetune", *data, *extra, f"data.fold={k}", f"init_from={base}"]
+                ckpt = trained(run / f"seed{seed}" / f"fold{k}", [*tune, f"seed={seed}"])
+                if seed == 0:
+                    stages["fine-tuned"] += score(ckpt, held_out(k), alphabet)
+                by_rate = {
+                    r: bits_per_note(score(ckpt, held_out(k, VAL), alphabet, r))["pitch_bits"]
+                    for r in ADAPTATION_RATES
+                }
+                rates.append(min(by_rate, key=by_rate.get))
+                adapted += score(ckpt, held_out(k), alphabet, rates[-1])
+            stages["adapted"].append(adapted)
+            stages["rates"].append(rates)
+        return stages
+
+    absolute = pipeline("absolute", [])
+    steps.append(row("pretrained", "experiment=idyom_pretrain, the set left out; not fine-tuned",
+                     absolute["pretrained"]))  # fmt: skip
+    steps.append(row("+ fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights",
+                     absolute["fine-tuned"]))  # fmt: skip
+    steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}",
+                     absolute["adapted"][0], rates=absolute["rates"][0]))  # fmt: skip
+    keyed = pipeline("notated_key", KEY_NORMALIZED, max(1, args.seeds))
+    steps.append(row("+ notated key", "all three stages with every melody moved to C by its key signature ("
+                     + " ".join(KEY_NORMALIZED) + ")", keyed["adapted"][0], rates=keyed["rates"][0]))  # fmt: skip
+    if args.seeds > 1:
+        steps.append(row(f"+ ensemble of {args.seeds}", f"{args.seeds} fine-tuning seeds per fold, probabilities "
+                         "averaged", mix(keyed["adapted"]), rates=keyed["rates"]))  # fmt: skip
+    left_out = absolute["left_out"]
 
     seconds = time.perf_counter() - started
     result = {
@@ -260,9 +269,10 @@ def main() -> None:
         "folds": args.folds,
         "fold_seed": args.seed,
         "left_out_of_pretraining": left_out,
+        "exclude_shared_run": args.exclude_run,
         "variants": {
             "from_scratch": steps[0]["pitch_bits"],
-            "pretrained": steps[2]["pitch_bits"],
+            "pretrained": steps[2]["pitch_bits"],  # pretrained without the set, then fine-tuned per fold
             "best": min(s["pitch_bits"] for s in steps),
         },
         "best_step": min(steps, key=lambda s: s["pitch_bits"])["step"],

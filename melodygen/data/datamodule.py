@@ -94,6 +94,13 @@ class EpochOrder(Sampler):
             yield i, salt
 
 
+def interval_runs(melody, length: int) -> set[tuple[int, ...]]:
+    """Every run of ``length`` consecutive pitch intervals between the notes of ``melody`` (rests skipped)."""
+    pitch = melody.pitch[melody.is_note].astype(np.int64)
+    steps = tuple(np.diff(pitch).tolist())
+    return {steps[i : i + length] for i in range(len(steps) - length + 1)}
+
+
 def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.ndarray:
     """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`), its key
     estimated or, with ``key="notated"``, its file's key signature where it has one."""
@@ -155,6 +162,7 @@ class MelodyDataModule(pl.LightningDataModule):
         folds: int = _D.folds,
         fold: int = _D.fold,
         exclude_dir: str | None = _D.exclude_dir,
+        exclude_shared_run: int = _D.exclude_shared_run,
         transpose: int = _D.transpose,
         transpose_to_c: bool = _D.transpose_to_c,
         key: str = _D.key.value,
@@ -226,11 +234,20 @@ class MelodyDataModule(pl.LightningDataModule):
         other = parse_midi_folder(hp.exclude_dir, hp.cache_dir, self.params, hp.parse_workers, False)
         excluded = {other.melody(i).content_hash() for i in range(len(other))}
         drop = np.array([parsed.melody(i).content_hash() in excluded for i in range(len(parsed))], dtype=bool)
+        copies = int(drop.sum())
+        if hp.exclude_shared_run:
+            runs = set().union(
+                *(interval_runs(other.melody(i), hp.exclude_shared_run) for i in range(len(other)))
+            )
+            drop |= np.array([bool(interval_runs(parsed.melody(i), hp.exclude_shared_run) & runs)
+                              for i in range(len(parsed))])  # fmt: skip
         log.info(
-            "left out %d of %d melodies that also occur in data.exclude_dir=%s",
+            "left out %d of %d melodies that also occur in data.exclude_dir=%s (%d more that share %d intervals)",
             int(drop.sum()),
             len(parsed),
             hp.exclude_dir,
+            int(drop.sum()) - copies,
+            hp.exclude_shared_run,
         )
         split = split.copy()
         split[drop] = -1
@@ -251,10 +268,14 @@ class MelodyDataModule(pl.LightningDataModule):
         )
 
     def report(self) -> dict:
-        """The parsed folder's report, with the size of each split and the files left out (exclude_dir)."""
+        """The parsed folder's report, with each kept file's split, the size of each split and the files
+        left out (exclude_dir)."""
+        report = self.parsed.report()
+        for entry, which in zip(report["kept_files"], self.split.tolist(), strict=True):
+            entry["split"] = SPLIT_NAMES.get(which, "left_out")
         sizes = {name: int((self.split == which).sum()) for which, name in SPLIT_NAMES.items()}
         left_out = [f for f, s in zip(self.parsed.files, self.split, strict=True) if s < 0]
-        return {**self.parsed.report(), "split_melodies": sizes, "left_out": left_out}
+        return {**report, "split_melodies": sizes, "left_out": left_out}
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""

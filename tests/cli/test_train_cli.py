@@ -129,3 +129,23 @@ def test_a_sweep_by_name(tmp_path, tune_dir):
         (f"- model.hidden_size={h}", f"- model.num_layers={n}") for h in (32, 64) for n in (1, 2)
     }
     assert all((p / "metrics.json").is_file() for p in jobs)
+
+
+@pytest.mark.slow
+def test_a_multirun_over_folds_cross_validates_a_config(tmp_path, tune_dir):
+    proc = run_train(
+        tmp_path, "--multirun", f"data.midi_dir={tune_dir}", *TINY, "trainer.max_epochs=1",
+        "samples.num_samples=0", "data.folds=4", "data.fold=range(4)",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert len(jobs) == 4
+    tested = []
+    for job in jobs:
+        report = json.loads((job / "data_report.json").read_text())
+        assert report["split_melodies"]["test"] == 5  # 20 tunes in 4 folds
+        assert json.loads((job / "metrics.json").read_text())["test/pitch_bits"] > 0
+        assert sum(report["split_melodies"].values()) == 20
+        tested += [f["file"] for f in report["kept_files"] if f["split"] == "test"]
+    assert sorted(tested) == sorted(f.name for f in tune_dir.iterdir())  # each tune tested exactly once

@@ -362,3 +362,19 @@ def test_fold_settings_that_cannot_work_are_one_line(tmp_path, tune_dir):
         check_data(OmegaConf.merge(base, {"folds": 1}))
     with pytest.raises(MelodygenError, match=r"^data.fold=10 is not allowed: a fold number from 0 to 9"):
         check_data(OmegaConf.merge(base, {"folds": 10, "fold": 10}))
+
+
+def test_exclude_shared_run_also_leaves_out_transposed_and_rerhythmed_variants(tmp_path, tune_dir, make_tune):
+    from melodygen.data.midi import load_melody
+
+    tune = load_melody(tune_dir / "tune05.mid")
+    notes = [(int(p), int(d)) for p, d in zip(tune.pitch, tune.duration, strict=True) if p != REST]
+    held_out = tmp_path / "held_out"
+    make_tune(held_out / "up_a_tone.mid", [(p + 2, d) for p, d in notes])  # tune05, transposed
+    make_tune(held_out / "even_notes.mid", [(p, 4) for p, _ in notes[10:30]])  # part of it, another rhythm
+    exact = make_dm(tune_dir, tmp_path, exclude_dir=str(held_out))
+    assert not any(f["split"] == "left_out" for f in exact.report()["kept_files"])  # no exact copy there
+    variants = make_dm(tune_dir, tmp_path, exclude_dir=str(held_out), exclude_shared_run=12)
+    report = variants.report()
+    assert report["left_out"] == ["tune05.mid"]
+    assert sum(report["split_melodies"].values()) == 19
