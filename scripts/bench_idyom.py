@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from melodygen.cli.app import config_dir, quiet_third_party_noise
+from melodygen.cli.overrides import check_overrides
 from melodygen.config import register_configs
 from melodygen.data.parsed import parse_midi_folder
 from melodygen.data.splits import TEST, VAL, fold_split
@@ -177,6 +178,8 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     quiet_third_party_noise()
     started = time.perf_counter()
+    register_configs()
+    check_overrides(config_dir(), "train", args.overrides)  # a misspelled key: one line before any work
 
     kinder = args.midi_dir is None
     midi_dir = (
@@ -311,4 +314,9 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from melodygen.errors import MelodygenError
+
+    try:
+        main()
+    except MelodygenError as exc:  # a folder or an override that cannot work: one line, as the CLIs say it
+        sys.exit(f"error: {exc}")

@@ -68,3 +68,21 @@ def test_the_benchmark_scores_every_note_of_every_fold_once_and_leaves_the_set_o
     )  # fmt: skip
     assert again.returncode == 0 and "  trained " not in again.stdout, again.stdout[-2000:]
     assert json.loads(out.read_text())["steps"] == result["steps"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--midi-dir", "nowhere"], "error: data.midi_dir="),
+        (["model.hiden_size=3"], "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
+    ],
+)
+def test_a_mistake_is_one_line(tmp_path, arguments, said):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *arguments], cwd=tmp_path,
+        env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith(said) and "Traceback" not in done.stderr, (
+        done.stderr
+    )
