@@ -51,6 +51,12 @@ class Melody:
     def equals(self, other: Melody) -> bool:
         return np.array_equal(self.pitch, other.pitch) and np.array_equal(self.duration, other.duration)
 
+    def interval_runs(self, length: int) -> set[tuple[int, ...]]:
+        """Every run of ``length`` consecutive intervals between its notes (rests skipped), in semitones:
+        the same in any key."""
+        steps = tuple(np.diff(self.pitch[self.is_note].astype(np.int64)).tolist())
+        return {steps[i : i + length] for i in range(len(steps) - length + 1)}
+
     def content_hash(self) -> str:
         """A hash of the pitches and durations alone: the same tune from two files hashes the same."""
         import hashlib

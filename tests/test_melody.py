@@ -94,3 +94,20 @@ def test_melody_rejects_mismatched_arrays():
         Melody([60, 62], [4])
     with pytest.raises(ValueError):
         Melody([[60]], [[4]])
+
+
+def test_interval_runs_are_the_same_in_any_key_and_skip_rests():
+
+    tune = Melody([60, 62, REST, 64, 65, 67], [4, 4, 2, 4, 4, 8])
+    assert tune.interval_runs(2) == {(2, 2), (2, 1), (1, 2)}
+    up = Melody([p + 5 if p != REST else p for p in tune.pitch], tune.duration)
+    assert up.interval_runs(3) == tune.interval_runs(3) == {(2, 2, 1), (2, 1, 2)}
+    assert tune.interval_runs(5) == set()  # four intervals: no run of five
+
+
+def test_the_content_hash_sees_notes_and_durations_only():
+
+    tune = Melody([60, 62, 64], [4, 4, 8], qpm=90.0, source="a.mid")
+    assert tune.content_hash() == Melody([60, 62, 64], [4, 4, 8], qpm=140.0, source="b.mid").content_hash()
+    assert tune.content_hash() != Melody([60, 62, 64], [4, 4, 4]).content_hash()
+    assert tune.content_hash() != Melody([61, 63, 65], [4, 4, 8]).content_hash()

@@ -94,13 +94,6 @@ class EpochOrder(Sampler):
             yield i, salt
 
 
-def interval_runs(melody, length: int) -> set[tuple[int, ...]]:
-    """Every run of ``length`` consecutive pitch intervals between the notes of ``melody`` (rests skipped)."""
-    pitch = melody.pitch[melody.is_note].astype(np.int64)
-    steps = tuple(np.diff(pitch).tolist())
-    return {steps[i : i + length] for i in range(len(steps) - length + 1)}
-
-
 def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.ndarray:
     """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`), its key
     estimated or, with ``key="notated"``, its file's key signature where it has one."""
@@ -237,9 +230,9 @@ class MelodyDataModule(pl.LightningDataModule):
         copies = int(drop.sum())
         if hp.exclude_shared_run:
             runs = set().union(
-                *(interval_runs(other.melody(i), hp.exclude_shared_run) for i in range(len(other)))
+                *(other.melody(i).interval_runs(hp.exclude_shared_run) for i in range(len(other)))
             )
-            drop |= np.array([bool(interval_runs(parsed.melody(i), hp.exclude_shared_run) & runs)
+            drop |= np.array([bool(parsed.melody(i).interval_runs(hp.exclude_shared_run) & runs)
                               for i in range(len(parsed))])  # fmt: skip
         log.info(
             "left out %d of %d melodies that also occur in data.exclude_dir=%s (%d more that share %d intervals)",
