@@ -74,6 +74,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
     summary = parsed.summary()
     table = Table(
         title=f"{len(melodies)} melodies of {parsed.midi_dir} ({summary['skipped']} files skipped), per note"
+        + (f", adapting at adapt_lr={cfg.adapt_lr}" if cfg.adapt_lr > 0 else "")
     )
     for heading in ("checkpoint", "representation", *(h for _, h in SHOWN)):
         table.add_column(heading, justify="left" if heading in ("checkpoint", "representation") else "right")

@@ -65,6 +65,7 @@ def test_adaptation_learns_within_each_repetitive_melody(tmp_path, tiny_checkpoi
         "evaluate", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"data.midi_dir={folder}", "adapt_lr=1.0"
     )
     assert plain.returncode == 0 and adapted.returncode == 0, (plain.stderr + adapted.stderr)[-3000:]
+    assert "per note, adapting at adapt_lr=1.0" in adapted.stdout and "adapting" not in plain.stdout
     runs = sorted((tmp_path / "outputs" / "evaluate" / "runs").iterdir())
     first, second = (json.loads((run / "evaluation.json").read_text())["checkpoints"][0] for run in runs)
     assert (first["adapt_lr"], second["adapt_lr"]) == (0.0, 1.0)
