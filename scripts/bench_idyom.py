@@ -142,8 +142,9 @@ def check_left_out(run_dir: Path, set_hashes: set[str]) -> int:
     return len(left_out)
 
 
-def score(ckpt: Path, melodies: list[Melody], alphabet: list[int], rate: float = 0.0) -> list[MelodyLogProbs]:
-    model = load_model(str(ckpt))
+def score(model, melodies: list[Melody], alphabet: list[int], rate: float = 0.0) -> list[MelodyLogProbs]:
+    """``model``'s scores of ``melodies`` (a checkpoint path is loaded first), adapting at ``rate`` when > 0."""
+    model = load_model(str(model)) if isinstance(model, Path) else model
     adaptation = Adaptation(rate, ADAPTATION_CHUNK) if rate > 0 else None
     return log_probs(model, melodies, alphabet, adaptation)
 
@@ -235,15 +236,15 @@ def main() -> None:
             adapted, rates = [], []
             for k in range(args.folds):
                 tune = ["experiment=idyom_finetune", *data, *extra, f"data.fold={k}", f"init_from={base}"]
-                ckpt = trained(run / f"seed{seed}" / f"fold{k}", [*tune, f"seed={seed}"])
+                model = load_model(str(trained(run / f"seed{seed}" / f"fold{k}", [*tune, f"seed={seed}"])))
                 if seed == 0:
-                    stages["fine-tuned"] += score(ckpt, held_out(k), alphabet)
+                    stages["fine-tuned"] += score(model, held_out(k), alphabet)
                 by_rate = {
-                    r: bits_per_note(score(ckpt, held_out(k, VAL), alphabet, r))["pitch_bits"]
+                    r: bits_per_note(score(model, held_out(k, VAL), alphabet, r))["pitch_bits"]
                     for r in ADAPTATION_RATES
                 }
                 rates.append(min(by_rate, key=by_rate.get))
-                adapted += score(ckpt, held_out(k), alphabet, rates[-1])
+                adapted += score(model, held_out(k), alphabet, rates[-1])
             stages["adapted"].append(adapted)
             stages["rates"].append(rates)
         return stages
