@@ -4,8 +4,8 @@ callback that keeps the best score across a resume, and the pruning of an Optuna
 :class:`SampleMonitor` samples a few melodies from the current weights after validation, every
 ``every_n_epochs`` epochs, and logs their statistics (:mod:`melodygen.metrics`) as ``sample/*`` to every
 logger, writes them as MIDI and piano rolls into ``<run dir>/samples/epoch_NNN/``, and, for W&B, logs
-them as audio, images and one table row per melody, so a collapse to "the average note" shows after the
-first epoch, not after the run.
+them as audio, images and one row per melody in a table that grows each epoch, so a collapse to "the
+average note" shows after the first epoch, not after the run.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class SampleMonitor(pl.Callback):
             raise ValueError("every_n_epochs, num_samples and length must be at least 1")
         self.every_n_epochs, self.num_samples, self.length = every_n_epochs, num_samples, length
         self.temperature, self.seed = temperature, seed
+        self._table = None  # W&B's table of every epoch's samples
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         fitting = trainer.state.fn == TrainerFn.FITTING  # not the scoring of the best checkpoint afterwards
@@ -82,8 +83,11 @@ class SampleMonitor(pl.Callback):
             ]
             for i, m in enumerate(melodies)
         ]
-        media = {"samples/audio": audio, "samples/piano_roll": pictures}
-        media["samples/table"] = wandb.Table(columns=columns, data=rows)
+        if self._table is None:  # one table for the whole run: each epoch adds its rows below the last's
+            self._table = wandb.Table(columns=columns, log_mode="INCREMENTAL")
+        for row in rows:
+            self._table.add_data(*row)
+        media = {"samples/audio": audio, "samples/piano_roll": pictures, "samples/table": self._table}
         logger.experiment.log({**media, "trainer/global_step": trainer.global_step})
 
 

@@ -11,6 +11,7 @@ This module imports no torch, so a user's typo is reported before any heavy impo
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -237,6 +238,15 @@ class OptunaSweeperConfig:
 
 
 @dataclass
+class SweepConfig:
+    """What names a sweep (or a single run) for people looking at it later."""
+
+    # null = its time; a name such as lr-search goes into the sweep's folder (multiruns/<time>_lr-search)
+    # and is the W&B group of all its runs (of a single run too)
+    name: Optional[str] = None
+
+
+@dataclass
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -257,6 +267,7 @@ class TrainConfig:
     # torch's intra-op threads; null = this job's share of the cores (see melodygen/threads.py)
     threads: Optional[int] = None
     trial: TrialConfig = field(default_factory=TrialConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
 @dataclass
@@ -328,9 +339,12 @@ SCHEMAS = {
 
 
 def register_configs() -> None:
-    """Register the schemas and the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made)."""
+    """Register the schemas, the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made)
+    and ``${suffix:x}`` (``_x``, or nothing for null: a sweep's name after its time)."""
     if not OmegaConf.has_resolver("cwd"):
         OmegaConf.register_new_resolver("cwd", os.getcwd)
+    if not OmegaConf.has_resolver("suffix"):
+        OmegaConf.register_new_resolver("suffix", lambda value: f"_{value}" if value else "")
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node)
@@ -529,6 +543,9 @@ def check_train(cfg: DictConfig) -> None:
     require(
         cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "at least 1 (or null for a share)"
     )
+    name = cfg.sweep.name
+    rule = "a name of letters, digits, '.', '_' and '-' (it names a folder and a W&B group)"
+    require(name is None or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)), "sweep.name", name, rule)
     every = OmegaConf.select(cfg, "callbacks.model_checkpoint.last_every_n_steps", default=None)
     key = "callbacks.model_checkpoint.last_every_n_steps"
     require(every is None or every >= 1, key, every, "at least 1 (or null for the end of each epoch only)")

@@ -1,8 +1,8 @@
 """Logger glue: Lightning's loggers as melodygen configures them, and W&B run naming.
 
-W&B runs of one sweep share a group (``<task>-<sweep time>``; a single run gets its own), each run is named
-after its own overrides (``hidden_size=256,num_layers=2``), and ``mode=auto`` streams when the user is
-logged in and otherwise writes offline files that ``wandb sync`` can upload later.
+W&B runs of one sweep share a group (``sweep.name``, else ``<task>-<sweep time>``; a single run gets its
+own), each run is named after its own overrides (``hidden_size=256,num_layers=2``), and ``mode=auto``
+streams when the user is logged in and otherwise writes offline files that ``wandb sync`` can upload later.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def swept_keys(sweep_dir: str | Path) -> set[str] | None:
     return swept
 
 
-def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str) -> str:
-    """One group per sweep (named after its directory), or per single run."""
-    return f"{task_name}-{Path(sweep_dir if multirun else run_dir).name}"
+def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str, name: str | None = None) -> str:
+    """``sweep.name`` when given, else one group per sweep (named after its directory) or per single run."""
+    return name or f"{task_name}-{Path(sweep_dir if multirun else run_dir).name}"
 
 
 class WandbLogger(_LightningWandbLogger):
@@ -123,7 +123,9 @@ def _stored_run(ckpt_path: str | None) -> dict | None:
     return json.loads(record.read_text()) if record.is_file() else None
 
 
-def name_wandb_run(wandb: DictConfig, task_name: str, ckpt_path: str | None, hydra_config) -> None:
+def name_wandb_run(
+    wandb: DictConfig, task_name: str, ckpt_path: str | None, hydra_config, sweep_name: str | None = None
+) -> None:
     """Fill in the ``logger.wandb`` config's run id, group and name where the user left them null.
 
     A resumed run goes on in the W&B run of the checkpoint's run; otherwise a sweep's jobs share one group
@@ -138,7 +140,9 @@ def name_wandb_run(wandb: DictConfig, task_name: str, ckpt_path: str | None, hyd
         wandb.group, wandb.name = wandb.group or resumed.get("group"), wandb.name or resumed.get("name")
     multirun = hydra_config.mode == RunMode.MULTIRUN
     if wandb.group is None:
-        wandb.group = run_group(task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir)
+        wandb.group = run_group(
+            task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir, sweep_name
+        )
     if wandb.name is None:
         name = run_name(hydra_config.overrides.task, swept_keys(hydra_config.sweep.dir) if multirun else None)
         wandb.name = name or Path(hydra_config.runtime.output_dir).name

@@ -54,3 +54,15 @@ class PoisonWeights(pl.Callback):
 
             with torch.no_grad():
                 next(pl_module.parameters()).fill_(float("nan"))
+
+
+class CrashAt(pl.Callback):
+    """Raise a RuntimeError (a stand-in for a bug or CUDA running out of memory) at the start of training
+    when the model's hidden size is ``hidden_size``, so one job of a sweep crashes and the others do not."""
+
+    def __init__(self, hidden_size: int):
+        self.hidden_size = hidden_size
+
+    def on_train_start(self, trainer, pl_module):
+        if pl_module.hparams.hidden_size == self.hidden_size:
+            raise RuntimeError(f"probe crash at hidden_size={self.hidden_size}")

@@ -47,14 +47,17 @@ def _key(item) -> str:
 
 
 def read_run(path: Path) -> dict:
-    """``run`` (id, name, group, job_type), ``config`` (key → value), ``history`` (rows), ``files`` and
-    ``artifacts`` (type, name, aliases, the paths they hold) of a run."""
-    run, config, history, files, artifacts = {}, {}, [], [], []
+    """``run`` (id, name, group, job_type, tags), ``config`` (key → value), ``history`` (rows), ``files``,
+    ``artifacts`` (type, name, aliases, the paths they hold) and ``exit_code`` (None: never closed) of a run."""
+    run, config, history, files, artifacts, exit_code = {}, {}, [], [], [], None
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
-            run = {"id": r.run_id, "name": r.display_name, "group": r.run_group, "job_type": r.job_type}
+            run = {
+                "id": r.run_id, "name": r.display_name, "group": r.run_group, "job_type": r.job_type,
+                "tags": list(r.tags),
+            }  # fmt: skip
             config.update({_key(item): json.loads(item.value_json) for item in r.config.update})
         elif kind == "config":
             config.update({_key(item): json.loads(item.value_json) for item in record.config.update})
@@ -66,4 +69,9 @@ def read_run(path: Path) -> dict:
             a = record.artifact
             paths = [entry.path for entry in a.manifest.contents]
             artifacts.append({"type": a.type, "name": a.name, "aliases": list(a.aliases), "paths": paths})
-    return {"run": run, "config": config, "history": history, "files": files, "artifacts": artifacts}
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
+    return {
+        "run": run, "config": config, "history": history, "files": files, "artifacts": artifacts,
+        "exit_code": exit_code,
+    }  # fmt: skip

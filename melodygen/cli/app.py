@@ -5,7 +5,8 @@
 * expands ``~`` in ``key=~/path`` overrides (the shell leaves it alone after ``=``, Hydra refuses it);
 * composes the config once before Hydra runs, so a misspelled key, an unknown option or a wrongly typed
   value is one ``error:`` line naming it, with the nearest valid names, and exit status 2;
-* prints a :class:`~melodygen.errors.MelodygenError` raised by the task the same way.
+* prints a :class:`~melodygen.errors.MelodygenError` raised by the task the same way;
+* in a multirun, records any job that fails (``failure.json``) and lets the next one run.
 """
 
 from __future__ import annotations
@@ -124,6 +125,15 @@ def hydra_app(
             # one job of a sweep: say why, leave the reason in its directory, let the next job run
             record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(exc))
             logging.getLogger("melodygen").error("job %s failed: %s", hydra_config.job.num, exc)
+            return None
+        except Exception as exc:
+            if hydra_config.mode != RunMode.MULTIRUN:
+                raise  # a single run: the traceback is the report
+            # a crash in one job of a sweep (a bug, CUDA out of memory …): its traceback goes to the job's
+            # log, its reason to failure.json, and the next job runs
+            reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+            record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, reason)
+            logging.getLogger("melodygen").exception("job %s failed: %s", hydra_config.job.num, reason)
             return None
 
     @functools.wraps(task)

@@ -72,7 +72,7 @@ def _train(cfg, overrides: list[str]) -> dict:
     if wandb is not None:
         from melodygen.loggers import name_wandb_run
 
-        name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config)
+        name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config, cfg.sweep.name)
     slot, sharing = None, 1
     if multirun:  # parallel jobs on a machine with GPUs: a GPU each, or an even share of them
         gpus = visible_gpus()

@@ -1,6 +1,8 @@
 """W&B in a real sweep: offline runs, read back from their files, one group per sweep, named per job."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
@@ -12,11 +14,11 @@ TINY = [*QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "trainer.
 OFFLINE = {"WANDB_MODE": "offline", "WANDB_API_KEY": ""}
 
 
-def sweep(root, tune_dir):
+def sweep(root, tune_dir, *more):
     root.mkdir()
     proc = run_cli(
         "train", root, "-m", f"data.midi_dir={tune_dir}", *TINY, "model.hidden_size=8,16", "data.seq_len=8,16",
-        env=OFFLINE,
+        *more, env=OFFLINE,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = sorted((root / "outputs" / "train" / "multiruns").iterdir())[-1:]
@@ -52,6 +54,11 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
         assert json.loads((job / "wandb_run.json").read_text())["id"] == run["run"]["id"]
     _, again = sweep(tmp_path / "b", tune_dir)
     assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})
+    # a named sweep, two jobs at a time: its folder and its group carry the name
+    named, runs = sweep(tmp_path / "c", tune_dir, "sweep.name=lr-search", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert named[0].parent.name.endswith("_lr-search")
+    assert {run["run"]["group"] for run in runs} == {"lr-search"}
+    assert sorted(run["run"]["name"] for run in runs) == names
 
 
 def test_run_names_and_mode(monkeypatch, tmp_path):
@@ -87,6 +94,9 @@ def test_resuming_goes_on_in_the_same_wandb_run(tmp_path, tune_dir):
     assert {a["name"] for a in models} == {
         f"model-{json.loads((run_a / 'wandb_run.json').read_text())['id']}"
     }
+    # one table of samples for the run, which each epoch extends by the monitor's 4 melodies
+    history = read_run(next(run_a.glob("wandb/offline-run-*/run-*.wandb")))["history"]
+    assert [row["samples/table/nrows"] for row in history if "samples/table/nrows" in row] == [4, 8]
     resumed = run_cli(
         "train", tmp_path, f"data.midi_dir={tune_dir}", *[a for a in TINY if not a.startswith("model.")],
         "data.seq_len=16", "trainer.max_epochs=3", "ckpt_path=last", env=OFFLINE,
@@ -121,3 +131,35 @@ def test_each_trial_of_a_study_is_a_wandb_run_in_the_study_group(tmp_path, tune_
         assert set(name) == {"hidden_size", "lr", "dropout"}  # dropout: searched by sweep=optuna itself
         assert int(name["hidden_size"]) == hidden_size and float(name["lr"]) == pytest.approx(lr, rel=1e-5)
         assert any("val/loss" in row for row in run["history"])
+
+
+@pytest.mark.slow
+def test_a_job_that_crashes_is_recorded_and_its_wandb_run_closed_as_failed(tmp_path, tune_dir):
+    probes = str(Path(__file__).resolve().parents[1])  # probes.py importable by the jobs
+    proc = run_cli(
+        "train", tmp_path, "-m", f"data.midi_dir={tune_dir}", *TINY, "callbacks.sample_monitor=null",
+        "model.hidden_size=8,16", "+callbacks.crash._target_=probes.CrashAt", "+callbacks.crash.hidden_size=8",
+        "logger.wandb.job_type=probe", "logger.wandb.tags=[crash,small]",
+        env={**OFFLINE, "PYTHONPATH": os.pathsep.join(filter(None, [probes, os.environ.get("PYTHONPATH")]))},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    failure = json.loads((sweep / "0" / "failure.json").read_text())
+    assert failure["error"] == "RuntimeError: probe crash at hidden_size=8"
+    assert "Traceback" in (sweep / "0" / "train.log").read_text()  # the whole story is in the job's log
+    assert (sweep / "1" / "metrics.json").is_file()  # the next job ran
+    assert "error: job 0 (" in proc.stderr and "RuntimeError: probe crash at hidden_size=8" in proc.stderr
+    crashed, finished = (read_run(next(sweep.glob(f"{n}/wandb/offline-run-*/run-*.wandb"))) for n in (0, 1))
+    assert (crashed["exit_code"], finished["exit_code"]) == (1, 0)  # both closed, the crashed one as failed
+    assert crashed["run"]["job_type"] == "probe" and crashed["run"]["tags"] == ["crash", "small"]
+
+
+def test_wandb_disabled_keeps_the_logger_and_writes_no_run(tmp_path, tune_dir):
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "callbacks.sample_monitor=null",
+        "logger.wandb.mode=disabled", env={"WANDB_API_KEY": ""},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert (run / "metrics.json").is_file()
+    assert not list(run.glob("wandb/*run-*"))  # no offline run to sync, nothing sent
