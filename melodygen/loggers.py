@@ -140,9 +140,7 @@ def name_wandb_run(
         wandb.group, wandb.name = wandb.group or resumed.get("group"), wandb.name or resumed.get("name")
     multirun = hydra_config.mode == RunMode.MULTIRUN
     if wandb.group is None:
-        wandb.group = run_group(
-            task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir, sweep_name
-        )
+        wandb.group = run_group(task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir, sweep_name)
     if wandb.name is None:
         name = run_name(hydra_config.overrides.task, swept_keys(hydra_config.sweep.dir) if multirun else None)
         wandb.name = name or Path(hydra_config.runtime.output_dir).name

@@ -3,6 +3,7 @@
 import ast
 import dataclasses
 import inspect
+import re
 import subprocess
 import sys
 from enum import Enum
@@ -175,3 +176,20 @@ def test_the_slurm_trainer_follows_the_slurm_launcher():
         HydraConfig.instance().cfg = None
     assert (trainer["devices"], trainer["num_nodes"], trainer["strategy"]) == (4, 2, "ddp")
     assert (trainer["accelerator"], trainer["precision"]) == ("gpu", "mixed")
+
+
+@pytest.mark.parametrize("name", [None, "lr-search"])
+def test_the_grid_sweep_by_name_and_the_sweep_folder(name):
+    register_configs()
+    overrides = ["sweep=grid", "paths.log_dir=/logs", *([f"sweep.name={name}"] if name else [])]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    params = {key: str(value).split(",") for key, value in cfg.hydra.sweeper.params.items()}
+    assert params == {
+        "model.hidden_size": ["64", "128", "256"],
+        "model.num_layers": ["1", "2", "3"],
+        "data.seq_len": ["32", "64", "128"],
+    }  # 27 jobs: the three sweep axes
+    time = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d"
+    assert re.fullmatch(rf"/logs/train/multiruns/{time}" + (f"_{name}" if name else ""), cfg.hydra.sweep.dir)

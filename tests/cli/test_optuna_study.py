@@ -122,8 +122,8 @@ def test_a_study_prunes_survives_a_kill_and_resumes_to_its_trial_count(tmp_path,
     for trial in study.trials:
         if trial.state.name == "PRUNED":
             metrics = yaml.safe_load((sweep_dir / str(trial.number) / "metrics.json").read_text())
-            # the job pruned with the study's pruner: never within the warm-up epoch
-            assert metrics["pruned_at_epoch"] == max(trial.intermediate_values) == 1
+            # the job pruned with the study's pruner, at its last report: never within the warm-up epoch
+            assert metrics["pruned_at_epoch"] == max(trial.intermediate_values) in (1, 2)
             assert "test/pitch_bits" not in metrics  # a pruned trial is not tested
         if trial.state.name == "COMPLETE":
             assert len(trial.intermediate_values) == 3  # one report per epoch

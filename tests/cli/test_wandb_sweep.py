@@ -55,7 +55,9 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
     _, again = sweep(tmp_path / "b", tune_dir)
     assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})
     # a named sweep, two jobs at a time: its folder and its group carry the name
-    named, runs = sweep(tmp_path / "c", tune_dir, "sweep.name=lr-search", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    named, runs = sweep(
+        tmp_path / "c", tune_dir, "sweep.name=lr-search", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+    )
     assert named[0].parent.name.endswith("_lr-search")
     assert {run["run"]["group"] for run in runs} == {"lr-search"}
     assert sorted(run["run"]["name"] for run in runs) == names
