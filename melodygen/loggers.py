@@ -16,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import CSVLogger as _LightningCSVLogger
 from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 #: Overrides that say where things are, not what was tried: left out of run names.
 _NOT_IN_NAMES = (
@@ -105,6 +106,8 @@ class CSVLogger(_LightningCSVLogger):
     def experiment(self):
         if self._experiment is not None:
             return self._experiment
+        if rank_zero_only.rank != 0:  # the other DDP ranks write nothing (Lightning's stand-in experiment)
+            return super().experiment
         path = Path(self.log_dir) / "metrics.csv"
         kept = path.read_text() if path.is_file() else None
         experiment = super().experiment

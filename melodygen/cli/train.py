@@ -30,6 +30,7 @@ def _train(cfg, overrides: list[str]) -> dict:
     from melodygen.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu, visible_gpus
     from melodygen.interrupts import unfinished_checkpoint
     from melodygen.requeue import preempted_checkpoint
+    from melodygen.search import quoted
     from melodygen.threads import CoreShare, job_threads, parallel_jobs, shares_cores
     from melodygen.train import train  # heavy imports after the command line has been checked
 
@@ -84,7 +85,11 @@ def _train(cfg, overrides: list[str]) -> dict:
             slot = GpuSlot(Path(hydra_config.sweep.dir) / ".gpus", gpus, per_job, sharing)
     with ExitStack() as stack:
         taken = stack.enter_context(slot) if slot is not None else None
-        job_overrides = list(overrides)
+        # DDP's other ranks are started from these overrides: they resume what this rank resumes and use
+        # as many threads, whatever they would find or be given on their own
+        pinned = {"ckpt_path": cfg.ckpt_path and quoted(cfg.ckpt_path), "threads": cfg.threads}
+        job_overrides = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in pinned]
+        job_overrides += [f"{key}={value}" for key, value in pinned.items() if value is not None]
         if taken:  # DDP's other ranks are started from these overrides: they take the same GPUs
             cfg.trainer.devices = taken
             job_overrides.append(f"trainer.devices=[{','.join(map(str, taken))}]")

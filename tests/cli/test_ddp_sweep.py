@@ -2,10 +2,11 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
-from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import QUIET_SMALL_RUN, QUIET_SMALL_RUN_NO_SAMPLES, run_cli
 
 TESTS = Path(__file__).resolve().parents[1]
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
@@ -25,6 +26,7 @@ def test_a_multirun_of_ddp_jobs_leaves_exactly_its_jobs(tmp_path, tune_dir):
     outputs = tmp_path / "outputs"
     # no stray sweep or run directory: the ranks ran their job, not the sweep again
     assert [p.relative_to(outputs).as_posix() for p in outputs.glob("*/*")] == ["train/multiruns"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs", "tunes"]  # nor anywhere else
     (sweep,) = (outputs / "train" / "multiruns").iterdir()
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
     for job, hidden_size in ((sweep / "0", 8), (sweep / "1", 16)):
@@ -47,3 +49,31 @@ def test_ddp_spawn_is_refused_with_one_line(tmp_path, tune_dir):
     assert proc.stderr.strip().splitlines() == [
         "error: trainer.strategy='ddp_spawn' is not allowed: use trainer=ddp, which also works in a --multirun"
     ]
+
+
+@pytest.mark.slow
+def test_a_single_ddp_run_with_the_default_csv_logger(tmp_path, tune_dir):
+    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *QUIET_SMALL_RUN_NO_SAMPLES, *DDP, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and "test/pitch_bits" in metrics
+    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
+    assert "val/loss" in rows[0] and len(rows) > 1  # rank 0 wrote the CSV, and rank 1 left it alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_ddp_jobs_under_a_parallel_launcher_start_their_ranks_as_melodygen(tmp_path, tune_dir, launcher):
+    # a job of these launchers runs in the launcher's worker process: its ranks must still be melodygen
+    proc = run_cli(
+        "train", tmp_path, "-m", f"hydra/launcher={launcher}", f"data.midi_dir={tune_dir}",
+        *QUIET_SMALL_RUN_NO_SAMPLES, *DDP, "model.hidden_size=8,16", env=ENV,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    for job in (sweep / "0", sweep / "1"):
+        assert json.loads((job / "metrics.json").read_text())["world_size"] == 2
+        # rank 1 was given this job's thread count rather than working one out on its own
+        threads = int(re.search(r"threads: (\d+) \(", (job / "train.log").read_text()).group(1))
+        assert f"threads: {threads} (threads=)" in (job / "train_ddp_process_1.log").read_text()

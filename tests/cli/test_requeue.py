@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import QUIET_SMALL_RUN
+from wandb_records import read_run
 
 EPOCHS, BATCHES = 20, 10
 
@@ -62,6 +63,13 @@ def test_a_preempted_job_is_requeued_and_resumes_to_the_same_step(tmp_path, tune
         assert json.loads((job / "wandb_run.json").read_text())["id"] == run  # the same W&B run goes on
         assert {p.name.rsplit("-", 1)[-1] for p in job.glob("wandb/offline-run-*")} == {run}
         assert len(list(job.glob("wandb/offline-run-*"))) == 2
+        # the requeued job went on from the step it saved, not from step 0: the steps its W&B run logged
+        # start where the preempted one's stopped
+        steps = sorted(
+            [row["trainer/global_step"] for row in read_run(path)["history"] if "trainer/global_step" in row]
+            for path in job.glob("wandb/offline-run-*/run-*.wandb")
+        )
+        assert steps[0] and steps[1] and min(steps[1]) >= max(steps[0]) >= BATCHES
 
 
 def test_a_slurm_sweep_asks_for_one_task_per_gpu_and_a_requeue_signal(tmp_path, tune_dir):
