@@ -2,10 +2,12 @@
 
     python scripts/bench_train.py [--midi-dir data/folk] [--device auto] [--sizes default,performance_rnn]
 
-Prints tokens/s (sequence elements per second) of both and their ratio (target: Lightning ≥ 0.97 ×
-plain) on the device present (``auto``: CUDA when there is one), alternating the two a few times in one
-process so machine drift hits both alike. The default model (2 × 128) is measured everywhere; on a GPU
-also the ``experiment=performance_rnn`` size (3 × 512), unless ``--sizes`` says otherwise.
+Prints tokens/s (sequence elements per second) and the ratio to the plain loop (target: ≥ 0.97) of two
+Lightning runs: a bare ``pl.Trainer``, and the Trainer ``melodygen-train`` builds (its loggers, callbacks,
+checkpoint writer and the callbacks that guard a run, from the composed ``conf/train.yaml``). All three
+alternate a few times in one process on the device present (``auto``: CUDA when there is one), so machine
+drift hits them alike. The default model (2 × 128) is measured everywhere; on a GPU also the
+``experiment=performance_rnn`` size (3 × 512), unless ``--sizes`` says otherwise.
 """
 
 from __future__ import annotations
@@ -114,6 +116,37 @@ def lightning_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device)
     return (len(batches) - warmup) / (clock.end - clock.start) if clock.end > clock.start else float("nan")
 
 
+def melodygen_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device, precision: str) -> float:
+    """The same span, timed in the Trainer that ``melodygen-train`` builds from its default config (the
+    model's precision kept as the other two run it: full)."""
+    from hydra import compose, initialize_config_dir
+
+    from melodygen.cli.app import config_dir
+    from melodygen.config import register_configs
+    from melodygen.interrupts import DataOrder, StopOnNonFinite, StopOnSignal
+    from melodygen.requeue import SaveOnPreemption
+    from melodygen.train import build_trainer
+
+    register_configs()
+    clock = _Clock(warmup, len(batches) - 1, device)
+    with tempfile.TemporaryDirectory() as out:
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose(
+                "train",
+                overrides=[
+                    f"paths.root_dir={out}", f"paths.output_dir={out}", f"data.midi_dir={out}",
+                    f"trainer.accelerator={'cuda' if device.type == 'cuda' else 'cpu'}", "trainer.devices=1",
+                    f"trainer.precision={precision}", "trainer.max_epochs=1", "trainer.limit_val_batches=0",
+                    "trainer.num_sanity_val_steps=0", "trainer.enable_model_summary=false",
+                    "callbacks.early_stopping=null",  # it needs val/loss, at the epoch's end (untimed)
+                ],
+            )  # fmt: skip
+        guards = [SaveOnPreemption(Path(out)), StopOnSignal(Path(out)), DataOrder(), StopOnNonFinite()]
+        trainer = build_trainer(cfg, [clock, *guards])
+        trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))
+    return (len(batches) - warmup) / (clock.end - clock.start) if clock.end > clock.start else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
@@ -126,10 +159,10 @@ def main() -> None:
         "--batches", type=int, default=40, help="distinct real batches, cycled over the steps"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="timed steps (default: 35 on the CPU, 300 on a GPU)"
+        "--steps", type=int, default=None, help="timed steps (default: 100 on the CPU, 300 on a GPU)"
     )
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=6)
     args = parser.parse_args()
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -140,7 +173,7 @@ def main() -> None:
     sizes = (args.sizes or ("default,performance_rnn" if cuda else "default")).split(",")
     where = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     distinct = real_batches(args.midi_dir, args.seq_len, args.batch_size, args.batches, args.representation)
-    steps = args.steps or (300 if cuda else 35)
+    steps = args.steps or (300 if cuda else 100)
     batches = [distinct[i % len(distinct)] for i in range(args.warmup + steps)]
     tokens = args.batch_size * args.seq_len  # per step
     print(
@@ -153,17 +186,25 @@ def main() -> None:
         template = MelodyLSTM(
             args.representation, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim
         )
-        plain, lightning = [], []
-        for _ in range(args.repeats):
-            plain.append(plain_loop(copy.deepcopy(template), batches, args.warmup, device))
-            lightning.append(lightning_fit(copy.deepcopy(template), batches, args.warmup, device))
-        ratio = statistics.median(b / a for a, b in zip(plain, lightning))
-        extra_ms = statistics.median(1000 / b - 1000 / a for a, b in zip(plain, lightning))
+        plain, lightning, melodygen = [], [], []
+        runners = [
+            (plain, plain_loop),
+            (lightning, lightning_fit),
+            (melodygen, lambda *a: melodygen_fit(*a, precision="32-true")),
+        ]
+        for repeat in range(args.repeats):  # each repeat starts with the next of the three: no fixed order
+            for results, fit in runners[repeat % 3 :] + runners[: repeat % 3]:
+                results.append(fit(copy.deepcopy(template), batches, args.warmup, device))
         print(
-            f"  {name} ({num_layers} x {hidden_size}): plain {statistics.median(plain) * tokens:10,.0f} tokens/s, "
-            f"Lightning {statistics.median(lightning) * tokens:10,.0f} tokens/s, "
-            f"ratio {ratio:.3f} (target >= 0.97), Lightning's own time {extra_ms:+.2f} ms/step"
+            f"  {name} ({num_layers} x {hidden_size}): plain loop {statistics.median(plain) * tokens:10,.0f} tokens/s"
         )
+        for label, runs in (("bare Lightning", lightning), ("melodygen-train", melodygen)):
+            ratio = statistics.median(b / a for a, b in zip(plain, runs))  # each repeat against its own plain
+            extra_ms = statistics.median(1000 / b - 1000 / a for a, b in zip(plain, runs))
+            print(
+                f"    {label:15s} {statistics.median(runs) * tokens:10,.0f} tokens/s, ratio {ratio:.3f} "
+                f"(target >= 0.97), {extra_ms:+.2f} ms/step over the plain loop"
+            )
 
 
 if __name__ == "__main__":
