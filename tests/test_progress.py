@@ -1,8 +1,11 @@
 """Progress that reaches log files: plain lines when standard output is not a terminal."""
 
 import logging
+import os
+import subprocess
+import sys
 
-from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import QUIET_SMALL_RUN
 from pytorch_lightning.callbacks import RichProgressBar
 
 from melodygen.callbacks import LineProgress, progress_bar
@@ -29,19 +32,28 @@ def test_a_counter_logs_its_count_rate_and_time_left(caplog):
 
 
 def test_training_into_a_file_writes_progress_lines(tmp_path, tune_dir):
-    # run_cli's standard output is a pipe, as under SLURM or nohup
-    proc = run_cli(
-        "train", tmp_path, f"data.midi_dir={tune_dir}",
-        *[a for a in QUIET_SMALL_RUN if "progress_bar" not in a], "trainer.enable_progress_bar=true",
-        "trainer.max_epochs=2", "samples.num_samples=0", "callbacks.progress_bar.every_n_steps=2",
-    )  # fmt: skip
+    # standard output into a file, as under SLURM or nohup
+    out = tmp_path / "slurm-1.out"
+    with out.open("w") as stdout:
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "melodygen.cli.train", f"data.midi_dir={tune_dir}",
+                *[a for a in QUIET_SMALL_RUN if "progress_bar" not in a], "trainer.enable_progress_bar=true",
+                "trainer.max_epochs=2", "samples.num_samples=0", "callbacks.progress_bar.every_n_steps=2",
+            ],
+            cwd=tmp_path, env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)}, stdout=stdout,
+            stderr=subprocess.PIPE, text=True, timeout=300,
+        )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line.split(" - ", 1)[-1] for line in proc.stdout.splitlines() if "melodygen.progress" in line]
+    text = out.read_text()
+    lines = [line.split(" - ", 1)[-1] for line in text.splitlines() if "melodygen.progress" in line]
     steps = [line for line in lines if line.startswith("epoch 1/2 · step 2/")]
     assert steps and "train/loss " in steps[0] and "windows/s" in steps[0] and "epoch ETA" in steps[0]
     ends = [line for line in lines if " done in " in line]
     assert [end.split(" done")[0] for end in ends] == ["epoch 1/2", "epoch 2/2"]
-    assert "val/loss " in ends[-1] and "val/pitch_bits " in ends[-1]
-    assert "parsing MIDI: 20/20 files (100%)" in proc.stdout
+    assert all("train/loss_epoch " in end and "val/loss " in end for end in ends)
+    assert "val/pitch_bits " in ends[-1]
+    assert "parsing MIDI: 20/20 files (100%)" in text
+    assert "━" not in text  # no rich bar drawn into the file
     (log_file,) = (tmp_path / "outputs" / "train" / "runs").glob("*/train.log")
     assert "epoch 2/2 done in" in log_file.read_text()  # Hydra's log file keeps them too
