@@ -182,6 +182,9 @@ def quiet_third_party_noise() -> None:
     warnings.filterwarnings(
         "ignore", message=r".*ended before the epoch ended and your dataloader is not resumable"
     )
+    # scoring the best checkpoint after DDP training: each rank scores its share of the windows, the last
+    # share padded with up to (ranks - 1) repeated windows (the README says so); nothing to act on
+    warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders. During")
     # Lightning's "💡 Tip: …" adverts for its cloud products
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "Tip:" not in record.getMessage() and "litlogger" not in record.getMessage()
