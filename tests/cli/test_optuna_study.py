@@ -192,3 +192,30 @@ def test_a_mistake_every_trial_makes_stops_the_study_after_three_trials(tmp_path
     assert [t.state.name for t in study.trials] == ["FAIL"] * 3
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 4 and errors[-1].startswith("error: 3 job(s) of the sweep")
+
+
+@pytest.mark.parametrize("name", ["median", "hyperband"])
+def test_each_pruner_prunes_bad_trials_but_never_in_the_warmup_epoch(name):
+    import optuna
+    from optuna.trial import TrialState
+
+    from melodygen.search import make_pruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = make_pruner(name, n_startup_trials=2, n_warmup_epochs=1, max_epochs=9)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def trial_of_9_epochs(trial):  # a validation loss that falls each epoch, from a level set by x
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for epoch in range(9):  # reported as TrialPruning does: the epoch index, from 0
+            trial.report(x + 1.0 / (epoch + 1), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x
+
+    study.optimize(trial_of_9_epochs, n_trials=30)
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert pruned, f"{name} pruned nothing"
+    assert all(max(t.intermediate_values) >= 1 for t in pruned)  # epoch 0 always runs
+    best_pruned = min(t.params["x"] for t in pruned)
+    assert best_pruned > study.best_params["x"]  # the best trial was never pruned
