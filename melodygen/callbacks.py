@@ -60,18 +60,19 @@ class SampleMonitor(pl.Callback):
         folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"
         written = write_melodies(melodies, folder, wav=True)
         images = [p for p in written if p.suffix == ".png" and not p.stem.endswith("_grid")]
+        grid = next((p for p in written if p.suffix == ".png" and p.stem.endswith("_grid")), None)
         sounds = [p for p in written if p.suffix == ".wav"]
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
-                self._to_wandb(logger, trainer, melodies, sounds, images)
+                self._to_wandb(logger, trainer, melodies, sounds, images, grid)
 
     def _to_wandb(
-        self, logger, trainer: pl.Trainer, melodies, sounds: list[Path], images: list[Path]
+        self, logger, trainer: pl.Trainer, melodies, sounds: list[Path], images: list[Path], grid: Path | None
     ) -> None:
         import wandb
 
         audio = [wandb.Audio(str(path)) for path in sounds]
-        pictures = [wandb.Image(str(path)) for path in images]
+        pictures = [wandb.Image(str(path)) for path in images]  # each as wide as its melody is long
         columns = ["epoch", "sample", "audio", "piano_roll", *SAMPLE_STATISTICS]
         rows = [
             [
@@ -87,7 +88,10 @@ class SampleMonitor(pl.Callback):
             self._table = wandb.Table(columns=columns, log_mode="INCREMENTAL")
         for row in rows:
             self._table.add_data(*row)
-        media = {"samples/audio": audio, "samples/piano_roll": pictures, "samples/table": self._table}
+        # the media panel shows one picture per epoch: the grid of all the melodies (a list of pictures
+        # of different widths would be squeezed to one size)
+        rolls = wandb.Image(str(grid)) if grid is not None else pictures
+        media = {"samples/audio": audio, "samples/piano_roll": rolls, "samples/table": self._table}
         logger.experiment.log({**media, "trainer/global_step": trainer.global_step})
 
 
