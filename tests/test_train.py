@@ -2,6 +2,8 @@
 
 import csv
 import json
+import struct
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -229,6 +231,34 @@ def test_the_sample_monitor_logs_statistics_and_writes_melodies_each_epoch(tmp_p
     for row in rows:
         assert 1 <= float(row["sample/distinct_pitches"]) <= 128
         assert 0 < float(row["sample/top_pitch_share"]) <= 1
+
+
+def tensorboard_scalars(folder: Path) -> dict[str, list[float]]:
+    """Every scalar in the TensorBoard event files under ``folder`` (records: length, its CRC, an Event,
+    its CRC), read without TensorBoard."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars: dict[str, list[float]] = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        data, pos = path.read_bytes(), 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = Event.FromString(data[pos + 12 : pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(value.simple_value)
+    return scalars
+
+
+def test_the_sample_statistics_reach_tensorboard_too(tmp_path, tune_dir):
+    cfg = compose_train(
+        tmp_path, tune_dir, *SMALL, "trainer.max_epochs=2", "samples.num_samples=0", "logger=tensorboard"
+    )
+    train(cfg)
+    scalars = tensorboard_scalars(tmp_path / "run" / "tensorboard")
+    assert len(scalars["sample/distinct_pitches"]) == 2  # one per epoch, as in the CSV
+    assert all(0 < share <= 1 for share in scalars["sample/top_pitch_share"])
+    assert len(scalars["val/loss"]) == 2
 
 
 def test_mixed_precision_is_bf16_where_the_gpu_has_it(monkeypatch):
