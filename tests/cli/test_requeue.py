@@ -70,6 +70,11 @@ def test_a_preempted_job_is_requeued_and_resumes_to_the_same_step(tmp_path, tune
             for path in job.glob("wandb/offline-run-*/run-*.wandb")
         )
         assert steps[0] and steps[1] and min(steps[1]) >= max(steps[0]) >= BATCHES
+    # under submitit too, each run is named after its own swept value, not the sweep's whole command line
+    names = {
+        read_run(path)["run"]["name"] for job in jobs for path in job.glob("wandb/offline-run-*/run-*.wandb")
+    }
+    assert names == {"hidden_size=8", "hidden_size=16"}
 
 
 def test_a_slurm_sweep_asks_for_one_task_per_gpu_and_a_requeue_signal(tmp_path, tune_dir):
