@@ -6,9 +6,9 @@ comma-separated value) and ``run.dir`` a fresh ``runs/<now>`` folder, so each ch
 sweep again in a stray directory. :func:`ddp_job` makes both name this job alone while it runs: its own
 overrides with ``hydra.mode=RUN``, and its own output directory. It also names the program: Lightning runs
 ``python -m <__main__'s module>``, which in a job of the joblib or submitit launcher is that launcher's
-worker, not melodygen. Afterwards it restores them all, removes the
-rank variables Lightning put into ``os.environ`` (a ``LOCAL_RANK`` left there makes the next job of the
-sweep believe it is a child) and destroys the process group, so the next job starts clean.
+worker, not melodygen. Afterwards it restores them all, removes the rank variables Lightning put into
+``os.environ`` (a ``LOCAL_RANK`` left there makes the next job of the sweep believe it is a child) and
+destroys the process group, so the next job starts clean.
 """
 
 from __future__ import annotations

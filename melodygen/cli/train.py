@@ -90,7 +90,7 @@ def _train(cfg, overrides: list[str]) -> dict:
         pinned = {"ckpt_path": cfg.ckpt_path and quoted(cfg.ckpt_path), "threads": cfg.threads}
         job_overrides = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in pinned]
         job_overrides += [f"{key}={value}" for key, value in pinned.items() if value is not None]
-        if taken:  # DDP's other ranks are started from these overrides: they take the same GPUs
+        if taken:  # and they take the same GPUs
             cfg.trainer.devices = taken
             job_overrides.append(f"trainer.devices=[{','.join(map(str, taken))}]")
             logging.getLogger("melodygen").info(
