@@ -36,7 +36,9 @@ def local_ranks(trainer: DictConfig | dict) -> int:
 
 
 @contextmanager
-def ddp_job(hydra_config: Any, overrides: Sequence[str], entry: str = "melodygen.cli.train") -> Iterator[None]:
+def ddp_job(
+    hydra_config: Any, overrides: Sequence[str], entry: str = "melodygen.cli.train"
+) -> Iterator[None]:
     """While a job of a multirun trains, make Lightning's rank launcher run exactly this job, with the
     ``entry`` module as the program."""
     import importlib.util
