@@ -10,6 +10,7 @@ This module imports no torch, so a user's typo is reported before any heavy impo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf import II, MISSING, DictConfig, ListConfig, OmegaConf
 
 from melodygen.errors import MelodygenError
 
@@ -40,6 +41,14 @@ class RepresentationName(Enum):
     event = "event"  # one token per 16th step: note-on, note-off, hold
 
 
+class Architecture(Enum):
+    """The network a model is (``model=lstm|gru|transformer``; see :mod:`melodygen.models`)."""
+
+    lstm = "lstm"
+    gru = "gru"
+    transformer = "transformer"
+
+
 class Optimizer(Enum):
     adam = "adam"
     adamw = "adamw"
@@ -48,8 +57,16 @@ class Optimizer(Enum):
 
 class Scheduler(Enum):
     none = "none"
-    cosine = "cosine"
+    cosine = "cosine"  # cosine decay over trainer.max_epochs, stepped each epoch
     plateau = "plateau"
+    # linear warm-up over model.warmup_steps optimizer steps, then cosine decay to 0 at the last step
+    # (trainer.max_steps, or max_epochs × the batches of an epoch), stepped each optimizer step
+    warmup_cosine = "warmup_cosine"
+
+
+class SamplingStrategy(Enum):
+    sample = "sample"  # draw each element (temperature, top_k, top_p; temperature 0 = the likeliest)
+    beam = "beam"  # beam search: the likeliest continuations (beam_size kept at every step)
 
 
 class Accelerator(Enum):
@@ -149,18 +166,92 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """``MelodyLSTM``: input layer → ``nn.LSTM`` → one output head per predicted quantity."""
+    """``MelodyModel``: how every architecture is trained. Each architecture's schema below adds its
+    network's own keys; ``model=lstm|gru|transformer`` chooses one."""
+
+    architecture: Architecture = MISSING
+    optimizer: Optimizer = Optimizer.adam
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    scheduler: Scheduler = Scheduler.none
+    warmup_steps: int = 0  # optimizer steps of linear warm-up, for scheduler=warmup_cosine
+
+
+@dataclass
+class RecurrentConfig(ModelConfig):
+    """A recurrent network: input layer → ``num_layers`` recurrent layers → one head per predicted quantity."""
 
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.2
     # width of each class embedding (categorical, event) or of the linear input layer (continuous;
-    # 0 feeds the raw [pitch, duration] pair to the LSTM, as the blog post did)
+    # 0 feeds the raw [pitch, duration] pair to the network, as the blog post did)
     embedding_dim: int = 32
-    optimizer: Optimizer = Optimizer.adam
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    scheduler: Scheduler = Scheduler.none
+
+
+@dataclass
+class LSTMConfig(RecurrentConfig):
+    """``model=lstm``: the blog post's ``nn.LSTM``, the default."""
+
+    architecture: Architecture = Architecture.lstm
+
+
+@dataclass
+class GRUConfig(RecurrentConfig):
+    """``model=gru``: ``nn.GRU``, three gates' weights where the LSTM has four."""
+
+    architecture: Architecture = Architecture.gru
+
+
+@dataclass
+class TransformerConfig(ModelConfig):
+    """``model=transformer``: a decoder-only causal Transformer with pre-norm blocks and rotary positions.
+
+    Each position sees itself and the ``context - 1`` elements before it, in training, scoring and
+    sampling alike (sampling keeps a key/value cache of that many elements and rolls it on).
+    """
+
+    architecture: Architecture = Architecture.transformer
+    hidden_size: int = 128  # the width of every block (d_model)
+    num_layers: int = 4
+    num_heads: int = 4  # must divide hidden_size
+    ff_size: int = 512  # the feed-forward layer's width
+    dropout: float = 0.1  # on the input and each block's residual branches
+    embedding_dim: int = 32  # as for the recurrent networks; projected to hidden_size
+    context: int = II("data.seq_len")  # elements each prediction sees at most
+    lr: float = 1e-3
+    scheduler: Scheduler = Scheduler.warmup_cosine
+    warmup_steps: int = 200
+
+
+#: the schema of each architecture, by ``model.architecture``
+ARCHITECTURES: dict[str, type[ModelConfig]] = {
+    Architecture.lstm.value: LSTMConfig,
+    Architecture.gru.value: GRUConfig,
+    Architecture.transformer.value: TransformerConfig,
+}
+#: the keys every architecture shares: how it is trained, not what its network is
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "architecture")
+
+
+def architecture_defaults(architecture: str | Enum) -> dict[str, Any]:
+    """An architecture's schema defaults as plain values (``context``, which follows ``data.seq_len``,
+    is its default window)."""
+    schema = ARCHITECTURES[getattr(architecture, "value", architecture)]
+    defaults = {}
+    for f in dataclasses.fields(schema):
+        value = f.default
+        defaults[f.name] = value.value if isinstance(value, Enum) else value
+    if "context" in defaults:
+        defaults["context"] = DataConfig.seq_len
+    return defaults
+
+
+def network_keys(architecture: str | Enum) -> tuple[str, ...]:
+    """The keys of an architecture's network (``hidden_size``, ``num_heads`` …), in schema order."""
+    schema = ARCHITECTURES[getattr(architecture, "value", architecture)]
+    shared = {f.name for f in dataclasses.fields(ModelConfig)}
+    return tuple(f.name for f in dataclasses.fields(schema) if f.name not in shared)
 
 
 @dataclass
@@ -203,6 +294,8 @@ class SamplingConfig:
     temperature: float = 1.0  # 0 = always the most likely class
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
+    strategy: SamplingStrategy = SamplingStrategy.sample
+    beam_size: int = 4  # continuations kept at every step (strategy=beam); num_samples of them are returned
 
 
 @dataclass
@@ -235,6 +328,9 @@ class OptunaSweeperConfig:
     storage: Optional[str] = None
     # key: a Hydra sweep, e.g. choice(64,128), range(1,4), interval(0,0.5), tag(log,interval(1e-4,1e-2))
     params: dict[str, str] = field(default_factory=dict)
+    # ranges that exist for one value of a searched choice, drawn only when it is drawn:
+    # {model: {transformer: {model.num_heads: choice(2,4)}, lstm: {…}}} (see melodygen/search.py)
+    conditional: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,7 +346,7 @@ class SweepConfig:
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # conf/train.yaml chooses model: lstm
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     logger: Any = None
@@ -348,6 +444,9 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node)
+    # conf/model/<architecture>.yaml extends its schema (kept out of the model group's own options)
+    for name, node in ARCHITECTURES.items():
+        store.store(group="schema/model", name=name, node=node)
     store.store(
         group="hydra/sweeper", name="melodygen_optuna", node=OptunaSweeperConfig, provider="melodygen"
     )
@@ -405,19 +504,52 @@ def check_data(d: DictConfig) -> None:
 
 
 def check_model(m: DictConfig) -> None:
-    for key in ("hidden_size", "num_layers"):
-        require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
-    for key in ("embedding_dim", "weight_decay"):
+    """Reject ``model.*`` values no network can have, naming the key."""
+    architecture = as_typed(m.architecture)
+    schema = ARCHITECTURES[architecture]
+    if OmegaConf.get_type(m) not in (schema, dict):  # model=lstm model.architecture=transformer
+        chosen = next(name for name, cls in ARCHITECTURES.items() if cls is OmegaConf.get_type(m))
+        require(
+            False,
+            "model.architecture",
+            m.architecture,
+            f"choose the architecture with model={architecture} (this is model={chosen})",
+        )
+    for key in ("hidden_size", "num_layers", "num_heads", "ff_size", "context"):
+        if key in m:
+            require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
+    for key in ("embedding_dim", "weight_decay", "warmup_steps"):
         require(m[key] >= 0, f"model.{key}", m[key], "must not be negative")
     require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
     require(m.lr > 0, "model.lr", m.lr, "must be positive")
+    if "num_heads" in m:
+        rule = f"model.num_heads={m.num_heads} must divide it"
+        require(m.hidden_size % m.num_heads == 0, "model.hidden_size", m.hidden_size, rule)
+        head = m.hidden_size // m.num_heads
+        rule = f"each of the model.num_heads={m.num_heads} heads gets {head}, and rotary positions need an even size"
+        require(head % 2 == 0, "model.hidden_size", m.hidden_size, rule)
 
 
 def check_sampling(
-    num_samples: int, length: int, temperature: float, top_k: int, top_p: float, prefix: str = "samples."
+    num_samples: int,
+    length: int,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    prefix: str = "samples.",
+    strategy: str = "sample",
+    beam_size: int = 1,
 ) -> None:
     """Raise :class:`MelodygenError` naming the first impossible sampling value."""
     require(num_samples >= 1, f"{prefix}num_samples", num_samples, "must be at least 1")
+    if as_typed(strategy, quote_strings=False) == "beam":
+        require(beam_size >= 1, f"{prefix}beam_size", beam_size, "must be at least 1")
+        require(
+            num_samples <= beam_size,
+            f"{prefix}num_samples",
+            num_samples,
+            f"beam search returns at most beam_size={beam_size} continuations",
+        )
     require(length >= 1, f"{prefix}length", length, "must be at least 1")
     require(temperature >= 0, f"{prefix}temperature", temperature, "must not be negative (0 means argmax)")
     require(top_k >= 0, f"{prefix}top_k", top_k, "must not be negative (0 keeps every class)")
@@ -480,7 +612,9 @@ def check_generate(cfg: DictConfig) -> None:
     resolve_last_checkpoint(cfg)
     check_checkpoint_path(cfg.ckpt_path)
     s = cfg.samples
-    check_sampling(s.num_samples, s.length, s.temperature, s.top_k, s.top_p)
+    check_sampling(
+        s.num_samples, s.length, s.temperature, s.top_k, s.top_p, strategy=s.strategy, beam_size=s.beam_size
+    )
     require(cfg.max_pngs >= 0, "max_pngs", cfg.max_pngs, "0 (only the grid) or more piano rolls")
 
 
@@ -518,6 +652,7 @@ def check_evaluate(cfg: DictConfig) -> None:
 def check_train(cfg: DictConfig) -> None:
     """Reject values no training run can use, naming the key; returns quietly when all is well."""
     check_data(cfg.data)
+    check_model(cfg.model)
     check_midi_dir(cfg)
     resolve_last_checkpoint(cfg, cfg.task_name)
     check_checkpoint_path(cfg.ckpt_path)
@@ -532,7 +667,6 @@ def check_train(cfg: DictConfig) -> None:
         cfg.data.val_fraction,
         "training needs a validation split",
     )
-    check_model(cfg.model)
     # ddp_spawn's workers start from a pickled copy of the run: the loggers' state and what the launching
     # process writes afterwards are lost (CSV and TensorBoard fail)
     strategy = str(cfg.trainer.strategy)
@@ -551,7 +685,15 @@ def check_train(cfg: DictConfig) -> None:
     require(every is None or every >= 1, key, every, "at least 1 (or null for the end of each epoch only)")
     s = cfg.samples
     require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
-    check_sampling(max(1, s.num_samples), s.length, s.temperature, s.top_k, s.top_p)
+    check_sampling(
+        max(1, s.num_samples),
+        s.length,
+        s.temperature,
+        s.top_k,
+        s.top_p,
+        strategy=s.strategy,
+        beam_size=s.beam_size,
+    )
 
 
 def check_corpus_config(cfg: DictConfig) -> None:

@@ -17,11 +17,11 @@ import torch
 
 from melodygen.generate import primer_as_trained
 from melodygen.melody import Melody
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 
 
 def melody_sums(
-    model: MelodyLSTM, melodies: Sequence[Melody], batch_size: int = 32, progress: bool = False
+    model: MelodyModel, melodies: Sequence[Melody], batch_size: int = 32, progress: bool = False
 ) -> list[dict[str, float]]:
     """``note_metrics`` sums of each melody, scored from its own start (a batch of melodies at a time,
     padded at the end with the boundary element, which is never scored); ``progress`` shows a bar on a

@@ -1,12 +1,15 @@
 """Sampling melodies from a trained model, as plain functions usable without Hydra.
 
-Sampling is batched and stateful: the start element and the primer go through the LSTM once, as a
-prefix, and then every new element is fed alone together with the carried ``(h, c)`` state, so a
-melody of ``n`` elements costs ``n`` single steps instead of the ``n²/2`` of re-feeding the prefix.
+Sampling is batched and stateful: the start element and the primer go through the network once, as a
+prefix, and then every new element is fed alone together with the state the network carries (an LSTM's
+``(h, c)``, a Transformer's key/value cache), so a melody of ``n`` elements costs ``n`` single steps
+instead of the ``n²/2`` of re-feeding the prefix. Beam search (``strategy="beam"``) is in
+:mod:`melodygen.beam`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +25,10 @@ from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation
 
 _S = SamplingConfig  # the sampling defaults are the schema's
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
-    from melodygen.models import MelodyLSTM
+    from melodygen.models import MelodyModel
 
 
 # --- primers -----------------------------------------------------------------------------------------
@@ -112,8 +116,23 @@ def _cut_after_onsets(tokens: np.ndarray, is_onset: np.ndarray, length: int) -> 
     return tokens[: onsets[length]] if onsets.size > length else tokens
 
 
+def _in_context(model: MelodyModel, prefix: np.ndarray) -> np.ndarray:
+    """The prefix as the network can see it: a network with a context sees only its last part."""
+    context = model.net.context
+    if context is None or len(prefix) <= context:
+        return prefix
+    log.warning(
+        "the primer is %d elements long (with the start element), more than the model's context of %d: "
+        "the model continues its last %d",
+        len(prefix),
+        context,
+        context,
+    )
+    return prefix[-context:]
+
+
 def sample_elements(
-    model: MelodyLSTM,
+    model: MelodyModel,
     num_samples: int,
     length: int,
     temperature: float = _S.temperature,
@@ -122,6 +141,8 @@ def sample_elements(
     primer: Melody | None = None,
     seed: int | None = None,
     device: str | torch.device | None = None,
+    strategy: str = _S.strategy.value,
+    beam_size: int = _S.beam_size,
 ) -> list[np.ndarray]:
     """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
 
@@ -130,41 +151,31 @@ def sample_elements(
     (non-hold tokens) or ``length * MAX_DURATION`` steps have passed; each sample is then cut just
     before its ``(length + 1)``-th onset, so it ends with the full span of its ``length``-th onset.
     A sample that reached the step limit first keeps every step, with fewer onsets.
-    Arguments are as for :func:`sample_melodies`.
+    ``strategy="beam"`` returns the ``num_samples`` likeliest continuations of a beam search that keeps
+    ``beam_size`` (see :mod:`melodygen.beam`; for event, it stops when the likeliest has ``length + 1``
+    onsets). Arguments are as for :func:`sample_melodies`.
     """
-    check_sampling(num_samples, length, temperature, top_k, top_p, prefix="")
+    strategy = getattr(strategy, "value", strategy)
+    check_sampling(
+        num_samples, length, temperature, top_k, top_p, prefix="", strategy=strategy, beam_size=beam_size
+    )
     representation = model.representation
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
-    generator = torch.Generator(device=device)
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(int(seed))
     per_step = representation.element_is_step  # then ``length`` counts onsets, not elements
     max_steps = length * MAX_DURATION if per_step else length
-    prefix = torch.as_tensor(_prefix(representation, primer), device=device)[None]
+    prefix = torch.as_tensor(_in_context(model, _prefix(representation, primer)), device=device)[None]
 
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            # The prefix is the same for every sample: run it once with batch 1 and copy its state.
-            outputs, (h, c) = model(prefix)
-            state = (h.expand(-1, num_samples, -1).contiguous(), c.expand(-1, num_samples, -1).contiguous())
-            last = [o[:, -1].expand(num_samples, -1) for o in outputs]
-            onsets = torch.zeros(num_samples, dtype=torch.long, device=device)
-            generated = []
-            for step in range(max_steps):
-                element = representation.sample(last, temperature, top_k, top_p, generator)
-                generated.append(element)
-                if per_step:
-                    onsets += representation.is_onset(element)
-                    if bool((onsets > length).all()):
-                        break
-                if step + 1 < max_steps:
-                    last, state = model.net.step(element, state)
-            stacked = torch.stack(generated, dim=1)
+            if strategy == "beam":
+                stacked = _beam(model, prefix, num_samples, length, beam_size, max_steps)
+            else:
+                stacked = _draw(
+                    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps
+                )
             onset = representation.is_onset(stacked).cpu().numpy()
             elements = stacked.cpu().numpy()
     finally:
@@ -174,8 +185,52 @@ def sample_elements(
     return list(elements)
 
 
+def _draw(model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps) -> torch.Tensor:
+    """``num_samples`` sampled continuations ``(num_samples, N, F)``, drawn element by element."""
+    representation, net = model.representation, model.net
+    generator = torch.Generator(device=prefix.device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    # The prefix is the same for every sample: run it once with batch 1 and copy its state.
+    outputs, state = model(prefix)
+    rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
+    state = net.select(state, rows)
+    last = [o[:, -1].index_select(0, rows) for o in outputs]
+    onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
+    generated = []
+    for step in range(max_steps):
+        element = representation.sample(last, temperature, top_k, top_p, generator)
+        generated.append(element)
+        if representation.element_is_step:
+            onsets += representation.is_onset(element)
+            if bool((onsets > length).all()):
+                break
+        if step + 1 < max_steps:
+            last, state = net.step(element, state)
+    return torch.stack(generated, dim=1)
+
+
+def _beam(model, prefix, num_samples, length, beam_size, max_steps) -> torch.Tensor:
+    """The ``num_samples`` likeliest continuations of a beam search, likeliest first."""
+    from melodygen.beam import beam_search
+
+    representation = model.representation
+
+    def done(kept: torch.Tensor) -> bool:  # event: the likeliest continuation has all its onsets
+        return bool(representation.is_onset(kept[0]).sum() > length)
+
+    kept, scores = beam_search(
+        model, prefix, beam_size, max_steps, done if representation.element_is_step else None
+    )
+    found = int(torch.isfinite(scores).sum())  # fewer than beam_size when fewer continuations exist
+    rows = torch.arange(num_samples, device=kept.device).clamp_max(found - 1)
+    return kept.index_select(0, rows)
+
+
 def sample_melodies(
-    model: MelodyLSTM,
+    model: MelodyModel,
     num_samples: int,
     length: int,
     temperature: float = _S.temperature,
@@ -185,6 +240,8 @@ def sample_melodies(
     seed: int | None = None,
     device: str | torch.device | None = None,
     include_primer: bool = True,
+    strategy: str = _S.strategy.value,
+    beam_size: int = _S.beam_size,
 ) -> list[Melody]:
     """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
 
@@ -200,13 +257,18 @@ def sample_melodies(
     melodies moved to C continues the primer moved to C (:func:`primer_as_trained`); the result is
     moved back, so it is in the primer's own key.
     ``temperature`` 0 picks the most likely class; ``top_k`` 0 and ``top_p`` 1 switch those filters
-    off. The same ``seed`` gives the same melodies; ``None`` draws a fresh one. The continuous
+    off. The same ``seed`` gives the same melodies; ``None`` draws a fresh one. ``strategy="beam"``
+    returns the ``num_samples`` (at most ``beam_size``) likeliest continuations instead, likeliest first,
+    whatever the seed and the three sampling filters. A primer longer than the model's context (a
+    Transformer's) is seen by its last ``context`` elements, and a line says so. The continuous
     representation samples deterministically (its rounded prediction, as in the blog post), so all its
     samples are equal and the sampling arguments do nothing. ``device`` defaults to the model's; the
     model is moved there, put in eval mode while sampling, and then back in its previous mode.
     """
     seen, shift = primer_as_trained(model, primer)
-    elements = sample_elements(model, num_samples, length, temperature, top_k, top_p, seen, seed, device)
+    elements = sample_elements(
+        model, num_samples, length, temperature, top_k, top_p, seen, seed, device, strategy, beam_size
+    )
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]
     qpm = float(primer.qpm) if primer is not None else DEFAULT_QPM
@@ -223,7 +285,7 @@ def sample_melodies(
     return melodies
 
 
-def primer_as_trained(model: MelodyLSTM, primer: Melody | None) -> tuple[Melody | None, int]:
+def primer_as_trained(model: MelodyModel, primer: Melody | None) -> tuple[Melody | None, int]:
     """The primer prepared as the model's training melodies were, and the semitones it was moved by.
 
     A model trained with ``data.transpose_to_c=true`` only ever saw melodies in C (major or minor), so its

@@ -66,9 +66,17 @@ def swept_keys(sweep_dir: str | Path) -> set[str] | None:
     if not path.is_file():
         return None
     hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    params = (hydra.get("sweeper") or {}).get("params") or {}  # a sweep by name (sweep=grid, sweep=optuna)
+    sweeper = hydra.get("sweeper") or {}
+    params = sweeper.get("params") or {}  # a sweep by name (sweep=grid, sweep=optuna)
     given = [*(f"{k}={v}" for k, v in params.items()), *hydra.get("overrides", {}).get("task", [])]
-    swept: set[str] = set()
+    # an Optuna study's conditional ranges (one architecture's own keys) are swept too
+    conditional = [
+        key
+        for by_value in (sweeper.get("conditional") or {}).values()
+        for branch in (by_value or {}).values()
+        for key in (branch or {})
+    ]
+    swept: set[str] = set(conditional)
     for override in OverridesParser.create().parse_overrides(given):  # the command line comes last
         key = override.key_or_group.lstrip("+~")
         swept.add(key) if override.is_sweep_override() else swept.discard(key)

@@ -27,7 +27,7 @@ from melodygen.errors import MelodygenError
 from melodygen.generate import primer_as_trained
 from melodygen.keys import MAX_PITCH
 from melodygen.melody import REST, Melody
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 
 LOG2 = math.log(2.0)
 
@@ -73,7 +73,7 @@ class MelodyLogProbs:
         }
 
 
-def check_scorable(model: MelodyLSTM) -> None:
+def check_scorable(model: MelodyModel) -> None:
     if model.representation.name != "categorical":
         raise MelodygenError(
             f"note-by-note prediction needs a categorical model; this one uses the "
@@ -102,7 +102,7 @@ def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Te
     return pitch, duration, pitch_logits.argmax(-1) == target[..., 0]
 
 
-def _encoded(model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None) -> tuple[torch.Tensor, ...]:
+def _encoded(model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None) -> tuple[torch.Tensor, ...]:
     """The melody's elements after the start element, moved as the model's training melodies were, and
     the pitch mask of the alphabet moved with them."""
     rep = model.representation
@@ -114,7 +114,7 @@ def _encoded(model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None) 
 
 
 def log_probs(
-    model: MelodyLSTM,
+    model: MelodyModel,
     melodies: Sequence[Melody],
     alphabet: Sequence[int] | None = None,
     adaptation: Adaptation | None = None,
@@ -143,21 +143,21 @@ def _result(elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor,
     return MelodyLogProbs(flat(pitch), flat(duration), flat(elements[0, 1:, 0] < REST), flat(correct))
 
 
-def _static(model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None) -> MelodyLogProbs:
+def _static(model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None) -> MelodyLogProbs:
     seq, mask = _encoded(model, melody, alphabet)
     outputs, _ = model(seq[:, :-1])
     return _result(seq, *_scores(outputs, seq[:, 1:], mask))
 
 
 def _adapted(
-    model: MelodyLSTM, melody: Melody, alphabet: Sequence[int] | None, adaptation: Adaptation
+    model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None, adaptation: Adaptation
 ) -> MelodyLogProbs:
     seq, mask = _encoded(model, melody, alphabet)
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=adaptation.lr)
     pitch, duration, correct, state = [], [], [], None
     try:
-        # cuDNN's LSTM has no backward pass in eval mode; the plain kernels do
+        # cuDNN's recurrent networks have no backward pass in eval mode; the plain kernels do
         with torch.backends.cudnn.flags(enabled=False):
             for first in range(0, seq.shape[1] - 1, adaptation.chunk):
                 x = seq[:, first : first + adaptation.chunk]
@@ -172,7 +172,7 @@ def _adapted(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                state = tuple(s.detach() for s in state)
+                state = model.net.detach(state)
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)

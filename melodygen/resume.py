@@ -10,33 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from melodygen.config import as_typed
+from melodygen.config import ARCHITECTURES, TRAINING_KEYS, as_typed, network_keys
 from melodygen.errors import MelodygenError
 
-#: config key → the checkpoint's hyperparameter holding it. Weights, optimizer and scheduler state are
-#: shaped by these, so they cannot change on resume.
-FIXED_BY_CHECKPOINT = {
+#: How the data was prepared, by config key → the checkpoint's hyperparameter holding it.
+DATA_KEYS = {
     "data.representation": "representation",
     "data.transpose_to_c": "transpose_to_c",
     "data.key": "key",
-    "model.hidden_size": "hidden_size",
-    "model.num_layers": "num_layers",
-    "model.embedding_dim": "embedding_dim",
-    "model.optimizer": "optimizer",
-    "model.scheduler": "scheduler",
-    "model.lr": "lr",
-    "model.weight_decay": "weight_decay",
 }
-#: The model's shape: weights from a checkpoint fit only a model of this shape.
-SHAPE = {
-    key: FIXED_BY_CHECKPOINT[key]
-    for key in ("data.representation", "data.transpose_to_c", "data.key", "model.hidden_size",
-                "model.num_layers", "model.embedding_dim")
-}  # fmt: skip
+#: A checkpoint of melodygen 0.1 had no ``architecture``: it is an LSTM.
+FIRST_ARCHITECTURE = "lstm"
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
+
+
+def shape_keys(architecture: str) -> dict[str, str]:
+    """The model's shape: weights from a checkpoint fit only a model of this shape."""
+    keys = {**DATA_KEYS, "model.architecture": "architecture"}
+    keys.update(
+        {f"model.{k}": k for k in network_keys(architecture) if f"model.{k}" not in DEFAULTS_FROM_CHECKPOINT}
+    )
+    return keys
+
+
+def fixed_keys(architecture: str) -> dict[str, str]:
+    """What a resumed run cannot change: the shape, and the optimizer and scheduler whose state it resumes."""
+    return {**shape_keys(architecture), **{f"model.{k}": k for k in TRAINING_KEYS}}
 
 
 def overridden_keys(overrides: Iterable[str]) -> set[str]:
@@ -59,8 +61,9 @@ def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> li
     Raises :class:`MelodygenError` when a key in ``overridden`` contradicts the checkpoint.
     """
     remedy = "drop the override to resume, or leave out ckpt_path to start a new run"
+    architecture = _adopt_architecture(cfg, hparams, overridden, "ckpt_path", remedy)
     return _adopt(
-        cfg, hparams, overridden, FIXED_BY_CHECKPOINT, DEFAULTS_FROM_CHECKPOINT, "ckpt_path", remedy
+        cfg, hparams, overridden, fixed_keys(architecture), DEFAULTS_FROM_CHECKPOINT, "ckpt_path", remedy
     )
 
 
@@ -68,7 +71,33 @@ def adopt_shape(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[st
     """For ``init_from``: set ``cfg``'s model shape from the checkpoint's ``hparams`` (the optimizer, the
     learning rate and dropout stay the config's); returns the changes made."""
     remedy = "drop the override, or leave out init_from to train from scratch"
-    return _adopt(cfg, hparams, overridden, SHAPE, {}, "init_from", remedy)
+    architecture = _adopt_architecture(cfg, hparams, overridden, "init_from", remedy)
+    return _adopt(cfg, hparams, overridden, shape_keys(architecture), {}, "init_from", remedy)
+
+
+def _adopt_architecture(
+    cfg: DictConfig, hparams: dict, overridden: set[str], source: str, remedy: str
+) -> str:
+    """Make ``cfg.model`` the checkpoint's architecture unless the command line chose another (an error).
+
+    The new architecture's schema takes the values the old ``model`` node held away from its own schema's
+    defaults (set by an experiment or an override), where it has those keys.
+    """
+    stored = hparams.get("architecture", FIRST_ARCHITECTURE)
+    current = _as_text(cfg.model.architecture)
+    if current == stored:
+        return stored
+    if overridden & {"model", "model.architecture"}:
+        raise MelodygenError(
+            f"model={current} contradicts the checkpoint in {source}, which has architecture={stored}: {remedy}"
+        )
+    old_defaults = OmegaConf.to_container(OmegaConf.structured(ARCHITECTURES[current]))
+    node = OmegaConf.structured(ARCHITECTURES[stored])
+    for key, value in OmegaConf.to_container(cfg.model).items():
+        if key in node and key != "architecture" and value != old_defaults.get(key):
+            node[key] = value
+    cfg.model = node
+    return stored
 
 
 def _adopt(

@@ -11,12 +11,19 @@ sweep directory always holds the best trial so far and the command that re-runs 
 The search space is written as Hydra sweeps: ``choice(64,128)`` or ``64,128`` is a categorical
 parameter, ``range(1,4)`` an integer one, ``interval(0,0.5)`` a float one (an integer one when the key's
 default is an integer), and ``tag(log,interval(1e-4,1e-2))`` samples on a log scale.
+
+``hydra.sweeper.conditional`` adds parameters that exist only for one value of a searched choice, drawn
+by Optuna's define-by-run API once the choice is drawn: ``conditional.model.transformer`` holds the
+Transformer's own ranges (``model.num_heads: choice(2,4)``), searched only in trials that drew
+``model=transformer``. Their Optuna names carry the branch, ``model.num_heads[model=transformer]``, so
+two architectures' ranges of one key are two parameters of the study.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -85,9 +92,110 @@ def search_space(overrides: Sequence, config: DictConfig) -> tuple[dict, list[st
     return space, list(fixed.values())
 
 
+_BRANCH = re.compile(r"^(.*)\[([^\[\]=]+)=([^\[\]]*)\]$")
+
+
+def branch_name(key: str, choice_key: str, choice: Any) -> str:
+    """The Optuna name of ``key`` searched when ``choice_key`` drew ``choice``: ``key[choice_key=choice]``."""
+    return f"{key}[{choice_key}={choice}]"
+
+
+def override_key(name: str) -> str:
+    """The config key behind an Optuna parameter name (a conditional one's branch dropped)."""
+    match = _BRANCH.match(name)
+    return match.group(1) if match else name
+
+
 def trial_overrides(params: Mapping[str, Any]) -> list[str]:
-    """A trial's parameters as overrides, ``model.lr=0.00123``."""
-    return [f"{key}={_as_override(value)}" for key, value in params.items()]
+    """A trial's parameters as overrides, ``model.lr=0.00123`` (``model.num_heads[model=transformer]``
+    gives ``model.num_heads=…``)."""
+    return [f"{override_key(name)}={_as_override(value)}" for name, value in params.items()]
+
+
+def conditional_space(settings: Mapping, space: Mapping, config: DictConfig) -> dict[str, dict[str, tuple]]:
+    """``hydra.sweeper.conditional`` as ``{choice key: {choice: (distributions, fixed)}}``, each branch's
+    distributions under their Optuna names; a branch must be a value of a searched choice."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from optuna.distributions import CategoricalDistribution
+
+    parser = OverridesParser.create()
+    branches: dict[str, dict[str, tuple]] = {}
+    for choice_key, by_value in (settings or {}).items():
+        searched = space.get(choice_key)
+        if not isinstance(searched, CategoricalDistribution):
+            raise MelodygenError(
+                f"hydra.sweeper.conditional.{choice_key}: search {choice_key} as a choice in "
+                f"hydra.sweeper.params (e.g. {choice_key}: choice(lstm,gru,transformer)) to give it branches"
+            )
+        choices = [str(c) for c in searched.choices]
+        branches[choice_key] = {}
+        for value, params in (by_value or {}).items():
+            if str(value) not in choices:
+                raise MelodygenError(
+                    f"hydra.sweeper.conditional.{choice_key}.{value}: {choice_key} is searched among "
+                    f"{', '.join(choices)}"
+                )
+            given = [f"{key}={sweep}" for key, sweep in (params or {}).items()]
+            distributions, fixed = search_space(parser.parse_overrides(given), config)
+            named = {branch_name(key, choice_key, value): d for key, d in distributions.items()}
+            branches[choice_key][str(value)] = (named, fixed)
+    return branches
+
+
+def suggest(trial, space: Mapping, branches: Mapping) -> tuple[dict[str, Any], list[str]]:
+    """Draw a trial's parameters (define-by-run): those of ``space``, then those of the branches its
+    choices drew; returns ``(params by Optuna name, the drawn branches' fixed overrides)``."""
+    params = {name: _suggest(trial, name, distribution) for name, distribution in space.items()}
+    fixed: list[str] = []
+    for choice_key, by_value in branches.items():
+        distributions, branch_fixed = by_value.get(str(params[choice_key]), ({}, []))
+        params.update({name: _suggest(trial, name, d) for name, d in distributions.items()})
+        fixed += branch_fixed
+    return params, fixed
+
+
+def branch_overrides(params: Mapping[str, Any], branches: Mapping) -> list[str]:
+    """The fixed overrides of the branches ``params`` drew (for a trial run again)."""
+    return [o for key, by_value in branches.items() for o in by_value.get(str(params.get(key)), ({}, []))[1]]
+
+
+def _check_branches(branches: Mapping, fixed: Sequence[str], validate) -> None:
+    """Compose each branch once, at the first value of each of its ranges, so a key its choice lacks
+    (``model.num_heads`` under ``model=lstm``) is one line before the first trial."""
+    for choice_key, by_value in branches.items():
+        for value, (distributions, branch_fixed) in by_value.items():
+            firsts = {name: _first(d) for name, d in distributions.items()}
+            job = [*fixed, f"{choice_key}={value}", *branch_fixed, *trial_overrides(firsts)]
+            try:
+                validate([job])
+            except Exception as exc:
+                from melodygen.cli.overrides import explain_composition
+
+                raise MelodygenError(
+                    f"hydra.sweeper.conditional.{choice_key}.{value}: {explain_composition(exc, job)}"
+                ) from None
+
+
+def _first(distribution) -> Any:
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    return distribution.low
+
+
+def _suggest(trial, name: str, distribution) -> Any:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+        )
+    return trial.suggest_float(
+        name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+    )
 
 
 def _as_override(value: Any) -> str:
@@ -186,7 +294,9 @@ def trial_outcome(result, metric: str) -> tuple[str, float | None, str]:
     return "complete", float(metrics[metric]), ""
 
 
-def write_best(study, sweep_dir: Path, fixed: Sequence[str], metric: str) -> Path | None:
+def write_best(
+    study, sweep_dir: Path, fixed: Sequence[str], metric: str, branches: Mapping | None = None
+) -> Path | None:
     """``best.yaml``: the best trial so far, its overrides and the command that trains it again."""
     from optuna.trial import TrialState
 
@@ -194,7 +304,8 @@ def write_best(study, sweep_dir: Path, fixed: Sequence[str], metric: str) -> Pat
         return None
     best = study.best_trial
     # sweep=… would start another study (what a custom sweep config sets outside hydra.* is not repeated)
-    overrides = [o for o in fixed if not o.lstrip("+~").startswith("sweep=")] + trial_overrides(best.params)
+    overrides = [o for o in fixed if not o.lstrip("+~").startswith("sweep=")]
+    overrides += branch_overrides(best.params, branches or {}) + trial_overrides(best.params)
     command = shlex.join(["melodygen-train", *overrides])
     record = {
         "study": study.study_name,
@@ -247,6 +358,8 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
     given = [f"{key}={value}" for key, value in settings.params.items()] + list(arguments)
     space, fixed = search_space(OverridesParser.create().parse_overrides(given), config)
+    branches = conditional_space(settings.get("conditional"), space, config)
+    _check_branches(branches, fixed, validate)
     if not space:
         raise MelodygenError(
             "sweep=optuna: nothing to search; give hydra.sweeper.params or sweeps such as "
@@ -292,7 +405,7 @@ def run_study(settings: DictConfig, config: DictConfig, launcher, validate, argu
         log.info("study %s in %s: %d trials, %s %s", name, url, settings.n_trials, direction, metric)
     n_jobs = settings.n_jobs or _launcher_jobs(config)
     try:
-        _optimize(study, settings, config, launcher, validate, space, fixed, url, metric, n_jobs)
+        _optimize(study, settings, config, launcher, validate, (space, branches), fixed, url, metric, n_jobs)
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C; Lightning turns one during fit into exit(1)
         done = len(finished_trials(study))
         exit_stopped(
@@ -314,18 +427,20 @@ def _optimize(study, settings, config, launcher, validate, space, fixed, url, me
                 "%d trials in a row failed: the study stops (each failure is named below)", failed_in_a_row
             )
             return
-        trials = [study.ask(space) for _ in range(min(n_jobs, settings.n_trials - done))]
+        trials = [study.ask() for _ in range(min(n_jobs, settings.n_trials - done))]
+        drawn = [suggest(trial, *space) for trial in trials]
         batch = [
             [
                 *fixed,
-                *trial_overrides(trial.params),
+                *branch_fixed,
+                *trial_overrides(params),
                 f"trial.number={trial.number}",
                 f"trial.id={trial._trial_id}",  # Optuna keeps a trial's storage id private
                 f"trial.study_name={quoted(name)}",
                 f"trial.storage={quoted(url)}",
                 f"trial.metric={quoted(metric)}",
             ]
-            for trial in trials
+            for trial, (params, branch_fixed) in zip(trials, drawn)
         ]
         try:
             validate(batch)
@@ -347,7 +462,7 @@ def _optimize(study, settings, config, launcher, validate, space, fixed, url, me
                 study.tell(trial, state=TrialState.FAIL)
                 log.error("trial %d failed: %s", trial.number, why)
         done = len(finished_trials(study))
-        write_best(study, sweep_dir, fixed, metric)
+        write_best(study, sweep_dir, fixed, metric, space[1])
 
 
 def check_settings(settings: DictConfig) -> None:
@@ -385,7 +500,9 @@ def _launcher_jobs(config: DictConfig) -> int:
 
 
 def _params(params: Mapping[str, Any]) -> str:
-    return ",".join(f"{key.rsplit('.', 1)[-1]}={_as_override(value)}" for key, value in params.items())
+    return ",".join(
+        f"{override_key(name).rsplit('.', 1)[-1]}={_as_override(value)}" for name, value in params.items()
+    )
 
 
 def _summarize(study, sweep_dir: Path, metric: str) -> None:

@@ -25,7 +25,7 @@ from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
 from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnNonFinite, StopOnSignal, Stopped
 from melodygen.loggers import WandbLogger
-from melodygen.models import MelodyLSTM, load_model, read_checkpoint
+from melodygen.models import MelodyModel, load_model, read_checkpoint
 from melodygen.models.checkpoint import safe_loading
 from melodygen.representations import get_representation
 from melodygen.requeue import SaveOnPreemption, clear_preempted
@@ -52,8 +52,9 @@ def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
     )
 
 
-def build_model(cfg: DictConfig) -> MelodyLSTM:
-    return MelodyLSTM(
+def build_model(cfg: DictConfig) -> MelodyModel:
+    """The model ``cfg.model`` describes (its architecture and that architecture's settings)."""
+    return MelodyModel(
         representation=cfg.data.representation.value,
         transpose_to_c=cfg.data.transpose_to_c,
         key=cfg.data.key.value,
@@ -281,13 +282,14 @@ def _report_stop(stop: Stopped, out: Path) -> None:
     )
 
 
-def _write_samples(cfg: DictConfig, model: MelodyLSTM, folder: Path) -> None:
+def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
     from melodygen.render import write_melodies
 
     s = cfg.samples
     melodies = sample_melodies(
-        model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed
-    )
+        model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed,
+        strategy=s.strategy, beam_size=s.beam_size,
+    )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
 
 

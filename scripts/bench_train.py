@@ -1,13 +1,15 @@
 """Lightning ``fit`` throughput against a plain PyTorch loop: same model, same batches, same optimizer.
 
-    python scripts/bench_train.py [--midi-dir data/folk] [--device auto] [--sizes default,performance_rnn]
+    python scripts/bench_train.py [--midi-dir data/folk] [--device auto] [--models lstm,gru,transformer]
 
 Prints tokens/s (sequence elements per second) and the ratio to the plain loop (target: ≥ 0.97) of two
 Lightning runs: a bare ``pl.Trainer``, and the Trainer ``melodygen-train`` builds (its loggers, callbacks,
 checkpoint writer and the callbacks that guard a run, from the composed ``conf/train.yaml``). All three
 alternate a few times in one process on the device present (``auto``: CUDA when there is one), so machine
-drift hits them alike. The default model (2 × 128) is measured everywhere; on a GPU also the
-``experiment=performance_rnn`` size (3 × 512), unless ``--sizes`` says otherwise.
+drift hits them alike. Each architecture's default model (``model=lstm``, ``gru``, ``transformer``) is
+measured everywhere; on a GPU also the ``experiment=performance_rnn`` size (3 × 512 LSTM), unless
+``--models`` says otherwise. Each run steps its learning-rate schedule as its model configures it (the
+Transformer's warm-up, per step).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from melodygen.data.datamodule import MelodyDataModule
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 
 CLIP = 1.0  # the default trainer.gradient_clip_val
 
@@ -51,8 +53,13 @@ def real_batches(midi_dir: Path, seq_len: int, batch_size: int, count: int, repr
     return batches
 
 
-#: name → (hidden_size, num_layers, embedding_dim), as in conf/model/lstm.yaml and the experiment
-SIZES = {"default": (128, 2, 32), "performance_rnn": (512, 3, 128)}
+#: name → the model's settings: each architecture's defaults, and the experiment's LSTM
+MODELS = {
+    "lstm": {"architecture": "lstm"},
+    "gru": {"architecture": "gru"},
+    "transformer": {"architecture": "transformer"},
+    "performance_rnn": {"architecture": "lstm", "hidden_size": 512, "num_layers": 3, "embedding_dim": 128},
+}
 
 
 def _sync(device: torch.device) -> None:
@@ -60,9 +67,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def plain_loop(model: MelodyLSTM, batches, warmup: int, device: torch.device) -> float:
+def plain_loop(model: MelodyModel, batches, warmup: int, device: torch.device) -> float:
     model.to(device)
-    opt = model.configure_optimizers()
+    configured = model.configure_optimizers()
+    opt = configured["optimizer"] if isinstance(configured, dict) else configured
+    stepped = configured.get("lr_scheduler", {}) if isinstance(configured, dict) else {}
+    schedule = stepped.get("scheduler") if stepped.get("interval") == "step" else None
     model.train()
     for i, (x, y) in enumerate(batches):
         if i == warmup:
@@ -76,6 +86,8 @@ def plain_loop(model: MelodyLSTM, batches, warmup: int, device: torch.device) ->
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         opt.step()
+        if schedule is not None:
+            schedule.step()
     _sync(device)
     return (len(batches) - warmup) / (time.perf_counter() - start)
 
@@ -97,7 +109,7 @@ class _Clock(pl.Callback):
             self.end = time.perf_counter()
 
 
-def lightning_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device) -> float:
+def lightning_fit(model: MelodyModel, batches, warmup: int, device: torch.device) -> float:
     clock = _Clock(warmup, len(batches) - 1, device)
     trainer = pl.Trainer(
         accelerator="cuda" if device.type == "cuda" else "cpu",
@@ -116,7 +128,7 @@ def lightning_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device)
     return (len(batches) - warmup) / (clock.end - clock.start) if clock.end > clock.start else float("nan")
 
 
-def melodygen_fit(model: MelodyLSTM, batches, warmup: int, device: torch.device, precision: str) -> float:
+def melodygen_fit(model: MelodyModel, batches, warmup: int, device: torch.device, precision: str) -> float:
     """The same span, timed in the Trainer that ``melodygen-train`` builds from its default config (the
     model's precision kept as the other two run it: full)."""
     from hydra import compose, initialize_config_dir
@@ -152,7 +164,7 @@ def main() -> None:
     parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
     parser.add_argument("--representation", default="categorical")
     parser.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu or cuda")
-    parser.add_argument("--sizes", default=None, help=f"comma-separated, of {', '.join(SIZES)}")
+    parser.add_argument("--models", default=None, help=f"comma-separated, of {', '.join(MODELS)}")
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
@@ -170,7 +182,10 @@ def main() -> None:
         raise SystemExit(f"error: {args.midi_dir} is not a folder (run `make data` or pass --midi-dir)")
     cuda = torch.cuda.is_available() if args.device == "auto" else args.device == "cuda"
     device = torch.device("cuda" if cuda else "cpu")
-    sizes = (args.sizes or ("default,performance_rnn" if cuda else "default")).split(",")
+    names = (args.models or ("lstm,gru,transformer" + (",performance_rnn" if cuda else ""))).split(",")
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        raise SystemExit(f"error: --models {unknown[0]}: choose among {', '.join(MODELS)}")
     where = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     distinct = real_batches(args.midi_dir, args.seq_len, args.batch_size, args.batches, args.representation)
     steps = args.steps or (300 if cuda else 100)
@@ -180,12 +195,9 @@ def main() -> None:
         f"bench_train on {where}: batch {args.batch_size} x seq_len {args.seq_len}, "
         f"{steps} timed steps x {args.repeats} repeats"
     )
-    for name in sizes:
-        hidden_size, num_layers, embedding_dim = SIZES[name]
+    for name in names:
         pl.seed_everything(0, verbose=False)
-        template = MelodyLSTM(
-            args.representation, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim
-        )
+        template = MelodyModel(args.representation, **MODELS[name])
         plain, lightning, melodygen = [], [], []
         runners = [
             (plain, plain_loop),
@@ -195,9 +207,9 @@ def main() -> None:
         for repeat in range(args.repeats):  # each repeat starts with the next of the three: no fixed order
             for results, fit in runners[repeat % 3 :] + runners[: repeat % 3]:
                 results.append(fit(copy.deepcopy(template), batches, args.warmup, device))
-        print(
-            f"  {name} ({num_layers} x {hidden_size}): plain loop {statistics.median(plain) * tokens:10,.0f} tokens/s"
-        )
+        hp = template.hparams
+        size = f"{hp.num_layers} x {hp.hidden_size}, {sum(p.numel() for p in template.parameters()):,} parameters"
+        print(f"  {name} ({size}): plain loop {statistics.median(plain) * tokens:10,.0f} tokens/s")
         for label, runs in (("bare Lightning", lightning), ("melodygen-train", melodygen)):
             ratio = statistics.median(b / a for a, b in zip(plain, runs))  # each repeat against its own plain
             extra_ms = statistics.median(1000 / b - 1000 / a for a, b in zip(plain, runs))

@@ -171,11 +171,11 @@ class TinyCheckpoint:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
-    """A tiny categorical MelodyLSTM fitted for two steps on six written tunes, saved by the Trainer."""
+    """A tiny categorical MelodyModel fitted for two steps on six written tunes, saved by the Trainer."""
     import pytorch_lightning as pl
 
     from melodygen.data.datamodule import MelodyDataModule
-    from melodygen.models import MelodyLSTM
+    from melodygen.models import MelodyModel
 
     root = tmp_path_factory.mktemp("tiny_checkpoint")
     rng = np.random.default_rng(7)
@@ -191,7 +191,7 @@ def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
         progress=False,
     )
     pl.seed_everything(0, verbose=False)
-    model = MelodyLSTM("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
+    model = MelodyModel("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
     trainer = pl.Trainer(
         max_steps=2,
         logger=False,

@@ -37,7 +37,7 @@ def test_a_worse_checkpoint_after_a_resume_is_not_the_best(tmp_path):
 
 def test_last_every_n_steps_writes_last_between_epochs_and_still_the_best(tmp_path, tune_dir):
     from melodygen.data.datamodule import MelodyDataModule
-    from melodygen.models import MelodyLSTM
+    from melodygen.models import MelodyModel
 
     class Saves(pl.Callback):
         def __init__(self):
@@ -59,7 +59,7 @@ def test_last_every_n_steps_writes_last_between_epochs_and_still_the_best(tmp_pa
         accelerator="cpu", callbacks=[checkpoint, saves], default_root_dir=tmp_path,
     )  # fmt: skip
     trainer.fit(
-        MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
+        MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
     )
     # every 2 steps, and at each epoch's end (steps 4 and 8: multiples of 2) the best as well as last
     assert saves.steps == [2, 4, 4, 4, 6, 8, 8, 8]  # at 4 and 8: last (every 2), the best, last (epoch end)
@@ -79,7 +79,7 @@ def test_a_sample_monitor_needs_positive_counts():
 def test_curves_keep_each_epochs_own_values(tmp_path, tune_dir):
     from melodygen.callbacks import Curves
     from melodygen.data.datamodule import MelodyDataModule
-    from melodygen.models import MelodyLSTM
+    from melodygen.models import MelodyModel
 
     datamodule = MelodyDataModule(
         str(tune_dir), str(tmp_path / "cache"), seq_len=16, batch_size=16, progress=False
@@ -91,7 +91,7 @@ def test_curves_keep_each_epochs_own_values(tmp_path, tune_dir):
         default_root_dir=tmp_path,
     )  # fmt: skip
     trainer.fit(
-        MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
+        MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4), datamodule=datamodule
     )
     assert [row["epoch"] for row in curves.history] == [1, 2, 3]
     assert ["val/loss" in row for row in curves.history] == [

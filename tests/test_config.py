@@ -16,13 +16,20 @@ from hydra import compose, initialize_config_dir
 
 from melodygen.cli.app import config_dir
 from melodygen.config import (
+    ARCHITECTURES,
     SCHEMAS,
+    TRAINING_KEYS,
     CorpusConfig,
     DataConfig,
+    GRUConfig,
+    LSTMConfig,
     ModelConfig,
     RepresentationName,
     SamplingConfig,
     TrainConfig,
+    TransformerConfig,
+    architecture_defaults,
+    network_keys,
     register_configs,
     to_plain,
 )
@@ -30,7 +37,9 @@ from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.midi import ExtractionParams
 from melodygen.folk import build_corpus
 from melodygen.generate import sample_elements, sample_melodies
-from melodygen.models import MelodyLSTM
+from melodygen.models import NETWORKS, MelodyModel
+from melodygen.models.recurrent import GRUNetwork, LSTMNetwork
+from melodygen.models.transformer import TransformerNetwork
 from melodygen.representations import REPRESENTATIONS
 
 CONF = Path(config_dir())
@@ -78,9 +87,12 @@ def _default(node, key):
 
 @pytest.mark.parametrize("group", ["data", "model", "trainer", "samples", "paths"])
 def test_yaml_files_set_only_what_their_variant_changes(group):
-    schema = _schema_for(group)
     for path in (CONF / group).glob("*.yaml"):
         values = yaml.safe_load(path.read_text()) or {}
+        schema = _schema_for(group)
+        if group == "model":  # each architecture's file extends its own schema, and only that
+            assert values.pop("defaults") == [f"/schema/model/{path.stem}@_here_", "_self_"], path
+            schema = ARCHITECTURES[path.stem]()
         for key, value in values.items():
             assert key != "defaults", f"{path}: the schema supplies the defaults"
             assert hasattr(schema, key), f"{path}: {key} is not in the schema"
@@ -90,7 +102,13 @@ def test_yaml_files_set_only_what_their_variant_changes(group):
 @pytest.mark.parametrize(
     ("function", "schema", "names"),
     [
-        (MelodyLSTM.__init__, ModelConfig(), [f.name for f in dataclasses.fields(ModelConfig)]),
+        (LSTMNetwork.__init__, LSTMConfig(), network_keys("lstm")),
+        (GRUNetwork.__init__, GRUConfig(), network_keys("gru")),
+        (
+            TransformerNetwork.__init__,
+            TransformerConfig(),
+            [k for k in network_keys("transformer") if k != "context"],
+        ),
         (MelodyDataModule.__init__, DataConfig(), [f.name for f in dataclasses.fields(DataConfig)][2:]),
         (ExtractionParams, DataConfig(), ["min_notes"]),
         (sample_melodies, SamplingConfig(), ["temperature", "top_k", "top_p"]),
@@ -106,8 +124,25 @@ def test_library_defaults_are_the_schemas(function, schema, names):
         assert _default(schema, name) == (default.name if isinstance(default, Enum) else default), name
 
 
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_a_model_built_in_python_takes_its_architectures_schema_defaults(architecture):
+    hparams = MelodyModel(architecture=architecture).hparams
+    defaults = architecture_defaults(architecture)
+    for key in (*TRAINING_KEYS, *network_keys(architecture)):
+        assert hparams[key] == defaults[key], key
+    assert (
+        TransformerConfig.context == "${data.seq_len}" and defaults.get("context", 64) == DataConfig.seq_len
+    )
+
+
+def test_every_architecture_has_a_schema_a_network_and_a_config_file():
+    assert set(ARCHITECTURES) == set(NETWORKS) == set(options("model"))
+    for schema in ARCHITECTURES.values():
+        assert issubclass(schema, ModelConfig)
+
+
 def test_the_representation_defaults_are_the_schemas():
-    for cls in (MelodyLSTM, MelodyDataModule):
+    for cls in (MelodyModel, MelodyDataModule):
         assert inspect.signature(cls.__init__).parameters["representation"].default == "categorical"
     assert DataConfig.representation == RepresentationName.categorical
 

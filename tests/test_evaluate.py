@@ -6,7 +6,7 @@ import torch
 
 from melodygen.evaluate import figures, melody_sums, total
 from melodygen.melody import REST, Melody
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 
 MELODIES = [
     Melody([60, 62, REST, 64, 65], [4, 2, 2, 4, 8]),
@@ -15,9 +15,9 @@ MELODIES = [
 ]
 
 
-def model_of(representation: str) -> MelodyLSTM:
+def model_of(representation: str) -> MelodyModel:
     torch.manual_seed(0)
-    return MelodyLSTM(representation, hidden_size=16, num_layers=1, embedding_dim=8).eval()
+    return MelodyModel(representation, hidden_size=16, num_layers=1, embedding_dim=8).eval()
 
 
 @pytest.mark.parametrize("representation", ["categorical", "event", "continuous"])

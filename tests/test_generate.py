@@ -9,7 +9,7 @@ from melodygen.config import check_sampling
 from melodygen.errors import MelodygenError
 from melodygen.generate import parse_primer, sample_elements, sample_melodies
 from melodygen.melody import MAX_DURATION, REST, Melody
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 from melodygen.representations.event import FIRST_PITCH, HOLD
 
 SAMPLED = ["categorical", "event"]  # continuous samples deterministically: seeds do not matter
@@ -18,7 +18,7 @@ ALL = ["categorical", "continuous", "event"]
 
 def _model(representation, seed=0, hidden_size=32):
     torch.manual_seed(seed)
-    return MelodyLSTM(representation, hidden_size=hidden_size, num_layers=2, embedding_dim=8, dropout=0.2)
+    return MelodyModel(representation, hidden_size=hidden_size, num_layers=2, embedding_dim=8, dropout=0.2)
 
 
 def _same(a, b):

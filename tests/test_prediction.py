@@ -11,7 +11,7 @@ import torch
 from melodygen.errors import MelodygenError
 from melodygen.evaluate import figures, melody_sums, total
 from melodygen.melody import REST, Melody
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 from melodygen.prediction import Adaptation, MelodyLogProbs, bits_per_note, log_probs, mix
 
 PHRASE = [(60, 4), (62, 4), (64, 4), (65, 2), (67, 2), (REST, 4), (67, 4), (65, 4), (64, 8)]
@@ -22,9 +22,9 @@ def melody(notes) -> Melody:
     return Melody(np.array(pitch, np.int16), np.array(duration, np.int16))
 
 
-def uniform_model() -> MelodyLSTM:
+def uniform_model() -> MelodyModel:
     """A model whose every prediction is uniform: all head weights and biases zero."""
-    model = MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4)
+    model = MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4)
     with torch.no_grad():
         for head in model.net.heads:
             head.weight.zero_()
@@ -57,7 +57,7 @@ def test_without_an_alphabet_the_figures_are_melodygen_evaluates(tiny_checkpoint
 
 def test_adaptation_learns_a_repeated_phrase_and_leaves_the_model_as_it_was():
     torch.manual_seed(0)
-    model = MelodyLSTM("categorical", hidden_size=32, num_layers=1, embedding_dim=8)
+    model = MelodyModel("categorical", hidden_size=32, num_layers=1, embedding_dim=8)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     tune = melody(PHRASE * 6)
     static = bits_per_note(log_probs(model, [tune]))["pitch_bits"]
@@ -88,7 +88,7 @@ def test_an_ensemble_averages_probabilities():
 def test_what_cannot_be_scored_is_one_line(tiny_checkpoint):
     with pytest.raises(MelodygenError, match=r"the alphabet lacks pitches these melodies use: \[67\]"):
         log_probs(tiny_checkpoint.model, [melody(PHRASE)], [60, 62, 64, 65])
-    event = MelodyLSTM("event", hidden_size=8, num_layers=1, embedding_dim=4)
+    event = MelodyModel("event", hidden_size=8, num_layers=1, embedding_dim=4)
     with pytest.raises(MelodygenError, match="needs a categorical model; this one uses the event"):
         log_probs(event, [melody(PHRASE)])
     with pytest.raises(MelodygenError, match="adaptation needs lr > 0"):
@@ -96,7 +96,7 @@ def test_what_cannot_be_scored_is_one_line(tiny_checkpoint):
 
 
 def test_the_alphabet_moves_with_a_melody_that_the_model_moves_to_c():
-    model = MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True,
+    model = MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True,
                        key="notated")  # fmt: skip
     with torch.no_grad():
         for head in model.net.heads:

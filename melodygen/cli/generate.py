@@ -42,10 +42,12 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
     primer = parse_primer(cfg.primer) if cfg.primer is not None else None
     model = load_model(cfg.ckpt_path, resolve_device(cfg.device))
     melodies, started = [], time.perf_counter()
-    with progress_display("sampling", "melodies", enabled=s.num_samples > CHUNK) as bar:
+    # a batch of CHUNK melodies at a time; one beam search gives its num_samples likeliest at once
+    chunk = s.num_samples if s.strategy.value == "beam" else CHUNK
+    with progress_display("sampling", "melodies", enabled=s.num_samples > chunk) as bar:
         task = bar.add_task("sampling", total=s.num_samples, rate=0.0)
-        for first in range(0, s.num_samples, CHUNK):  # a batch of CHUNK melodies at a time
-            count = min(CHUNK, s.num_samples - first)
+        for first in range(0, s.num_samples, chunk):
+            count = min(chunk, s.num_samples - first)
             seed = None if cfg.seed is None else cfg.seed + first
             melodies += sample_melodies(
                 model,
@@ -56,6 +58,8 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
                 top_p=s.top_p,
                 primer=primer,
                 seed=seed,
+                strategy=s.strategy,
+                beam_size=s.beam_size,
             )
             bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (

@@ -136,7 +136,28 @@ def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
             yield from _all_keys(node, full + ".")
 
 
+def _other_architecture(key: str, cfg: DictConfig) -> str | None:
+    """``model.num_heads is a setting of model=transformer, not of model=lstm`` for a key that exists, but
+    in another architecture's schema than the one chosen."""
+    from melodygen.config import ARCHITECTURES, as_typed, network_keys
+
+    group, _, leaf = key.partition(".")
+    if group != "model" or "model" not in cfg or "architecture" not in cfg.model:
+        return None
+    chosen = as_typed(cfg.model.architecture)
+    owners = [name for name in ARCHITECTURES if name != chosen and leaf in network_keys(name)]
+    if not owners:
+        return None
+    return (
+        f"{key} is a setting of {' and '.join(f'model={o}' for o in owners)}, not of model={chosen}: choose "
+        f"model={owners[0]} to set it"
+    )
+
+
 def _unknown_key(key: str, cfg: DictConfig, config_name: str) -> str:
+    elsewhere = _other_architecture(key, cfg)
+    if elsewhere:
+        return elsewhere
     keys = list(_all_keys(cfg))
     near = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)
     if not near:  # the right name in the wrong place, e.g. num_samples for samples.num_samples
@@ -163,6 +184,11 @@ def _unknown_key(key: str, cfg: DictConfig, config_name: str) -> str:
     else:
         hint = f"`melodygen-{config_name} --cfg job` lists every setting"
     return f"{key} is not a setting: {hint}"
+
+
+def explain_composition(exc: BaseException, overrides: Sequence[str], config_name: str = "train") -> str:
+    """One line for a failure to compose ``overrides`` (inside a running Hydra app, e.g. a sweeper's)."""
+    return _explain(exc, config_name, overrides)
 
 
 def _explain(exc: BaseException, config_name: str, overrides: Sequence[str]) -> str:

@@ -1,6 +1,6 @@
 """Reading melodygen checkpoints: weights only, checked, and one clear line for anything else.
 
-A checkpoint is a Lightning checkpoint of :class:`~melodygen.models.MelodyLSTM`. Its
+A checkpoint is a Lightning checkpoint of :class:`~melodygen.models.MelodyModel`. Its
 ``hyper_parameters`` are plain values (sizes, representation, how the data was prepared), so the model is
 rebuilt from the file alone, and the datamodule's settings travel beside them.
 """
@@ -18,7 +18,7 @@ import torch
 
 from melodygen.config import check_checkpoint_path
 from melodygen.errors import MelodygenError
-from melodygen.models.module import MelodyLSTM
+from melodygen.models.module import MelodyModel
 
 #: pathlib classes a checkpoint may hold (Lightning stores a datamodule's hyperparameters as given, so a
 #: ``Path`` passed to it is pickled as ``PosixPath``); rebuilding a path runs no code, so they are safe.
@@ -79,9 +79,12 @@ def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) -> MelodyLSTM:
-    """Rebuild the :class:`MelodyLSTM` a checkpoint holds, on ``device`` (default CPU), in eval mode."""
-    model = MelodyLSTM(**ckpt["hyper_parameters"])
+def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) -> MelodyModel:
+    """Rebuild the :class:`MelodyModel` a checkpoint holds, on ``device`` (default CPU), in eval mode."""
+    try:
+        model = MelodyModel(**ckpt["hyper_parameters"])
+    except (MelodygenError, TypeError, ValueError) as exc:
+        raise MelodygenError(f"the checkpoint's hyperparameters build no model: {_one_line(exc)}") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
@@ -92,6 +95,6 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) 
     return model.to(device).eval()
 
 
-def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyLSTM:
+def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyModel:
     """Read a checkpoint file and rebuild its model (see :func:`read_checkpoint`)."""
     return model_from_checkpoint(read_checkpoint(ckpt_path), device)

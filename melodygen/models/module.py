@@ -1,45 +1,70 @@
-"""``MelodyLSTM``: the LightningModule that trains :class:`MelodyNetwork` for any representation."""
+"""``MelodyModel``: the LightningModule that trains any network (:mod:`melodygen.models.architectures`)
+on any representation."""
 
 from __future__ import annotations
+
+import math
 
 import pytorch_lightning as pl
 import torch
 
-from melodygen.config import DataConfig, ModelConfig, TrainerConfig
-from melodygen.models.network import MelodyNetwork, State
+from melodygen.config import Architecture, DataConfig, TrainerConfig, architecture_defaults, network_keys
+from melodygen.models.architectures import build_network
+from melodygen.models.network import State
 from melodygen.representations import get_representation
 
-_M = ModelConfig  # every default below is the schema's
+_D = DataConfig  # the defaults are the schemas'
 
 
-class MelodyLSTM(pl.LightningModule):
-    """Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too).
+class MelodyModel(pl.LightningModule):
+    """A melody model: ``architecture`` (``lstm``, ``gru``, ``transformer``) reading ``representation``.
 
-    ``transpose_to_c`` records that the training melodies were moved to C, so a primer is moved there
-    too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
+    Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too).
+    ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
+    training settings left out (None) are the architecture's schema defaults; :attr:`hparams` holds
+    every value. ``transpose_to_c`` records that the training melodies were moved to C, so a primer is
+    moved there too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
+    A checkpoint of melodygen 0.1, which had only the LSTM and no ``architecture``, loads as an LSTM.
     """
 
     def __init__(
         self,
-        representation: str = DataConfig.representation.value,
-        hidden_size: int = _M.hidden_size,
-        num_layers: int = _M.num_layers,
-        dropout: float = _M.dropout,
-        embedding_dim: int = _M.embedding_dim,
-        optimizer: str = _M.optimizer.value,
-        lr: float = _M.lr,
-        weight_decay: float = _M.weight_decay,
-        scheduler: str = _M.scheduler.value,
+        representation: str = _D.representation.value,
+        architecture: str = Architecture.lstm.value,
+        optimizer: str | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        scheduler: str | None = None,
+        warmup_steps: int | None = None,
         max_epochs: int = TrainerConfig.max_epochs,
-        transpose_to_c: bool = DataConfig.transpose_to_c,
-        key: str = DataConfig.key.value,
+        transpose_to_c: bool = _D.transpose_to_c,
+        key: str = _D.key.value,
+        **network,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        architecture = getattr(architecture, "value", architecture)
         self.representation = get_representation(representation)
-        self.net = MelodyNetwork(self.representation, hidden_size, num_layers, dropout, embedding_dim)
+        self.net = build_network(architecture, self.representation, network)
+        defaults = architecture_defaults(architecture)
+        given = {
+            "optimizer": optimizer, "lr": lr, "weight_decay": weight_decay, "scheduler": scheduler,
+            "warmup_steps": warmup_steps,
+        }  # fmt: skip
+        training = {k: defaults[k] if v is None else getattr(v, "value", v) for k, v in given.items()}
+        settings = {k: network.get(k, defaults[k]) for k in network_keys(architecture)}
+        self.save_hyperparameters(
+            {
+                "representation": self.representation.name,
+                "architecture": architecture,
+                **settings,
+                **training,
+                "max_epochs": max_epochs,
+                "transpose_to_c": transpose_to_c,
+                "key": getattr(key, "value", key),
+            }
+        )
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[list[torch.Tensor], State]:
+    def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
         return self.net(x, state)
 
     def training_step(self, batch, batch_idx):
@@ -96,6 +121,12 @@ class MelodyLSTM(pl.LightningModule):
         if hp.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, hp.max_epochs))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        if hp.scheduler == "warmup_cosine":
+            # the run's length is the Trainer's to say (a plain loop without one gets no decay)
+            total = self.trainer.estimated_stepping_batches if self._trainer is not None else math.inf
+            factor = warmup_cosine(hp.warmup_steps, total)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if hp.scheduler == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
             # strict=False: epochs without validation (check_val_every_n_epoch > 1) keep the last LR
@@ -104,3 +135,18 @@ class MelodyLSTM(pl.LightningModule):
                 "lr_scheduler": {"scheduler": sched, "monitor": "val/loss", "strict": False},
             }
         return opt
+
+
+def warmup_cosine(warmup: int, total: float):
+    """The learning rate's factor at each optimizer step: a linear rise over ``warmup`` steps, then a
+    cosine fall to 0 at step ``total`` (none when the run has no known length, e.g. only ``max_time``)."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if not math.isfinite(total) or total <= warmup:
+            return 1.0
+        progress = min(1.0, (step - warmup) / (total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor

@@ -1,81 +1,75 @@
-"""The blog post's network, generalized: input layer → ``nn.LSTM`` → one head per predicted quantity."""
+"""What every network is: ``forward(x, state)`` returns ``(outputs, state)``, one output per head.
+
+The input layer and the heads come from the representation (one embedding per class column, or a
+linear layer over real values; one head per predicted quantity), so a network never knows which
+representation it reads. What the state is (an LSTM's ``(h, c)``, a GRU's ``h``, a Transformer's
+key/value cache) is the network's own business: sampling, beam search and scoring only carry it, select
+rows of it (:meth:`select`) and detach it (:meth:`detach`).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
 from melodygen.representations import Representation
 
-State = tuple[torch.Tensor, torch.Tensor]
+#: whatever a network carries from one call to the next; None starts afresh
+State = Any
 
 
 class MelodyNetwork(nn.Module):
-    """``forward(x, state)`` returns ``(outputs, state)`` where ``outputs`` holds one tensor per head.
+    """The input layer and heads every architecture shares; subclasses add what lies between.
 
-    The input layer is what the representation asks for: one embedding per class column (their
-    vectors concatenated) or a linear layer over real values (none when ``embedding_dim`` is 0, which
-    feeds ``[pitch, duration]`` straight into the LSTM as the post did).
+    ``embedding_dim`` is each class column's embedding width (their vectors concatenated) or the width of
+    the linear input layer over real values (none when it is 0, which feeds ``[pitch, duration]`` straight
+    in, as the blog post did).
     """
 
-    def __init__(
-        self,
-        representation: Representation,
-        hidden_size: int,
-        num_layers: int,
-        dropout: float,
-        embedding_dim: int,
-    ):
+    #: elements one prediction sees at most; None when the state carries everything before
+    context: int | None = None
+
+    def __init__(self, representation: Representation, embedding_dim: int):
         super().__init__()
         self.input_kind = representation.input_kind
+        self.output_sizes = tuple(representation.output_sizes)
         if self.input_kind == "embedding":
             self.embeddings = nn.ModuleList(
                 nn.Embedding(n, embedding_dim) for n in representation.input_sizes
             )
-            lstm_input = embedding_dim * len(representation.input_sizes)
+            self.input_width = embedding_dim * len(representation.input_sizes)
         elif embedding_dim > 0:
             self.project = nn.Linear(representation.input_sizes[0], embedding_dim)
-            lstm_input = embedding_dim
+            self.input_width = embedding_dim
         else:
             self.project = nn.Identity()
-            lstm_input = representation.input_sizes[0]
-        self.lstm = nn.LSTM(
-            lstm_input,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleList(nn.Linear(hidden_size, n) for n in representation.output_sizes)
+            self.input_width = representation.input_sizes[0]
+
+    def build_heads(self, width: int) -> None:
+        """One linear head per predicted quantity, reading vectors of ``width``."""
+        self.heads = nn.ModuleList(nn.Linear(width, n) for n in self.output_sizes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` elements → ``(B, T, input_width)`` vectors."""
         if self.input_kind == "embedding":
             return torch.cat([emb(x[..., i]) for i, emb in enumerate(self.embeddings)], dim=-1)
         return self.project(x)
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[list[torch.Tensor], State]:
-        hidden, state = self.lstm(self.embed(x), state)
-        hidden = self.dropout(hidden)
-        return [head(hidden) for head in self.heads], state
+    def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
+        """``x`` ``(B, T, F)`` after ``state`` → one ``(B, T, size)`` tensor per head, and the new state."""
+        raise NotImplementedError
 
     def step(self, x: torch.Tensor, state: State) -> tuple[list[torch.Tensor], State]:
-        """One element per sample (``x`` is ``(B, F)``) with the carried state; for inference (no dropout).
+        """One element per row (``x`` is ``(B, F)``) after ``state``, for inference: ``(B, size)`` per head."""
+        outputs, state = self(x[:, None], state)
+        return [o[:, 0] for o in outputs], state
 
-        Same numbers as ``forward`` on a length-1 sequence, through ``torch.lstm_cell`` with the LSTM's
-        own weights: a single step then costs a few small kernels instead of a full sequence call,
-        which is what makes sampling one element at a time fast on a CPU.
-        """
-        h, c = state
-        inp = self.embed(x)
-        hs, cs = [], []
-        for k in range(self.lstm.num_layers):
-            weights = [
-                getattr(self.lstm, f"{name}_l{k}")
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            ]
-            hk, ck = torch.lstm_cell(inp, (h[k], c[k]), *weights)
-            hs.append(hk)
-            cs.append(ck)
-            inp = hk
-        return [head(inp) for head in self.heads], (torch.stack(hs), torch.stack(cs))
+    def select(self, state: State, rows: torch.Tensor) -> State:
+        """The state of the rows ``rows`` (a beam's parents, or row 0 copied for every sample)."""
+        raise NotImplementedError
+
+    def detach(self, state: State) -> State:
+        """The state cut from the graph that made it (learning within a melody steps through it)."""
+        raise NotImplementedError

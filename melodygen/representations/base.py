@@ -87,6 +87,12 @@ class Representation(ABC):
         """Next element ``(B, F)`` from the last step's head outputs (each ``(B, size)``)."""
 
     @abstractmethod
+    def candidates(self, outputs: list[torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (at most) ``k`` likeliest next elements ``(B, k, F)`` and their natural log-probabilities
+        ``(B, k)``, likeliest first, under the distribution :meth:`sample` draws from at temperature 1
+        (the boundary left out); for beam search."""
+
+    @abstractmethod
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
         """True where an element of ``x`` (``(..., F)``) is the start/end boundary."""
 

@@ -83,3 +83,17 @@ class Categorical(Representation):
         pitch = sample_logits(pitch_logits, temperature, top_k, top_p, generator)
         duration = sample_logits(duration_logits, temperature, top_k, top_p, generator)
         return torch.stack([pitch, duration], dim=-1)
+
+    def candidates(self, outputs, k):
+        pitch_logits, duration_logits = outputs
+        pitch = pitch_logits[..., :START_PITCH].float().log_softmax(-1)
+        duration = duration_logits[..., :START_DURATION].float().log_softmax(-1)
+        # the heads are independent given the state: the k likeliest pairs lie among each head's k likeliest
+        pitch_lp, pitch_class = pitch.topk(min(k, pitch.shape[-1]))
+        duration_lp, duration_class = duration.topk(min(k, duration.shape[-1]))
+        joint = (pitch_lp[:, :, None] + duration_lp[:, None, :]).flatten(1)
+        log_probs, pair = joint.topk(min(k, joint.shape[1]))
+        columns = duration_lp.shape[1]
+        chosen_pitch = pitch_class.gather(1, pair // columns)
+        chosen_duration = duration_class.gather(1, pair % columns)
+        return torch.stack([chosen_pitch, chosen_duration], dim=-1), log_probs

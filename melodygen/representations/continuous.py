@@ -103,3 +103,8 @@ class Continuous(Representation):
         pitch, duration = decode_norm(outputs[0].detach().float().cpu().numpy())
         duration = np.maximum(duration, 1)
         return torch.as_tensor(encode_norm(pitch, duration), device=outputs[0].device)
+
+    def candidates(self, outputs, k):
+        # one candidate, the rounded prediction: the post's model predicts a value, not a distribution
+        element = self.sample(outputs)
+        return element[:, None], torch.zeros(element.shape[0], 1, device=element.device)

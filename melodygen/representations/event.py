@@ -95,3 +95,8 @@ class Event(Representation):
     def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
         # the boundary is the last class: sampling from the others never draws it
         return sample_logits(outputs[0][..., :START], temperature, top_k, top_p, generator)[:, None]
+
+    def candidates(self, outputs, k):
+        log_probs = outputs[0][..., :START].float().log_softmax(-1)
+        log_probs, token = log_probs.topk(min(k, START))
+        return token[..., None], log_probs

@@ -13,7 +13,7 @@ from melodygen.data.parsed import parse_midi_folder
 from melodygen.data.splits import TRAIN
 from melodygen.generate import primer_as_trained
 from melodygen.keys import MAJOR, MINOR, estimate_key, key_of
-from melodygen.models import MelodyLSTM
+from melodygen.models import MelodyModel
 
 # a C major tune: its notes alone say C major, whatever its file's key signature says
 C_MAJOR_TUNE = [(60, 4), (62, 4), (64, 4), (65, 4), (67, 8), (65, 4), (64, 4), (62, 4), (60, 8)] * 2
@@ -78,10 +78,10 @@ def test_transpose_to_c_by_the_notated_key_moves_each_tune_by_its_signature(tmp_
 
 
 def test_a_model_trained_on_notated_keys_moves_a_melody_by_its_signature(tmp_path):
-    model = MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True,
+    model = MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True,
                        key="notated")  # fmt: skip
     melody = load_melody(write_with_signature(tmp_path / "d_major.mid", C_MAJOR_TUNE, 2))
     moved, shift = primer_as_trained(model, melody)
     assert shift == -2 and moved.pitch[0] == 58
-    estimating = MelodyLSTM("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True)
+    estimating = MelodyModel("categorical", hidden_size=8, num_layers=1, embedding_dim=4, transpose_to_c=True)
     assert primer_as_trained(estimating, melody)[1] == 0

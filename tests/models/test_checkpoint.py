@@ -9,7 +9,7 @@ import torch
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
 from melodygen.melody import REST
-from melodygen.models import MelodyLSTM, load_model, read_checkpoint
+from melodygen.models import MelodyModel, load_model, read_checkpoint
 
 
 def _same(a, b):
@@ -18,7 +18,7 @@ def _same(a, b):
 
 def test_load_model_from_a_trainer_checkpoint_predicts_like_the_trained_model(tiny_checkpoint):
     loaded = load_model(tiny_checkpoint.path)
-    assert isinstance(loaded, MelodyLSTM) and not loaded.training
+    assert isinstance(loaded, MelodyModel) and not loaded.training
     assert loaded.hparams.hidden_size == 24
     x = torch.as_tensor(np.concatenate([[[129, 16]], [[60, 3], [62, 1], [REST, 1], [64, 7]]]))[None]
     with torch.inference_mode():
@@ -27,7 +27,7 @@ def test_load_model_from_a_trainer_checkpoint_predicts_like_the_trained_model(ti
     for e, g in zip(expected, got):
         torch.testing.assert_close(g, e)
     # a real fit moved the weights away from a fresh model's
-    fresh = MelodyLSTM("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
+    fresh = MelodyModel("categorical", hidden_size=24, num_layers=2, embedding_dim=8)
     assert not torch.equal(fresh.net.heads[0].weight, loaded.net.heads[0].weight)
     assert _same(sample_melodies(loaded, 2, 8, seed=0), sample_melodies(tiny_checkpoint.model, 2, 8, seed=0))
 
