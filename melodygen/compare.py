@@ -99,9 +99,17 @@ def _add_study_states(runs: list[Run], db: Path) -> None:
     runs.sort(key=lambda run: _job_number(run.path))
 
 
+def _as_typed(text: str) -> str:
+    """An override's value as one spelling: a sweep's job records ``False`` where a run typed ``false``."""
+    return {"True": "true", "False": "false", "None": "null"}.get(text, text)
+
+
 def read_run(path: Path) -> Run:
     overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
-    pairs = dict(text.lstrip("+~").split("=", 1) for text in overrides if "=" in text)
+    pairs = {
+        key: _as_typed(value)
+        for key, value in (text.lstrip("+~").split("=", 1) for text in overrides if "=" in text)
+    }
     pairs = {key: value for key, value in pairs.items() if not key.startswith("trial.")}  # bookkeeping
     if (path / "metrics.json").is_file():
         metrics = json.loads((path / "metrics.json").read_text())

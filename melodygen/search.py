@@ -92,6 +92,7 @@ def search_space(overrides: Sequence, config: DictConfig) -> tuple[dict, list[st
     return space, list(fixed.values())
 
 
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _BRANCH = re.compile(r"^(.*)\[([^\[\]=]+)=([^\[\]]*)\]$")
 
 
@@ -130,11 +131,12 @@ def conditional_space(settings: Mapping, space: Mapping, config: DictConfig) -> 
         choices = [str(c) for c in searched.choices]
         branches[choice_key] = {}
         for value, params in (by_value or {}).items():
-            if str(value) not in choices:
-                raise MelodygenError(
-                    f"hydra.sweeper.conditional.{choice_key}.{value}: {choice_key} is searched among "
-                    f"{', '.join(choices)}"
-                )
+            if str(value) not in choices:  # e.g. a search narrowed to model=choice(lstm,gru)
+                log.warning(
+                    "hydra.sweeper.conditional.%s.%s is not used: %s is searched among %s",
+                    choice_key, value, choice_key, ", ".join(choices),
+                )  # fmt: skip
+                continue
             given = [f"{key}={sweep}" for key, sweep in (params or {}).items()]
             distributions, fixed = search_space(parser.parse_overrides(given), config)
             named = {branch_name(key, choice_key, value): d for key, d in distributions.items()}
@@ -206,7 +208,9 @@ def _as_override(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if abs(value) >= 1e-4 else repr(value)
     if isinstance(value, str):
-        return quoted(value)  # a choice such as 'a b' or 'x,y' stays one value
+        # a name such as transformer reads back as itself; anything else (a b, x,y, true, 1e-3) is quoted
+        plain = _PLAIN.fullmatch(value) and value.lower() not in ("true", "false", "null", "nan", "inf")
+        return value if plain else quoted(value)  # a choice such as 'a b' or 'x,y' stays one value
     return str(value)
 
 

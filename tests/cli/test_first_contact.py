@@ -86,10 +86,39 @@ def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
             "error: callbacks.model_checkpoint.last_every_n_steps=0 is not allowed: at least 1 (or null",
         ),
         ("data.midi_dir=~/no/such/folder", "is not a folder: give a folder of MIDI files"),
+        (
+            "model=lstm model.num_heads=4",
+            "error: model.num_heads is a setting of model=transformer, not of model=lstm: choose "
+            "model=transformer to set it",
+        ),
+        (
+            "model=gru model.ff_size=64",
+            "error: model.ff_size is a setting of model=transformer, not of model=gru",
+        ),
+        ("model=mamba", "error: model=mamba is not an option: choose one of gru, lstm, transformer"),
+        (
+            "model=transformer model.num_heads=3",
+            "error: model.hidden_size=128 is not allowed: model.num_heads=3 must divide it",
+        ),
+        (
+            "model=transformer model.hidden_size=12 model.num_heads=4",
+            "error: model.hidden_size=12 is not allowed: each of the model.num_heads=4 heads gets 3, and "
+            "rotary positions need an even size",
+        ),
+        (
+            "model=lstm model.architecture=transformer",
+            "error: model.architecture=transformer is not allowed: choose the architecture with "
+            "model=transformer (this is model=lstm)",
+        ),
+        ("samples=beam samples.num_samples=5", "error: samples.num_samples=5 is not allowed: beam search "),
+        (
+            "samples.strategy=nucleus",
+            "error: samples.strategy=nucleus is not allowed: choose one of sample, beam",
+        ),
     ],
 )
 def test_config_mistakes_are_one_line(tmp_path, tune_dir, override, expected):
-    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", override)
+    proc = run_cli("train", tmp_path, f"data.midi_dir={tune_dir}", *override.split())
     assert expected in one_error_line(proc)
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from helpers import QUIET_SMALL_RUN, compose_train, run_cli
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from melodygen.cli.compare import compare
@@ -67,15 +68,22 @@ def test_sweeps_become_distributions_and_the_rest_stays_fixed(tmp_path, tune_dir
 
 def test_trial_values_and_quoted_strings_read_back_through_hydra():
     overrides = trial_overrides(
-        {"model.lr": 0.000123456789, "model.hidden_size": 64, "data.transpose_to_c": True, "tag": "a b,c"}
-    )
+        {
+            "model.lr": 0.000123456789, "model.hidden_size": 64, "data.transpose_to_c": True, "tag": "a b,c",
+            "model": "transformer", "name": "true", "model.num_heads[model=transformer]": 4,
+        }
+    )  # fmt: skip
     assert overrides == [
         "model.lr=0.000123457",
         "model.hidden_size=64",
         "data.transpose_to_c=true",
         "tag='a b,c'",
+        "model=transformer",
+        "name='true'",
+        "model.num_heads=4",  # a conditional parameter's branch is the study's, not the config's
     ]
-    assert parsed(overrides[-1])[0].value() == "a b,c"  # one value, not a sweep
+    assert parsed(overrides[3])[0].value() == "a b,c"  # one value, not a sweep
+    assert parsed(overrides[5])[0].value() == "true"  # a string, not a bool
     url = "sqlite:////tmp/a dir/it's,here=1/optuna.db"
     (override,) = parsed(f"trial.storage={quoted(url)}")
     assert override.value() == url
@@ -219,3 +227,115 @@ def test_each_pruner_prunes_bad_trials_but_never_in_the_warmup_epoch(name):
     assert all(max(t.intermediate_values) >= 1 for t in pruned)  # epoch 0 always runs
     best_pruned = min(t.params["x"] for t in pruned)
     assert best_pruned > study.best_params["x"]  # the best trial was never pruned
+
+
+def test_conditional_ranges_are_drawn_only_in_their_branch(tmp_path, tune_dir):
+    import optuna
+
+    from melodygen.search import conditional_space, suggest
+
+    cfg = compose_train(tmp_path, tune_dir)
+    space, _ = search_space(parsed("model=choice(lstm,transformer)", "model.dropout=interval(0,0.5)"), cfg)
+    branches = conditional_space(
+        {
+            "model": {
+                "lstm": {"model.hidden_size": "choice(32,64)", "model.num_layers": "range(1,3)"},
+                "transformer": {"model.hidden_size": "choice(64,96)", "model.num_heads": "choice(2,4)",
+                                "model.ff_size": "256"},
+            }
+        },
+        space,
+        cfg,
+    )  # fmt: skip
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        params, fixed = suggest(trial, space, branches)
+        architecture = params["model"]
+        seen.add(architecture)
+        own = {name.split("[")[0] for name in params if name.endswith(f"[model={architecture}]")}
+        others = [name for name in params if "[" in name and not name.endswith(f"[model={architecture}]")]
+        assert not others, params
+        if architecture == "lstm":
+            assert own == {"model.hidden_size", "model.num_layers"} and fixed == []
+            assert params["model.hidden_size[model=lstm]"] in (32, 64)
+        else:
+            assert own == {"model.hidden_size", "model.num_heads"} and fixed == ["model.ff_size=256"]
+            assert params["model.hidden_size[model=transformer]"] in (64, 96)
+        overrides = trial_overrides(params)
+        assert f"model={architecture}" in overrides and not any("[" in o for o in overrides)
+        composed = compose_train(tmp_path, tune_dir, *fixed, *overrides)  # every trial composes
+        assert composed.model.architecture.value == architecture
+        study.tell(trial, 1.0)
+    assert seen == {"lstm", "transformer"}
+
+
+def test_a_branch_needs_its_choice_searched(tmp_path, tune_dir):
+    from melodygen.search import conditional_space
+
+    cfg = compose_train(tmp_path, tune_dir)
+    space, _ = search_space(parsed("model.dropout=interval(0,0.5)"), cfg)
+    with pytest.raises(MelodygenError, match=r"^hydra.sweeper.conditional.model: search model as a choice"):
+        conditional_space({"model": {"lstm": {"model.hidden_size": "choice(8,16)"}}}, space, cfg)
+
+
+def test_a_key_of_another_architecture_in_a_branch_is_one_line(tmp_path, tune_dir):
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", "sweep=optuna_architectures",
+        "+hydra.sweeper.conditional.model.gru={model.num_heads:'choice(2,4)'}", "logger=none",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: hydra.sweeper.conditional.model.gru: model.num_heads is a setting of model=transformer, "
+        "not of model=gru: choose model=transformer to set it"
+    )
+
+
+@pytest.mark.slow
+def test_a_study_across_architectures_trains_each_with_its_own_ranges_and_best_yaml_retrains_the_winner(
+    tmp_path, tune_dir
+):
+    sweep_dir = tmp_path / "study"
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *QUIET_SMALL_RUN, "sweep=optuna_architectures",
+        "hydra.sweeper.n_trials=6", "hydra.sweeper.sampler=random", "hydra.sweeper.pruner=none",
+        "trainer.max_epochs=1", "samples.num_samples=0", "callbacks.sample_monitor=null", "logger=none",
+        f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(storage_url(None, sweep_dir))
+    assert len(study.trials) == 6 and {t.state.name for t in study.trials} == {"COMPLETE"}
+    drawn = {t.params["model"] for t in study.trials}
+    assert len(drawn) >= 2, drawn
+    for trial in study.trials:
+        architecture = trial.params["model"]
+        config = yaml.safe_load((sweep_dir / str(trial.number) / ".hydra" / "config.yaml").read_text())
+        assert config["model"]["architecture"] == architecture
+        for name, value in trial.params.items():
+            if "[" in name:  # a conditional parameter: only its own architecture's, and it reached the job
+                assert name.endswith(f"[model={architecture}]")
+                key = name.split("[")[0].split(".", 1)[1]
+                assert config["model"][key] == pytest.approx(value)
+        if architecture == "transformer":
+            assert config["model"]["num_heads"] in (2, 4)
+        else:
+            assert "num_heads" not in config["model"]
+    best = yaml.safe_load((sweep_dir / "best.yaml").read_text())
+    assert best["params"]["model"] == study.best_trial.params["model"]
+    overrides = [o for o in best["overrides"] if not o.startswith("data.midi_dir")]
+    cfg = compose_train(tmp_path, tune_dir, *overrides)
+    assert cfg.model.architecture.value == best["params"]["model"]
+    for name, value in best["params"].items():
+        key = name.split("[")[0]
+        if key != "model":
+            assert OmegaConf.select(cfg, key) == pytest.approx(value, rel=1e-5)
+    shown = compare([str(sweep_dir)])
+    assert "model" in shown["axes"] and "model.num_layers" in shown["axes"]
+    rows = (sweep_dir / "compare.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    heads = header.index("model.num_heads") if "model.num_heads" in header else None
+    for row in rows[1:]:
+        cells = row.split(",")
+        if heads is not None and cells[header.index("model")] != "transformer":
+            assert cells[heads] == ""  # a setting the architecture does not have: an empty cell

@@ -165,3 +165,43 @@ def test_wandb_disabled_keeps_the_logger_and_writes_no_run(tmp_path, tune_dir):
     (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     assert (run / "metrics.json").is_file()
     assert not list(run.glob("wandb/*run-*"))  # no offline run to sync, nothing sent
+
+
+@pytest.mark.slow
+def test_a_sweep_across_architectures_is_one_group_and_one_comparison(tmp_path, tune_dir):
+    from melodygen.cli.compare import compare
+
+    root = tmp_path / "a"
+    root.mkdir()
+    proc = run_cli(
+        "train", root, "-m", f"data.midi_dir={tune_dir}", *TINY, "model=lstm,gru,transformer",
+        "model.hidden_size=16", "callbacks.sample_monitor=null", env=OFFLINE,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep_dir,) = (root / "outputs" / "train" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.name.isdigit())
+    runs = [read_run(next(job.glob("wandb/offline-run-*/run-*.wandb"))) for job in jobs]
+    assert len({run["run"]["group"] for run in runs}) == 1
+    assert [run["run"]["name"] for run in runs] == ["model=lstm", "model=gru", "model=transformer"]
+    for job, run, architecture in zip(jobs, runs, ("lstm", "gru", "transformer"), strict=True):
+        assert run["config"]["model"]["architecture"] == architecture
+        assert run["config"]["hydra"]["choices"]["model"] == architecture
+        assert ("num_heads" in run["config"]["model"]) == (architecture == "transformer")
+        assert any("val/pitch_bits" in row for row in run["history"])
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert run["config"]["num_parameters"] == metrics["num_parameters"]
+    # a single Transformer run beside the sweep: its own setting is an empty cell for the others
+    single = run_cli(
+        "train", root, f"data.midi_dir={tune_dir}", *TINY, "model=transformer", "model.hidden_size=16",
+        "model.num_heads=2", "callbacks.sample_monitor=null", env=OFFLINE,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    (run_dir,) = (root / "outputs" / "train" / "runs").iterdir()
+    shown = compare([str(sweep_dir), str(run_dir)], out=str(tmp_path / "cmp"))
+    assert shown["axes"] == ["model", "model.num_heads"]
+    assert len(shown["best"]) == 4
+    rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
+    cells = {row.split(",")[0]: row.split(",")[2:4] for row in rows[1:]}
+    assert cells[str(run_dir)] == ["transformer", "2"]
+    assert cells[str(sweep_dir / "0")] == ["lstm", ""]
+    assert (tmp_path / "cmp" / "compare_val_pitch_bits_by_model.png").is_file()
