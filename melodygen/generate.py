@@ -1,8 +1,8 @@
 """Sampling melodies from a trained model, as plain functions usable without Hydra.
 
 Sampling is batched and stateful: the start element and the primer go through the network once, as a
-prefix, and then every new element is fed alone together with the state the network carries (an LSTM's
-``(h, c)``, a Transformer's key/value cache), so a melody of ``n`` elements costs ``n`` single steps
+prefix, and then every new element is fed alone together with the state the network carries (whatever
+it is: see :mod:`melodygen.models.network`), so a melody of ``n`` elements costs ``n`` single steps
 instead of the ``n²/2`` of re-feeding the prefix. Beam search (``strategy="beam"``) is in
 :mod:`melodygen.beam`.
 """

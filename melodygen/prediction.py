@@ -102,11 +102,26 @@ def _scores(outputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Te
     return pitch, duration, pitch_logits.argmax(-1) == target[..., 0]
 
 
-def _encoded(model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None) -> tuple[torch.Tensor, ...]:
+def looks_ahead(model: MelodyModel, melody: Melody) -> bool:
+    """Whether preparing ``melody`` as the model's training melodies were needs its own notes: a
+    ``transpose_to_c`` model moves it to C by a key estimated from all of them, unless the model takes the
+    notated key and the melody has one."""
+    if not model.hparams.get("transpose_to_c", False):
+        return False
+    return model.hparams.get("key") != "notated" or melody.meta.get("key_signature") is None
+
+
+def _encoded(
+    model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None, lookahead: bool = True
+) -> tuple[torch.Tensor, ...]:
     """The melody's elements after the start element, moved as the model's training melodies were, and
-    the pitch mask of the alphabet moved with them."""
+    the pitch mask of the alphabet moved with them; without ``lookahead``, a melody whose key would be
+    estimated from its own notes is left where it is."""
     rep = model.representation
-    melody, shift = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
+    if lookahead or not looks_ahead(model, melody):
+        melody, shift = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
+    else:
+        shift = 0
     elements = np.concatenate([rep.start[None], rep.encode(melody)]).astype(rep.dtype)
     device = next(model.parameters()).device
     mask = _pitch_mask(alphabet, shift, rep.output_sizes[0], device)
@@ -118,8 +133,12 @@ def log_probs(
     melodies: Sequence[Melody],
     alphabet: Sequence[int] | None = None,
     adaptation: Adaptation | None = None,
+    lookahead: bool = True,
 ) -> list[MelodyLogProbs]:
-    """Each melody's :class:`MelodyLogProbs`, scored from its own start; the model is left as it was."""
+    """Each melody's :class:`MelodyLogProbs`, scored from its own start; the model is left as it was.
+
+    ``lookahead=False`` never moves a melody by a key estimated from its own notes (:func:`looks_ahead`):
+    such a melody is scored as written, so no prediction depends on notes still to come."""
     check_scorable(model)
     if alphabet is not None:
         missing = sorted({int(p) for m in melodies for p in m.pitch[m.is_note]} - set(alphabet))
@@ -130,8 +149,8 @@ def log_probs(
     try:
         if adaptation is None:
             with torch.no_grad():
-                return [_static(model, melody, alphabet) for melody in melodies]
-        return [_adapted(model, melody, alphabet, adaptation) for melody in melodies]
+                return [_static(model, melody, alphabet, lookahead) for melody in melodies]
+        return [_adapted(model, melody, alphabet, adaptation, lookahead) for melody in melodies]
     finally:
         model.train(was_training)
 
@@ -143,16 +162,22 @@ def _result(elements: torch.Tensor, pitch: torch.Tensor, duration: torch.Tensor,
     return MelodyLogProbs(flat(pitch), flat(duration), flat(elements[0, 1:, 0] < REST), flat(correct))
 
 
-def _static(model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None) -> MelodyLogProbs:
-    seq, mask = _encoded(model, melody, alphabet)
+def _static(
+    model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None, lookahead: bool
+) -> MelodyLogProbs:
+    seq, mask = _encoded(model, melody, alphabet, lookahead)
     outputs, _ = model(seq[:, :-1])
     return _result(seq, *_scores(outputs, seq[:, 1:], mask))
 
 
 def _adapted(
-    model: MelodyModel, melody: Melody, alphabet: Sequence[int] | None, adaptation: Adaptation
+    model: MelodyModel,
+    melody: Melody,
+    alphabet: Sequence[int] | None,
+    adaptation: Adaptation,
+    lookahead: bool,
 ) -> MelodyLogProbs:
-    seq, mask = _encoded(model, melody, alphabet)
+    seq, mask = _encoded(model, melody, alphabet, lookahead)
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=adaptation.lr)
     pitch, duration, correct, state = [], [], [], None

@@ -1,6 +1,7 @@
 """Pitch bits per note on the Essen nursery songs, cross-validated, beside IDyOM's published figures.
 
-    python scripts/bench_idyom.py                                  # the kinder set, 10 folds
+    python scripts/bench_idyom.py                                  # the kinder set, 10 folds, the LSTM
+    python scripts/bench_idyom.py --models lstm,gru,transformer    # a column per architecture
     python scripts/bench_idyom.py --midi-dir DIR --json OUT.json   # any folder of melodies
 
 Protocol, as Pearce (2005) scores IDyOM on the same 213 melodies: the set is split into 10 folds by file
@@ -8,23 +9,34 @@ Protocol, as Pearce (2005) scores IDyOM on the same 213 melodies: the set is spl
 held-out melodies, each melody from its own start (the first note from the start element), with pitch
 predicted among the pitches of the set (its alphabet) given that a note comes. The figure is pitch bits
 per note over every note of every fold. Settings are chosen on each fold's validation melodies, drawn
-from its nine training folds, never on the fold it is scored on.
+from its nine training folds, never on the fold it is scored on; every training run's data report is
+checked to hold exactly the split of its fold the script scores.
 
-Each step of the table adds one thing to the step above it and is scored the same way:
+Each architecture (``--models``) climbs the same ladder; each step adds one thing to the step above it:
 
-* from scratch: ``experiment=idyom_scratch`` trained per fold on the nine other folds;
-* pretrained: ``experiment=idyom_pretrain`` trained once on the folk corpus with every melody of the
-  benchmarked set left out (``data.exclude_dir``, by content hash), scored without seeing the set;
-* fine-tuned: that model trained on for each fold (``experiment=idyom_finetune``, ``init_from``);
-* adaptation: dynamic evaluation, learning within the melody being predicted (IDyOM's short-term model,
+* from scratch: ``experiment=idyom_scratch`` trained per fold on the nine other folds (the set alone,
+  the data IDyOM had);
+* + adaptation: dynamic evaluation, learning within the melody being predicted (IDyOM's short-term model,
   as gradient steps); its learning rate chosen per fold on the validation melodies;
-* notated key: the same three stages with every melody moved to C by its file's key signature
-  (``data.transpose_to_c=true data.key=notated``), the key IDyOM's tonic viewpoints also take from the score;
-* ensemble: the notated-key model fine-tuned with ``--seeds N`` seeds per fold, probabilities averaged.
+* + notated key: the same from scratch with every melody moved to C by its file's key signature
+  (``data.transpose_to_c=true data.key=notated``), the key IDyOM's tonic viewpoints also take from the
+  score. A melody without a key signature is scored as written (its key would be estimated from notes
+  still to come); how many there were is reported;
+* pretrained: ``experiment=idyom_pretrain`` trained once on the folk corpus with every melody of the
+  set left out (``data.exclude_dir``, by content hash), scored without seeing the set;
+* + fine-tuned: that model trained on for each fold (``experiment=idyom_finetune``, ``init_from``);
+* + adaptation, then + notated key: the three pretrained stages again with every melody moved to C;
+* + ensemble of N seeds (``--seeds N``): the notated-key model fine-tuned with N seeds per fold.
 
-Training runs land in ``outputs/bench_idyom/<set>/`` (``--out``); a run whose ``metrics.json`` is already
-there with the same overrides is not trained again, so an interrupted benchmark goes on where it stopped.
-Writes the table as JSON (``--json``) and Markdown (``--markdown``).
+With several architectures, two more rows average their probabilities: their from-scratch notated-key
+adapted models (the set alone), and their pretrained notated-key adapted models. The table bolds two
+entries declared here, before any test fold is scored (``DECLARED``): the best configuration by its
+construction and the like-for-like one (the set alone); every entry also shows its pitch bits on the
+validation melodies.
+
+Training runs land in ``outputs/bench_idyom/<set>/<model>/`` (``--out``); a run whose ``metrics.json`` is
+already there with the same overrides is not trained again, so an interrupted benchmark goes on where it
+stopped. Writes the table as JSON (``--json``) and Markdown (``--markdown``).
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ from melodygen.cli.app import config_dir, quiet_third_party_noise
 from melodygen.cli.overrides import check_overrides
 from melodygen.config import register_configs
 from melodygen.data.parsed import parse_midi_folder
-from melodygen.data.splits import TEST, VAL, fold_split
+from melodygen.data.splits import TEST, TRAIN, VAL, fold_split
 from melodygen.melody import Melody
 from melodygen.models import load_model
 from melodygen.prediction import Adaptation, MelodyLogProbs, bits_per_note, log_probs, mix
@@ -60,9 +72,34 @@ KINDER_MELODIES, KINDER_NOTES = 213, 8393
 ADAPTATION_RATES = (0.0, 0.01, 0.03, 0.1)  # 0 = none; chosen per fold on its validation melodies
 ADAPTATION_CHUNK = 4
 KEY_NORMALIZED = ["data.transpose_to_c=true", "data.key=notated"]
+MODELS = ("lstm", "gru", "transformer")
+#: what each architecture changes in the benchmark's experiments, whose sizes are the LSTM's: the
+#: Transformer's warm-up fits the few steps of the small set, and its pretraining width the CPU
+ARCHITECTURE = {
+    "lstm": {"scratch": [], "pretrain": [], "finetune": []},
+    "gru": {"scratch": [], "pretrain": [], "finetune": []},
+    "transformer": {
+        "scratch": [
+            "model.num_layers=2",
+            "model.hidden_size=64",
+            "model.ff_size=256",
+            "model.warmup_steps=20",
+        ],
+        "pretrain": ["model.hidden_size=128", "model.num_layers=4", "model.ff_size=512"],
+        "finetune": ["model.warmup_steps=5"],
+    },
+}
+#: the two entries the table bolds, fixed before any test fold is scored: (several architectures, one)
+DECLARED = {
+    "best": ("pretrained, every architecture together", "+ notated key"),
+    "like_for_like": ("from scratch, every architecture together", "from scratch + notated key"),
+}
+SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
 VAL_FRACTION = 0.1  # of each fold's training melodies: they choose the epoch and the adaptation rate
 PROTOCOL = [
     "folds by file, seeded; settings chosen on validation melodies drawn from the training folds",
+    "every training run's data report checked to hold exactly the fold's train, validation and test files",
+    "the bold entries were declared before any test fold was scored, not picked among the test scores",
     "pitch predicted among the pitches of the set (the alphabet), given that a note comes, as IDyOM does",
     "rests are in the model's input (IDyOM's pitch sequence has none); only notes are scored",
     "the first note of each melody is predicted from the start element, and counts",
@@ -142,26 +179,59 @@ def check_left_out(run_dir: Path, set_hashes: set[str]) -> int:
     return len(left_out)
 
 
-def score(model, melodies: list[Melody], alphabet: list[int], rate: float = 0.0) -> list[MelodyLogProbs]:
+def check_splits(run_dir: Path, files: Sequence[str], split) -> None:
+    """Exit unless the run trained, validated and tested on exactly the fold the script scores."""
+    report = json.loads((run_dir / "data_report.json").read_text())
+    used = {entry["file"]: entry["split"] for entry in report["kept_files"]}
+    for name, which in zip(files, split, strict=True):
+        if used.get(name) != SPLIT_NAMES[int(which)]:
+            sys.exit(
+                f"error: {run_dir} used {name} as {used.get(name, 'nothing')}, the benchmark scores it as "
+                f"{SPLIT_NAMES[int(which)]}: an override changed the folds"
+            )
+
+
+def score(
+    model, melodies: list[Melody], alphabet: list[int], rate: float = 0.0, lookahead: bool = True
+) -> list[MelodyLogProbs]:
     """``model``'s scores of ``melodies`` (a checkpoint path is loaded first), adapting at ``rate`` when > 0."""
     model = load_model(str(model)) if isinstance(model, Path) else model
     adaptation = Adaptation(rate, ADAPTATION_CHUNK) if rate > 0 else None
-    return log_probs(model, melodies, alphabet, adaptation)
+    return log_probs(model, melodies, alphabet, adaptation, lookahead=lookahead)
 
 
-def row(name: str, change: str, scores: list[MelodyLogProbs], **extra) -> dict:
-    figures = bits_per_note(scores)
-    return {"step": name, "change": change, **figures, **extra}
+class Scores:
+    """One step's scores of the test melodies (every fold, in order) and of the validation melodies."""
+
+    def __init__(self, test=None, val=None, rates=None):
+        self.test, self.val, self.rates = test or [], val or [], rates or []
+
+
+def mixed(steps: Sequence[Scores]) -> Scores:
+    """The ensemble of several steps: their probabilities averaged, melody by melody."""
+    return Scores(mix([s.test for s in steps]), mix([s.val for s in steps]))
+
+
+def row(name: str, change: str, data: str, scores: Scores, **extra) -> dict:
+    figures = bits_per_note(scores.test)
+    val = bits_per_note(scores.val)["pitch_bits"] if scores.val else None
+    return {"step": name, "change": change, "data": data, **figures, "val_pitch_bits": val,
+            **({"rates": scores.rates} if scores.rates else {}), **extra}  # fmt: skip
+
+
+SET_ONLY = "the set alone"
+CORPUS = "the set + the folk corpus (11,369 tunes without the set's melodies)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--midi-dir", type=Path, help="the melodies to benchmark (default: kinder)")
     parser.add_argument("--folk-dir", type=Path, default=ROOT / "data" / "folk", help="pretraining corpus")
+    parser.add_argument("--models", default="lstm", help=f"comma-separated, of {', '.join(MODELS)}")
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="the folds' seed (data.split_seed)")
     parser.add_argument(
-        "--seeds", type=int, default=2, help="fine-tuning seeds in the ensemble (1: no ensemble)"
+        "--seeds", type=int, default=1, help="fine-tuning seeds in an ensemble (1: no ensemble)"
     )
     parser.add_argument(
         "--exclude-run", type=int, default=0,
@@ -174,6 +244,9 @@ def main() -> None:
     )
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
+    models = args.models.split(",")
+    if not models or not set(models) <= set(MODELS):
+        sys.exit(f"error: --models {args.models}: choose among {', '.join(MODELS)}")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):  # "GPU available: …" per run
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -192,8 +265,9 @@ def main() -> None:
     melodies = [parsed.melody(i) for i in range(len(parsed))]
     alphabet = sorted({int(p) for m in melodies for p in m.pitch[m.is_note]})
     notes = sum(m.num_notes for m in melodies)
+    unsigned = sum(m.meta.get("key_signature") is None for m in melodies)
     print(f"{midi_dir}: {len(melodies)} melodies, {notes} notes, an alphabet of {len(alphabet)} pitches "
-          f"({len(parsed.skipped)} files skipped)", flush=True)  # fmt: skip
+          f"({len(parsed.skipped)} files skipped; {unsigned} without a key signature)", flush=True)  # fmt: skip
     if kinder and (len(melodies), notes) != (KINDER_MELODIES, KINDER_NOTES):
         print(f"warning: the published set has {KINDER_MELODIES} melodies and {KINDER_NOTES} notes")
     splits = [fold_split(parsed.files, args.folds, k, VAL_FRACTION, args.seed) for k in range(args.folds)]
@@ -204,83 +278,120 @@ def main() -> None:
         return [m for m, s in zip(melodies, splits[k], strict=True) if s == which]
 
     tested = [m for k in range(args.folds) for m in held_out(k)]  # the order every step scores in
-    steps = []
-
-    print("from scratch, per fold", flush=True)
-    scratch = []
-    for k in range(args.folds):
-        ckpt = trained(out / "scratch" / f"fold{k}", ["experiment=idyom_scratch", *data, f"data.fold={k}"])
-        scratch += score(ckpt, held_out(k), alphabet)
-    steps.append(row("from scratch", "experiment=idyom_scratch, per fold", scratch))
-
+    validating = [m for k in range(args.folds) for m in held_out(k, VAL)]
     exclude = [f"data.midi_dir={args.folk_dir.resolve()}", f"data.exclude_dir={midi_dir}", *args.overrides]
     if args.exclude_run:
         exclude.append(f"data.exclude_shared_run={args.exclude_run}")
     set_hashes = {m.content_hash() for m in melodies}
 
-    def pipeline(name: str, extra: list[str], tune_seeds: int = 1) -> dict:
-        """Pretrain without the set, fine-tune per fold (``tune_seeds`` times, seeds 0, 1, …), adapt: the
-        scores of each stage on the test folds, in order; ``adapted`` has one list per fine-tuning seed."""
-        print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
-        run = out / name
-        base = trained(run / "pretrain", ["experiment=idyom_pretrain", *exclude, *extra])
-        left_out = check_left_out(run / "pretrain", set_hashes)
-        print(
-            f"  left out of pretraining: {left_out} melodies; no melody of the set remains",
-            flush=True,
-        )
-        stages = {"pretrained": score(base, tested, alphabet), "fine-tuned": [], "adapted": [], "rates": []}
-        stages["left_out"] = left_out
-        for seed in range(tune_seeds):
-            print(f"{name}: fine-tuning per fold (seed {seed})", flush=True)
-            adapted, rates = [], []
-            for k in range(args.folds):
-                tune = ["experiment=idyom_finetune", *data, *extra, f"data.fold={k}", f"init_from={base}"]
-                model = load_model(str(trained(run / f"seed{seed}" / f"fold{k}", [*tune, f"seed={seed}"])))
-                if seed == 0:
-                    stages["fine-tuned"] += score(model, held_out(k), alphabet)
-                by_rate = {
-                    r: bits_per_note(score(model, held_out(k, VAL), alphabet, r))["pitch_bits"]
-                    for r in ADAPTATION_RATES
-                }
-                rates.append(min(by_rate, key=by_rate.get))
-                adapted += score(model, held_out(k), alphabet, rates[-1])
-            stages["adapted"].append(adapted)
-            stages["rates"].append(rates)
-        return stages
+    def per_fold(run: Path, overrides: list[str], keyed: bool, seed: int = 0) -> tuple[Scores, Scores]:
+        """Train fold by fold, check each run's folds, and score its test and validation melodies as it
+        is and adapting (at the rate its validation melodies choose): ``(static, adapted)``."""
+        static, adapted = Scores(), Scores()
+        for k in range(args.folds):
+            fold = [*overrides, *data, *(KEY_NORMALIZED if keyed else []), f"data.fold={k}"]
+            run_dir = run / f"fold{k}"
+            model = load_model(str(trained(run_dir, [*fold, *([f"seed={seed}"] if seed else [])])))
+            check_splits(run_dir, parsed.files, splits[k])
+            by_rate = {
+                r: score(model, held_out(k, VAL), alphabet, r, lookahead=False) for r in ADAPTATION_RATES
+            }
+            rate = min(by_rate, key=lambda r: bits_per_note(by_rate[r])["pitch_bits"])
+            static.val += by_rate[0.0]
+            static.test += score(model, held_out(k), alphabet, lookahead=False)
+            adapted.val += by_rate[rate]
+            adapted.test += score(model, held_out(k), alphabet, rate, lookahead=False)
+            adapted.rates.append(rate)
+        return static, adapted
 
-    absolute = pipeline("absolute", [])
-    steps.append(row("pretrained", "experiment=idyom_pretrain, the set left out; not fine-tuned",
-                     absolute["pretrained"]))  # fmt: skip
-    steps.append(row("+ fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights",
-                     absolute["fine-tuned"]))  # fmt: skip
-    steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}",
-                     absolute["adapted"][0], rates=absolute["rates"][0]))  # fmt: skip
-    keyed = pipeline("notated_key", KEY_NORMALIZED, max(1, args.seeds))
-    steps.append(row("+ notated key", "all three stages with every melody moved to C by its key signature ("
-                     + " ".join(KEY_NORMALIZED) + ")", keyed["adapted"][0], rates=keyed["rates"][0]))  # fmt: skip
-    if args.seeds > 1:
-        steps.append(row(f"+ ensemble of {args.seeds}", f"{args.seeds} fine-tuning seeds per fold, probabilities "
-                         "averaged", mix(keyed["adapted"]), rates=keyed["rates"]))  # fmt: skip
-    left_out = absolute["left_out"]
+    def pretrained(run: Path, overrides: list[str], keyed: bool) -> Path:
+        base = trained(run / "pretrain", [*overrides, *exclude, *(KEY_NORMALIZED if keyed else [])])
+        left_out = check_left_out(run / "pretrain", set_hashes)
+        print(f"  left out of pretraining: {left_out} melodies; no melody of the set remains", flush=True)
+        return base
+
+    results: dict[str, list[dict]] = {}
+    finals: dict[str, dict[str, Scores]] = {}
+    for name in models:
+        arch = [f"model={name}"]
+        changes = ARCHITECTURE[name]
+        where = out / name
+        steps = []
+        print(f"{name}: from scratch, per fold", flush=True)
+        scratch = ["experiment=idyom_scratch", *arch, *changes["scratch"]]
+        static, adapted = per_fold(where / "scratch", scratch, False)
+        steps.append(row("from scratch", "experiment=idyom_scratch, per fold", SET_ONLY, static))
+        steps.append(row("from scratch + adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}",
+                         SET_ONLY, adapted))  # fmt: skip
+        print(f"{name}: from scratch with the notated key, per fold", flush=True)
+        _, scratch_keyed = per_fold(where / "scratch_notated_key", scratch, True)
+        steps.append(row("from scratch + notated key", "+ adaptation, every melody moved to C by its key "
+                         "signature (" + " ".join(KEY_NORMALIZED) + ")", SET_ONLY, scratch_keyed))  # fmt: skip
+        print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
+        pretrain = ["experiment=idyom_pretrain", *arch, *changes["pretrain"]]
+        base = pretrained(where / "absolute", pretrain, False)
+        stage = Scores(score(base, tested, alphabet), score(base, validating, alphabet))
+        steps.append(
+            row("pretrained", "experiment=idyom_pretrain, the set left out; not fine-tuned", CORPUS, stage)
+        )
+        print(f"{name}: fine-tuning per fold", flush=True)
+        tune = ["experiment=idyom_finetune", *arch, *changes["finetune"], f"init_from={base}"]
+        static, adapted = per_fold(where / "absolute" / "seed0", tune, False)
+        steps.append(row("+ fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights",
+                         CORPUS, static))  # fmt: skip
+        steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}", CORPUS,
+                         adapted))  # fmt: skip
+        print(f"{name}: the same with the notated key", flush=True)
+        base = pretrained(where / "notated_key", pretrain, True)
+        tune = ["experiment=idyom_finetune", *arch, *changes["finetune"], f"init_from={base}"]
+        seeds = [
+            per_fold(where / "notated_key" / f"seed{s}", tune, True, seed=s)[1] for s in range(args.seeds)
+        ]
+        steps.append(row("+ notated key", "the three pretrained stages with every melody moved to C by its key "
+                         "signature", CORPUS, seeds[0]))  # fmt: skip
+        final = seeds[0]
+        if args.seeds > 1:
+            final = mixed(seeds)
+            steps.append(row(f"+ ensemble of {args.seeds} seeds", f"{args.seeds} fine-tuning seeds per fold, "
+                             "probabilities averaged", CORPUS, final))  # fmt: skip
+        results[name] = steps
+        finals[name] = {"scratch": scratch_keyed, "pretrained": final}
+
+    together = []
+    if len(models) > 1:
+        together.append(row("from scratch, every architecture together", "the from-scratch notated-key adapted "
+                            "models of " + ", ".join(models) + ", probabilities averaged", SET_ONLY,
+                            mixed([finals[m]["scratch"] for m in models])))  # fmt: skip
+        together.append(row("pretrained, every architecture together", "the pretrained notated-key adapted "
+                            "models of " + ", ".join(models) + ", probabilities averaged", CORPUS,
+                            mixed([finals[m]["pretrained"] for m in models])))  # fmt: skip
+
+    def declared(which: str) -> dict:
+        several, one = DECLARED[which]
+        if len(models) > 1:
+            return next(r for r in together if r["step"] == several)
+        return next(r for r in results[models[0]] if r["step"] == one)
 
     seconds = time.perf_counter() - started
     result = {
         "set": str(midi_dir),
         "melodies": len(tested),
         "notes": sum(m.num_notes for m in tested),
+        "validation_melodies": len(validating),
         "alphabet": alphabet,
         "folds": args.folds,
         "fold_seed": args.seed,
-        "left_out_of_pretraining": left_out,
+        "without_key_signature": unsigned,
         "exclude_shared_run": args.exclude_run,
-        "variants": {
-            "from_scratch": steps[0]["pitch_bits"],
-            "pretrained": steps[2]["pitch_bits"],  # pretrained without the set, then fine-tuned per fold
-            "best": min(s["pitch_bits"] for s in steps),
-        },
-        "best_step": min(steps, key=lambda s: s["pitch_bits"])["step"],
-        "steps": steps,
+        "models": models,
+        "architecture_overrides": {m: ARCHITECTURE[m] for m in models},
+        "steps": results,
+        "together": together,
+        "declared": {which: declared(which)["step"] for which in DECLARED},
+        "variants": {which: declared(which)["pitch_bits"] for which in DECLARED},
+        "best_validation": min(
+            (r for rows in [*results.values(), together] for r in rows), key=lambda r: r["val_pitch_bits"]
+        )["step"],
         "published": PUBLISHED if kinder else {},
         "protocol": PROTOCOL,
         "seconds": round(seconds, 1),
@@ -297,19 +408,34 @@ def main() -> None:
 
 
 def markdown(result: dict) -> str:
+    models = result["models"]
     lines = [
         f"Pitch bits per note, {result['folds']}-fold cross-validation (fold seed {result['fold_seed']}), "
-        f"{result['melodies']} melodies, {result['notes']} notes; {result['seconds'] / 60:.0f} min on this machine.",
+        f"{result['melodies']} melodies, {result['notes']} notes (in brackets: on the "
+        f"{result['validation_melodies']} validation melodies of the folds); "
+        f"{result['seconds'] / 60:.0f} min on this machine. Bold: the entries declared before scoring.",
         "",
-        "| step | what it adds | pitch bits/note | duration bits/note |",
-        "|---|---|---:|---:|",
+        f"| step | data | {' | '.join(models)} |",
+        f"|---|---|{'---:|' * len(models)}",
     ]
-    for step in result["steps"]:
+    declared = set(result["declared"].values())
+    first = result["steps"][models[0]]
+    for i, step in enumerate(first):
+        cells = []
+        for name in models:
+            r = result["steps"][name][i]
+            text = f"{r['pitch_bits']:.3f}"
+            bold = len(models) == 1 and r["step"] in declared
+            cells.append(f"{'**' + text + '**' if bold else text} ({r['val_pitch_bits']:.3f})")
+        lines.append(f"| {step['step']} | {step['data']} | {' | '.join(cells)} |")
+    for r in result["together"]:
+        text = f"{r['pitch_bits']:.3f}"
+        text = f"**{text}**" if r["step"] in declared else text
         lines.append(
-            f"| {step['step']} | {step['change']} | {step['pitch_bits']:.3f} | {step['duration_bits']:.3f} |"
+            f"| {r['step']} | {r['data']} | {text} ({r['val_pitch_bits']:.3f}) |" + " |" * (len(models) - 1)
         )
     for name, figure in result["published"].items():
-        lines.append(f"| {name} (Pearce 2005) | published | {figure:.3f} | |")
+        lines.append(f"| {name} (Pearce 2005) | the set alone | {figure:.3f} |" + " |" * (len(models) - 1))
     lines += ["", "Protocol:", *[f"- {item}" for item in result["protocol"]]]
     return "\n".join(lines)
 

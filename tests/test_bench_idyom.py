@@ -32,39 +32,62 @@ def test_the_benchmark_scores_every_note_of_every_fold_once_and_leaves_the_set_o
         shutil.copy(melody_set / name, corpus / f"also_{name}")
     out = tmp_path / "result.json"
     command = [sys.executable, str(SCRIPT), "--midi-dir", str(melody_set), "--folk-dir", str(corpus)]
-    command += ["--folds", "3", "--json", str(out), "--markdown", str(tmp_path / "t.md")]
+    command += ["--folds", "3", "--models", "lstm,transformer", "--seeds", "2"]
+    command += ["--json", str(out), "--markdown", str(tmp_path / "t.md")]
     done = subprocess.run(
         [*command, *TINY], cwd=tmp_path, env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)},
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     parsed = parse_midi_folder(melody_set, tmp_path / "data" / "cache", progress=False)
-    assert result["melodies"] == 12
+    assert result["melodies"] == 12 and result["models"] == ["lstm", "transformer"]
     assert result["notes"] == sum(parsed.melody(i).num_notes for i in range(12))
-    assert result["left_out_of_pretraining"] == 3
+    assert result["without_key_signature"] == 12  # written without one: scored as written
     said = "left out of pretraining: 3 melodies; no melody of the set remains"
-    assert done.stdout.count(said) == 2  # both pretrained models
-    names = [step["step"] for step in result["steps"]]
-    assert names == [
-        "from scratch", "pretrained", "+ fine-tuned", "+ adaptation", "+ notated key", "+ ensemble of 2"
+    assert done.stdout.count(said) == 4  # two pretrained models per architecture
+    names = [
+        "from scratch", "from scratch + adaptation", "from scratch + notated key", "pretrained",
+        "+ fine-tuned", "+ adaptation", "+ notated key", "+ ensemble of 2 seeds",
     ]  # fmt: skip
-    for step in result["steps"]:
-        assert step["notes"] == result["notes"] and step["melodies"] == 12
-        assert (
-            0 < step["pitch_bits"] < 8 and 0 < step["duration_bits"] < 8
-        )  # below a uniform guess's log2(130)
-    assert result["variants"]["from_scratch"] == result["steps"][0]["pitch_bits"]
-    assert result["variants"]["pretrained"] == result["steps"][2]["pitch_bits"]  # then fine-tuned
-    assert result["variants"]["best"] == min(step["pitch_bits"] for step in result["steps"])
-    assert len(result["steps"][3]["rates"]) == len(result["steps"][4]["rates"]) == 3  # a rate for each fold
+    for model in ("lstm", "transformer"):
+        steps = result["steps"][model]
+        assert [step["step"] for step in steps] == names
+        for step in steps:
+            assert step["notes"] == result["notes"] and step["melodies"] == 12
+            assert 0 < step["pitch_bits"] < 8 and 0 < step["duration_bits"] < 8  # below log2(130)
+            assert 0 < step["val_pitch_bits"] < 8
+            assert step["data"].startswith(
+                "the set alone" if "scratch" in step["step"] else "the set + the folk"
+            )
+        assert len(steps[1]["rates"]) == len(steps[6]["rates"]) == 3  # a rate for each fold
+    together = [r["step"] for r in result["together"]]
+    assert together == [
+        "from scratch, every architecture together",
+        "pretrained, every architecture together",
+    ]
+    # the bold entries are the declared ones, whatever the test folds say
+    assert result["declared"] == {
+        "best": "pretrained, every architecture together",
+        "like_for_like": "from scratch, every architecture together",
+    }
+    assert result["variants"]["best"] == result["together"][1]["pitch_bits"]
     assert result["published"] == {}  # IDyOM's figures are for the kinder set only
     table = (tmp_path / "t.md").read_text()
-    assert "| from scratch |" in table and "| + ensemble of 2 |" in table
+    assert "| from scratch | the set alone |" in table and "| + ensemble of 2 seeds |" in table
+    assert table.count("**") == 4  # two bold entries
+    # every fold's runs hold the script's folds, checked: a run that trained on other folds is refused
+    (tmp_path / "other").mkdir()
+    refused = subprocess.run(
+        [*command[:-4], "--out", str(tmp_path / "other"), *TINY, "data.val_fraction=0.3"], cwd=tmp_path,
+        env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "an override changed the folds" in refused.stderr.strip().splitlines()[-1], refused.stderr[-2000:]
     # run again: every training run is found in place, nothing is trained twice
     again = subprocess.run(
         [*command, *TINY], cwd=tmp_path, env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)},
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert again.returncode == 0 and "  trained " not in again.stdout, again.stdout[-2000:]
     assert json.loads(out.read_text())["steps"] == result["steps"]

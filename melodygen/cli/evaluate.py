@@ -65,6 +65,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
         results.append(
             {
                 "checkpoint": path,
+                "architecture": model.hparams.architecture,
                 "representation": model.representation.name,
                 "adapt_lr": cfg.adapt_lr,
                 "overall": figures(total(per_melody)),
@@ -76,12 +77,13 @@ def score_checkpoints(cfg, out: Path) -> dict:
         title=f"{len(melodies)} melodies of {parsed.midi_dir} ({summary['skipped']} files skipped), per note"
         + (f", adapting at adapt_lr={cfg.adapt_lr}" if cfg.adapt_lr > 0 else "")
     )
-    for heading in ("checkpoint", "representation", *(h for _, h in SHOWN)):
-        table.add_column(heading, justify="left" if heading in ("checkpoint", "representation") else "right")
+    named = ("checkpoint", "model", "representation")
+    for heading in (*named, *(h for _, h in SHOWN)):
+        table.add_column(heading, justify="left" if heading in named else "right")
     for result in results:
         overall = result["overall"]
         values = [f"{overall[k]:.4f}" if k in overall else "" for k, _ in SHOWN]
-        table.add_row(_short(result["checkpoint"]), result["representation"], *values)
+        table.add_row(_short(result["checkpoint"]), result["architecture"], result["representation"], *values)
     console = _console()
     console.print(table)
     for path, reason, detail in parsed.skipped:

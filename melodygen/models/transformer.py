@@ -1,8 +1,9 @@
 """A decoder-only causal Transformer: input layer → pre-norm blocks → one head per predicted quantity.
 
 In every block each position attends to itself and the ``context - 1`` elements before it (a sliding
-window), with rotary position embeddings (Su et al. 2021) counted from the oldest element in view, so
-attention depends only on how far back an element lies, never on where a window starts. A training window
+window), with rotary position embeddings (Su et al. 2021): a query and a key are rotated by their
+positions, so attention depends only on how far back an element lies, never on where a window starts,
+and a cached key is rotated once. A training window
 of ``context`` elements is plain causal attention. A longer sequence (a whole melody being scored) is run
 a window at a time, each window after the keys and values the one before left; sampling carries the same
 key/value cache of the last ``context - 1`` elements and rolls it on. Scoring and sampling therefore
@@ -32,14 +33,18 @@ ROTARY_BASE = 10_000.0
 
 @dataclass
 class KVCache:
-    """Each block's keys and values of the latest elements, ``(B, heads, T, head_size)``, before rotation."""
+    """Each block's keys (rotated to their positions) and values, ``(B, heads, T, head_size)`` buffers whose
+    first ``length`` entries are the latest elements, and the position of the next element.
+
+    While sampling (no gradients) the buffers have room to grow and are extended in place; a cache that was
+    extended so is copied instead if it is extended again (a branch from an older state stays correct).
+    """
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
-
-    @property
-    def length(self) -> int:
-        return self.keys[0].shape[2]
+    length: int
+    position: int
+    extended: bool = False
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -61,27 +66,19 @@ class Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(width, ff_size), nn.GELU(), nn.Linear(ff_size, width))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, h, cos, sin, past_keys, past_values, mask, causal):
-        """``h`` ``(B, L, W)`` after the cached ``past_keys``/``past_values`` (or None); returns the new
-        ``h`` and this block's keys and values of every element in view (cached ones first)."""
-        batch, length, width = h.shape
+    def keys_values(self, h, cos, sin):
+        """Queries, keys (both rotated to the positions of ``cos``/``sin``) and values of ``h`` ``(B, L, W)``,
+        each ``(B, heads, L, head_size)``."""
+        batch, length, _ = h.shape
         q, k, v = self.qkv(self.attention_norm(h)).view(batch, length, 3, self.num_heads, -1).unbind(2)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        if past_keys is not None:
-            k, v = torch.cat((past_keys, k), dim=2), torch.cat((past_values, v), dim=2)
-        seen = k.shape[2]  # the queries are the last `length` of the `seen` positions
-        q_rotated = rotate(q, cos[seen - length : seen], sin[seen - length : seen])
-        k_rotated = rotate(k, cos[:seen], sin[:seen])
-        attended = F.scaled_dot_product_attention(
-            q_rotated,
-            k_rotated,
-            v,
-            attn_mask=mask,
-            is_causal=causal,
-        )
+        return rotate(q.transpose(1, 2), cos, sin), rotate(k.transpose(1, 2), cos, sin), v.transpose(1, 2)
+
+    def attend(self, h, q, keys, values, mask, causal):
+        """The block's output for ``h``, its queries attending to ``keys``/``values`` (all in view)."""
+        batch, length, width = h.shape
+        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, is_causal=causal)
         h = h + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, width)))
-        h = h + self.dropout(self.ff(self.ff_norm(h)))
-        return h, k, v
+        return h + self.dropout(self.ff(self.ff_norm(h)))
 
 
 class TransformerNetwork(MelodyNetwork):
@@ -113,14 +110,24 @@ class TransformerNetwork(MelodyNetwork):
         )
         self.norm = nn.LayerNorm(hidden_size)
         self.build_heads(hidden_size)
-        # a window of `context` queries after `context - 1` cached elements sees 2·context - 1 positions
-        angles = torch.outer(
-            torch.arange(2 * context, dtype=torch.float64),
-            ROTARY_BASE ** (-torch.arange(0, head_size, 2, dtype=torch.float64) / head_size),
-        )
-        self.register_buffer("cos", angles.cos().float(), persistent=False)
-        self.register_buffer("sin", angles.sin().float(), persistent=False)
+        self.frequencies = ROTARY_BASE ** (-torch.arange(0, head_size, 2, dtype=torch.float64) / head_size)
+        # the angles of the positions training and scoring use, on the model's device
+        cos, sin = self._angles(0, 2 * context)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
         self._init_weights(num_layers)
+
+    def _angles(self, first: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # in float64 (on the CPU), so that a position far past any training window is as exact as the first
+        angles = torch.outer(torch.arange(first, first + length, dtype=torch.float64), self.frequencies)
+        return angles.cos().float(), angles.sin().float()
+
+    def rotation(self, first: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cos`` and ``sin`` of the rotary angles of positions ``first … first + length - 1``."""
+        if first + length <= self.cos.shape[0]:
+            return self.cos[first : first + length], self.sin[first : first + length]
+        cos, sin = self._angles(first, length)  # sampling far into a melody
+        return cos.to(self.cos.device), sin.to(self.cos.device)
 
     def _init_weights(self, num_layers: int) -> None:
         """GPT-2's: normal(0, 0.02) weights, zero biases, the residual projections scaled by depth."""
@@ -144,9 +151,11 @@ class TransformerNetwork(MelodyNetwork):
         return [torch.cat(heads, dim=1) for heads in zip(*pieces)], state
 
     def _window(self, x: torch.Tensor, state: KVCache | None) -> tuple[list[torch.Tensor], KVCache]:
-        """At most ``context`` elements after a cache of at most ``context - 1``."""
+        """At most ``context`` elements after the cache's last ``context - 1`` (or none)."""
         length = x.shape[1]
-        cached = state.length if state is not None else 0
+        held = state.length if state is not None else 0
+        cached = min(held, self.context - 1)
+        first = state.position if state is not None else 0
         seen = cached + length
         mask, causal = None, cached == 0 and length > 1
         if cached and length > 1:  # each query sees the `context` positions up to its own
@@ -154,20 +163,47 @@ class TransformerNetwork(MelodyNetwork):
             back = query - torch.arange(seen, device=x.device)[None]
             mask = (back >= 0) & (back < self.context)
         h = self.dropout(self.input(self.embed(x)))
+        cos, sin = self.rotation(first, length)
+        in_place = state is not None and not state.extended and not torch.is_grad_enabled()
+        in_place = in_place and held + length <= state.keys[0].shape[2]
         keys, values = [], []
         for i, block in enumerate(self.blocks):
-            past = (state.keys[i], state.values[i]) if state is not None else (None, None)
-            h, k, v = block(h, self.cos, self.sin, *past, mask, causal)
-            keep = max(0, seen - (self.context - 1))  # the next query's window
-            keys.append(k[:, :, keep:])
-            values.append(v[:, :, keep:])
+            q, k, v = block.keys_values(h, cos, sin)
+            if state is None:
+                kept_k, kept_v = k, v
+            elif in_place:  # sampling: write after what the buffers hold
+                kept_k, kept_v = state.keys[i], state.values[i]
+                kept_k[:, :, held : held + length] = k
+                kept_v[:, :, held : held + length] = v
+            else:  # what stays in view, then the new elements (and room for a context more, sampling)
+                kept_k = self._grown(state.keys[i][:, :, held - cached : held], k)
+                kept_v = self._grown(state.values[i][:, :, held - cached : held], v)
+            end = held + length if in_place else seen
+            h = block.attend(
+                h, q, kept_k[:, :, end - seen : end], kept_v[:, :, end - seen : end], mask, causal
+            )
+            keys.append(kept_k)
+            values.append(kept_v)
         h = self.norm(h)
-        return [head(h) for head in self.heads], KVCache(keys, values)
-
-    def select(self, state: KVCache, rows: torch.Tensor) -> KVCache:
-        return KVCache(
-            [k.index_select(0, rows) for k in state.keys], [v.index_select(0, rows) for v in state.values]
+        if state is not None and in_place:
+            state.extended = True
+        return [head(h) for head in self.heads], KVCache(
+            keys, values, held + length if in_place else seen, first + length
         )
 
+    def _grown(self, *pieces: torch.Tensor) -> torch.Tensor:
+        """``pieces`` one after the other along the elements (and, sampling, room for a context more)."""
+        if not torch.is_grad_enabled():  # room to extend in place for a context of sampled elements
+            first = pieces[0]
+            pieces = (*pieces, first.new_empty((*first.shape[:2], self.context, first.shape[3])))
+        return torch.cat(pieces, dim=2)
+
+    def select(self, state: KVCache, rows: torch.Tensor) -> KVCache:
+        held = state.length  # only what the cache holds is copied; the copies have room to grow
+        keys = [self._grown(k[:, :, :held].index_select(0, rows)) for k in state.keys]
+        values = [self._grown(v[:, :, :held].index_select(0, rows)) for v in state.values]
+        return KVCache(keys, values, held, state.position)
+
     def detach(self, state: KVCache) -> KVCache:
-        return KVCache([k.detach() for k in state.keys], [v.detach() for v in state.values])
+        keys, values = [k.detach() for k in state.keys], [v.detach() for v in state.values]
+        return KVCache(keys, values, state.length, state.position, state.extended)

@@ -30,7 +30,7 @@ def test_the_cache_gives_the_logits_of_re_feeding_the_whole_window():
         # uncached: every step runs everything so far from an empty state
         refed = [model(x[:, : t + 1])[0][0][:, -1] for t in range(16)]
     torch.testing.assert_close(torch.stack(cached, 1), torch.stack(refed, 1), rtol=1e-4, atol=1e-5)
-    assert isinstance(cache, KVCache) and cache.length == 15  # the next query's window
+    assert isinstance(cache, KVCache) and cache.position == 16
 
 
 def test_within_the_window_a_prediction_sees_only_what_came_before():
@@ -53,14 +53,30 @@ def test_past_the_window_the_oldest_elements_fall_out_of_view():
     torch.testing.assert_close(a[:, 4:], b[:, 4:])  # with one block, element 0 is out of every window
 
 
-def test_where_a_window_starts_does_not_matter():
-    model, x = _model(context=8), _tokens(8)
-    with torch.no_grad():
-        alone = model(x)[0][0]
-        _, cache = model(_tokens(8, seed=1))  # a fresh window vs. one after other elements
-        start = model(x[:, :1])[0][0][:, 0]
-    torch.testing.assert_close(start, alone[:, 0])
-    assert cache.length == 7
+def test_attention_depends_on_how_far_back_a_key_lies_not_on_where_the_melody_is():
+    from melodygen.models.transformer import rotate
+
+    net = MelodyModel("event", architecture="transformer", hidden_size=32, num_heads=2, context=16).net
+    q, k = torch.randn(2, 1, 1, 1, 16, generator=torch.Generator().manual_seed(0))  # one head's size
+    scores = []
+    for position in (5, 70, 100_000):  # in the first window, past it, far into a long sampled melody
+        cos_q, sin_q = net.rotation(position, 1)
+        cos_k, sin_k = net.rotation(position - 3, 1)
+        scores.append(float((rotate(q, cos_q, sin_q) * rotate(k, cos_k, sin_k)).sum()))
+    assert scores[1] == pytest.approx(scores[0], abs=1e-5) and scores[2] == pytest.approx(scores[0], abs=1e-4)
+
+
+def test_sampling_extends_the_cache_in_place_and_an_older_state_stays_valid():
+    model, x = _model(context=8), _tokens(12, batch=1)
+    with torch.inference_mode():
+        _, state = model(x[:, :5])
+        first, after = model.net.step(x[:, 5], state)  # extends the buffers in place
+        again, _ = model.net.step(x[:, 5], state)  # a branch from the same state: copied, same numbers
+        other, _ = model.net.step(x[:, 6], state)
+        expected = model(torch.cat([x[:, :5], x[:, 6:7]], dim=1))[0][0][:, -1]
+    torch.testing.assert_close(again[0], first[0])
+    torch.testing.assert_close(other[0], expected, rtol=1e-4, atol=1e-5)
+    assert after.position == 6 and state.position == 5
 
 
 @pytest.mark.parametrize(
