@@ -199,10 +199,12 @@ class TransformerNetwork(MelodyNetwork):
         return torch.cat(pieces, dim=2)
 
     def select(self, state: KVCache, rows: torch.Tensor) -> KVCache:
-        held = state.length  # only what the cache holds is copied; the copies have room to grow
-        keys = [self._grown(k[:, :, :held].index_select(0, rows)) for k in state.keys]
-        values = [self._grown(v[:, :, :held].index_select(0, rows)) for v in state.values]
-        return KVCache(keys, values, held, state.position)
+        # only what the next query sees is copied; the copies have room to grow
+        held = state.length
+        view = slice(held - min(held, self.context - 1), held)
+        keys = [self._grown(k[:, :, view].index_select(0, rows)) for k in state.keys]
+        values = [self._grown(v[:, :, view].index_select(0, rows)) for v in state.values]
+        return KVCache(keys, values, view.stop - view.start, state.position)
 
     def detach(self, state: KVCache) -> KVCache:
         keys, values = [k.detach() for k in state.keys], [v.detach() for v in state.values]
