@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blog_post_study import held_out  # noqa: E402  (the same test split, linked into a folder)
+# the same test split, linked into a folder, and the CLIs run as a user runs them
+from blog_post_study import cli, held_out  # noqa: E402
 
 #: name → overrides; the LSTM is the default model, the GRU is widened to about its parameter count
 RUNS = {
@@ -48,19 +47,6 @@ TRANSFORMER_CANDIDATES = {
 }  # fmt: skip
 QUIET = ["callbacks.sample_monitor=null", "samples.num_samples=0", "trainer.enable_progress_bar=false"]
 DOCS = Path("docs")
-
-
-def cli(command: str, *overrides: str, root: Path) -> str:
-    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
-    proc = subprocess.run(
-        [sys.executable, "-m", f"melodygen.cli.{command}", *overrides],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if proc.returncode:
-        raise SystemExit(f"melodygen-{command} {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
-    return proc.stdout
 
 
 def steps_per_second(midi_dir: Path, overrides: list[str], root: Path) -> tuple[float, int]:

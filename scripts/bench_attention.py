@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,9 @@ def relative(q, k, v, embeddings):
     """Music Transformer's relative attention: ``softmax((Q Kᵀ + S_rel) / √D) V``, ``S_rel`` by skewing."""
     batch, heads, length, size = q.shape
     logits = q @ embeddings.transpose(0, 1)  # (B, H, L, L): query i against distances L-1 … 0
-    skewed = F.pad(logits, (1, 0)).reshape(batch, heads, length + 1, length)[:, :, 1:]  # S_rel[i, j] = dist i-j
+    skewed = F.pad(logits, (1, 0)).reshape(batch, heads, length + 1, length)[
+        :, :, 1:
+    ]  # S_rel[i, j] = dist i-j
     causal = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
     bias = skewed.masked_fill(~causal, float("-inf")) / size**0.5
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
@@ -74,8 +77,8 @@ def main() -> None:
         cos, sin = angles.cos().float().to(device), angles.sin().float().to(device)
         rotary_s, relative_s = [], []
         for _ in range(args.repeats):
-            rotary_s.append(timed(lambda: rotary(q, k, v, cos, sin), (q, k, v), 1))
-            relative_s.append(timed(lambda: relative(q, k, v, embeddings), (q, k, v, embeddings), 1))
+            rotary_s.append(timed(partial(rotary, q, k, v, cos, sin), (q, k, v), 1))
+            relative_s.append(timed(partial(relative, q, k, v, embeddings), (q, k, v, embeddings), 1))
         a, b = statistics.median(rotary_s), statistics.median(relative_s)
         bias_mb = args.batch * args.heads * length * length * 4 / 2**20
         print(f"{length:6d} {a:9.4f} {b:10.4f} {b / a:17.2f}x {bias_mb:8.1f}", flush=True)

@@ -46,7 +46,7 @@ def cli(command: str, *overrides: str, root: Path) -> str:
         env=env,
     )
     if proc.returncode:
-        raise SystemExit(f"melodygen-{command} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"melodygen-{command} {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
     return proc.stdout
 
 
