@@ -73,7 +73,7 @@ study-architectures: data
 
 # pitch bits per note on the Essen nursery songs, 10-fold cross-validated, beside IDyOM (README: IDyOM)
 bench-idyom: data
-	$(BIN)/python scripts/bench_idyom.py --json outputs/bench_idyom/kinder.json \
+	$(BIN)/python scripts/bench_idyom.py --models lstm,gru,transformer --json outputs/bench_idyom/kinder.json \
 		--markdown outputs/bench_idyom/kinder.md $(ARGS)
 
 lint: setup

@@ -87,7 +87,7 @@ ARCHITECTURE = {
             "model.ff_size=256",
             "model.warmup_steps=20",
         ],
-        "pretrain": [],  # the default 2 x 128: the architecture study's choice on the corpus
+        "pretrain": [],  # the experiment's width of 256: 2 blocks of 4 heads, feed-forward 256
         "finetune": ["model.warmup_steps=5"],
     },
 }
