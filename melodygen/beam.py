@@ -37,13 +37,16 @@ def beam_search(
     scores = torch.full((beam_size,), float("-inf"), device=prefix.device)
     scores[0] = 0.0
     kept = prefix.new_empty((beam_size, 0, prefix.shape[-1]))
+    previous = prefix[:, -1].expand(beam_size, -1) if prefix.shape[1] > 1 else None
     for step in range(steps):
-        candidates, log_probs = representation.candidates(last, beam_size)  # (beam, k, F), (beam, k)
+        # (beam, k, F), (beam, k)
+        candidates, log_probs = representation.candidates(last, beam_size, previous=previous)
         total = (scores[:, None] + log_probs).flatten()
         scores, best = total.topk(beam_size)
         parent, which = best // log_probs.shape[1], best % log_probs.shape[1]
         element = candidates[parent, which]
         kept = torch.cat([kept.index_select(0, parent), element[:, None]], dim=1)
+        previous = element
         if done is not None and done(kept):
             break
         if step + 1 < steps:

@@ -287,7 +287,7 @@ class LineProgress(ProgressBar):
         metrics = trainer.callback_metrics
         shown = [
             f"{name} {float(metrics[name]):.4f}"
-            for name in ("train/loss_epoch", "val/loss", "val/pitch_bits", "val/pitch_acc")
+            for name in ("train/loss_epoch", "val/loss", "val/bits", "val/pitch_bits", "val/pitch_acc")
             if name in metrics
         ]
         took = clock(time.monotonic() - self._epoch_started)
@@ -302,7 +302,7 @@ class Curves(pl.Callback):
 
     PANELS = (
         ("loss", ("train/loss_epoch", "val/loss")),
-        ("bits per note", ("val/pitch_bits", "val/duration_bits")),
+        ("bits per note", ("val/bits", "val/pitch_bits", "val/duration_bits")),
     )
 
     def __init__(self) -> None:

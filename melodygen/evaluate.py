@@ -18,6 +18,7 @@ import torch
 from melodygen.generate import primer_as_trained
 from melodygen.melody import Melody
 from melodygen.models import MelodyModel
+from melodygen.representations import total_bits
 
 
 def melody_sums(
@@ -56,9 +57,18 @@ def melody_sums(
 
 
 def figures(sums: dict[str, float]) -> dict[str, float]:
-    """Per-note figures from summed ``note_metrics``: over notes and rests (``all/…``) and notes only."""
+    """Per-note figures from summed ``note_metrics``: over notes and rests (``all/…``) and notes only.
+
+    A representation that cannot split pitch from duration bits (a learned MidiTok vocabulary) gets
+    ``all/bits`` alone; one that cannot tell the rests' bits from the notes' gets no ``notes/…``.
+    """
     out = {"notes": sums["notes"] - sums["rests"], "rests": sums["rests"]}
-    for scope, prefix in (("all", ""), ("notes", "rest_")):
+    if sums["notes"]:
+        out["all/bits"] = total_bits(sums) / sums["notes"]
+    if "pitch_bits" not in sums:
+        return out
+    scopes = (("all", ""), ("notes", "rest_")) if "rest_pitch_bits" in sums else (("all", ""),)
+    for scope, prefix in scopes:
         count = sums["notes"] - (sums["rests"] if prefix else 0.0)
         pitch = sums["pitch_bits"] - (sums["rest_pitch_bits"] if prefix else 0.0)
         duration = sums["duration_bits"] - (sums["rest_duration_bits"] if prefix else 0.0)

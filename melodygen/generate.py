@@ -162,8 +162,8 @@ def sample_elements(
     representation = model.representation
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
-    per_step = representation.element_is_step  # then ``length`` counts onsets, not elements
-    max_steps = length * MAX_DURATION if per_step else length
+    per_step = not representation.element_is_note  # then ``length`` counts onsets, not elements
+    max_steps = length * representation.max_elements_per_note
     prefix = torch.as_tensor(_in_context(model, _prefix(representation, primer)), device=device)[None]
 
     was_training = model.training
@@ -200,10 +200,11 @@ def _draw(model, prefix, num_samples, length, temperature, top_k, top_p, seed, m
     last = [o[:, -1].index_select(0, rows) for o in outputs]
     onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     generated = []
+    element = prefix[:, -1].index_select(0, rows) if prefix.shape[1] > 1 else None
     for step in range(max_steps):
-        element = representation.sample(last, temperature, top_k, top_p, generator)
+        element = representation.sample(last, temperature, top_k, top_p, generator, previous=element)
         generated.append(element)
-        if representation.element_is_step:
+        if not representation.element_is_note:
             onsets += representation.is_onset(element)
             if bool((onsets > length).all()):
                 break
@@ -222,7 +223,7 @@ def _beam(model, prefix, num_samples, length, beam_size, max_steps) -> torch.Ten
         return bool(representation.is_onset(kept[0]).sum() > length)
 
     kept, scores = beam_search(
-        model, prefix, beam_size, max_steps, done if representation.element_is_step else None
+        model, prefix, beam_size, max_steps, None if representation.element_is_note else done
     )
     found = int(torch.isfinite(scores).sum())  # fewer than beam_size when fewer continuations exist
     rows = torch.arange(num_samples, device=kept.device).clamp_max(found - 1)
@@ -272,10 +273,18 @@ def sample_melodies(
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]
     qpm = float(primer.qpm) if primer is not None else DEFAULT_QPM
+    # tokens were drawn until they held `length` notes: keep `length` notes and rests after the primer
+    trim = not (representation.element_is_note or representation.element_is_step)
+    keep = length + (len(representation.decode(primer_elements)) if include_primer and seen else 0)
     melodies = []
     for continuation in elements:
         stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
         melody = representation.decode(stream)
+        if trim and len(melody) > keep:
+            melody = Melody(*normalize(melody.pitch[:keep], melody.duration[:keep]))
+        errors = representation.token_errors(continuation)
+        if errors is not None:  # sample_statistics reports their mean
+            melody.meta["token_errors"] = errors
         if shift:  # back to the primer's own key, every note kept in 0–127
             rest = melody.pitch == REST
             moved = np.clip(melody.pitch.astype(np.int64) - shift, 0, MAX_PITCH)

@@ -106,3 +106,27 @@ def normalize(pitch, duration, max_duration: int = MAX_DURATION) -> tuple[np.nda
         split_p.append(p)
         split_d.append(d)
     return np.array(split_p, np.int16), np.array(split_d, np.int16)
+
+
+def grid_melody(start, end, pitches) -> tuple[np.ndarray, np.ndarray]:
+    """Notes starting and ending at ``start``/``end`` (in 16ths, rounded here to the grid) → the
+    ``(pitch, duration)`` of a normalized melody. Of notes that start together the highest is kept
+    (skyline), a note still sounding when the next starts is cut there, a gap becomes a rest, and a note
+    shorter than a 16th lasts one."""
+    start = np.rint(np.asarray(start, dtype=np.float64)).astype(np.int64)
+    end = np.maximum(np.rint(np.asarray(end, dtype=np.float64)).astype(np.int64), start + 1)
+    pitches = np.asarray(pitches, dtype=np.int64)
+    if start.size == 0:
+        return normalize([], [])
+    # skyline: sort by onset, highest pitch first, keep the first note of every onset.
+    order = np.lexsort((-pitches, start))
+    start, end, pitches = start[order], end[order], pitches[order]
+    first = np.r_[True, start[1:] != start[:-1]]
+    start, end, pitches = start[first], end[first], pitches[first]
+    next_start = np.r_[start[1:], end[-1:]]
+    end = np.minimum(end, next_start)
+    gap = next_start - end
+    # Interleave note, gap, note, gap …; normalize() drops zero-length gaps and the trailing one.
+    pitch = np.stack([pitches, np.full_like(pitches, REST)], axis=1).ravel()
+    duration = np.stack([end - start, gap], axis=1).ravel()
+    return normalize(pitch, duration)

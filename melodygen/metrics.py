@@ -129,8 +129,12 @@ SET_FEATURES: dict[str, Callable[[Melody], float | np.ndarray]] = {
 
 
 def sample_statistics(melodies: Sequence[Melody]) -> dict[str, float]:
-    """Each statistic of :data:`SAMPLE_STATISTICS`, averaged over ``melodies``."""
-    return {name: float(np.mean([f(m) for m in melodies])) for name, f in SAMPLE_STATISTICS.items()}
+    """Each statistic of :data:`SAMPLE_STATISTICS`, averaged over ``melodies``, and ``token_errors``
+    (the share of sampled tokens the decoder skipped) where the sampler counted them."""
+    stats = {name: float(np.mean([f(m) for m in melodies])) for name, f in SAMPLE_STATISTICS.items()}
+    if melodies and all("token_errors" in m.meta for m in melodies):
+        stats["token_errors"] = float(np.mean([m.meta["token_errors"] for m in melodies]))
+    return stats
 
 
 # ------------------------------------------------------------------------ comparing two sets of melodies

@@ -27,7 +27,7 @@ from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnNonFinite,
 from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyModel, load_model, read_checkpoint
 from melodygen.models.checkpoint import safe_loading
-from melodygen.representations import get_representation
+from melodygen.representations import TOKENIZED, Representation, get_representation
 from melodygen.requeue import SaveOnPreemption, clear_preempted
 from melodygen.resume import adopt_checkpoint, adopt_shape, check_epochs_left, overridden_keys
 
@@ -52,9 +52,14 @@ def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
     )
 
 
-def build_model(cfg: DictConfig) -> MelodyModel:
-    """The model ``cfg.model`` describes (its architecture and that architecture's settings)."""
+def build_model(cfg: DictConfig, representation: Representation | None = None) -> MelodyModel:
+    """The model ``cfg.model`` describes (its architecture and that architecture's settings), reading
+    ``representation`` (by default the one ``cfg.data`` names; a tokenizer's is the datamodule's)."""
+    options = representation.hparams() if representation is not None else {}
+    if cfg.data.representation.value == TOKENIZED and not options:
+        options = {"tokenizer": cfg.data.tokenizer}
     return MelodyModel(
+        **options,
         representation=cfg.data.representation.value,
         transpose_to_c=cfg.data.transpose_to_c,
         key=cfg.data.key.value,
@@ -162,20 +167,24 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     to the Trainer beside the config's.
     """
     check_train(cfg)
+    start_weights, stored = None, None  # stored: the hyperparameters of the checkpoint the run starts from
     if cfg.ckpt_path is not None:
         ckpt = read_checkpoint(cfg.ckpt_path)
-        for change in adopt_checkpoint(cfg, ckpt["hyper_parameters"], overridden_keys(overrides)):
+        stored = ckpt["hyper_parameters"]
+        for change in adopt_checkpoint(cfg, stored, overridden_keys(overrides)):
             log.info("from the checkpoint: %s", change)
         if cfg.train:
             check_epochs_left(ckpt, cfg.trainer.max_epochs, cfg.trainer.max_steps)
         del ckpt
-    start_weights = None
     if cfg.init_from is not None and cfg.ckpt_path is None:  # a resumed run's weights are in ckpt_path
         start = read_checkpoint(cfg.init_from, "init_from")
         for change in adopt_shape(cfg, start["hyper_parameters"], overridden_keys(overrides)):
             log.info("from init_from: %s", change)
-        start_weights = start["state_dict"]
-    representation = get_representation(cfg.data.representation)
+        start_weights, stored = start["state_dict"], start["hyper_parameters"]
+    datamodule = build_datamodule(cfg)
+    if stored is not None and stored.get("tokenizer") is not None:  # the checkpoint's own tokenizer
+        datamodule.use_representation(get_representation(stored["representation"], stored["tokenizer"]))
+    representation = datamodule.fit_representation()  # a vocabulary, if asked for, learned here
     if representation.input_kind == "embedding":
         rule = f"the {representation.name} representation needs an embedding of at least 1"
         require(cfg.model.embedding_dim >= 1, "model.embedding_dim", cfg.model.embedding_dim, rule)
@@ -183,8 +192,11 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
-    datamodule = build_datamodule(cfg)
-    model = build_model(cfg)
+    model = build_model(cfg, representation)
+    if representation.hparams() and _is_rank_zero():
+        from melodygen.representations.tokenized import save_tokenizer
+
+        log.info("tokenizer: %s (%s)", save_tokenizer(representation, out), representation.label)
     if start_weights is not None:
         model.load_state_dict(start_weights)
         log.info("weights from init_from=%s", cfg.init_from)
@@ -242,7 +254,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "global_batch_size": global_batch,
             "world_size": trainer.world_size,
-            "representation": representation.name,
+            "representation": representation.label,
             "overrides": list(overrides),  # a sweep run again into its folder skips this job by them
         }
         if pruned_at is not None:
@@ -256,6 +268,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         return summary
     finally:
         _finish_wandb(failed)
+
+
+def _is_rank_zero() -> bool:
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def _report_stop(stop: Stopped, out: Path) -> None:

@@ -66,7 +66,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
             {
                 "checkpoint": path,
                 "architecture": model.hparams.architecture,
-                "representation": model.representation.name,
+                "representation": model.representation.label,
                 "adapt_lr": cfg.adapt_lr,
                 "overall": figures(total(per_melody)),
                 "files": [{"file": m.source, **figures(s)} for m, s in zip(melodies, per_melody)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytorch_lightning as pl
@@ -15,7 +16,8 @@ from melodygen.data.parsed import ParsedFolder, parse_midi_folder
 from melodygen.data.splits import TEST, TRAIN, VAL, fold_split, split_files
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, transpose, transposition_to_c
-from melodygen.representations import Representation, get_representation
+from melodygen.melody import Melody
+from melodygen.representations import TOKENIZED, Representation, get_representation
 
 log = logging.getLogger(__name__)
 _D = DataConfig  # every default below is the schema's
@@ -107,6 +109,14 @@ def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.nda
     )
 
 
+def _moved(parsed: ParsedFolder, i: int, pitch_shift: np.ndarray | None) -> Melody:
+    """Melody ``i``, moved by ``pitch_shift[i]`` semitones where that is given."""
+    melody = parsed.melody(i)
+    if pitch_shift is not None and pitch_shift[i]:
+        melody.pitch = transpose(melody.pitch, int(pitch_shift[i]))
+    return melody
+
+
 def build_stream(
     parsed: ParsedFolder,
     indices: np.ndarray,
@@ -122,9 +132,7 @@ def build_stream(
     """
     pieces = []
     for i in indices.tolist():
-        melody = parsed.melody(i)
-        if pitch_shift is not None and pitch_shift[i]:
-            melody.pitch = transpose(melody.pitch, int(pitch_shift[i]))
+        melody = _moved(parsed, i, pitch_shift)
         pieces.append(representation.start[None])
         pieces.append(representation.encode(melody))
     if pieces:
@@ -145,6 +153,14 @@ class MelodyDataModule(pl.LightningDataModule):
         midi_dir: str,
         cache_dir: str,
         representation: str = _D.representation.value,
+        tokenizer: str = _D.tokenizer,
+        tokenizer_vocab_size: int = _D.tokenizer_vocab_size,
+        tokenizer_model: str = _D.tokenizer_model.value,
+        tokenizer_beat_res: int = _D.tokenizer_beat_res,
+        tokenizer_rest_res: int = _D.tokenizer_rest_res,
+        tokenizer_rests: bool = _D.tokenizer_rests,
+        tokenizer_time_signatures: bool = _D.tokenizer_time_signatures,
+        reader: str = _D.reader.value,
         seq_len: int = _D.seq_len,
         window_stride: int = _D.window_stride,
         batch_size: int = _D.batch_size,
@@ -172,20 +188,38 @@ class MelodyDataModule(pl.LightningDataModule):
         super().__init__()
         # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
         midi_dir, cache_dir = str(midi_dir), str(cache_dir)
+        representation, reader = getattr(representation, "value", representation), getattr(reader, "value", reader)
+        tokenizer_model = getattr(tokenizer_model, "value", tokenizer_model)
         self.save_hyperparameters()
-        self.representation = get_representation(representation)
+        if representation == TOKENIZED:
+            from melodygen.representations.tokenized import miditok_representation
+
+            self.representation = miditok_representation(self.hparams)
+        else:
+            self.representation = get_representation(representation)
+        self._check_transpose()
         self.params = ExtractionParams.from_config(self.hparams)
         self.parsed: ParsedFolder | None = None
         self.datasets: dict[int, WindowDataset] = {}
         self.split: np.ndarray | None = None  # TRAIN, VAL or TEST per kept file, set in setup
 
+    def _check_transpose(self) -> None:
+        transpose = self.hparams.transpose
+        if transpose and not self.representation.transposes_elements:
+            raise MelodygenError(
+                f"data.transpose={transpose}: the {self.representation.label} representation's tokens mix "
+                f"pitches with durations, so a window cannot be transposed; use data.transpose=0 "
+                f"(data.transpose_to_c still works) or a tokenizer without data.tokenizer_vocab_size"
+            )
+
     def prepare_data(self) -> None:
         hp = self.hparams
         parse_midi_folder(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, hp.progress)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
+    def _split(self) -> tuple[ParsedFolder, np.ndarray]:
+        """The parsed folder (from the cache prepare_data wrote) and each melody's split."""
+        if self.parsed is not None:
+            return self.parsed, self.split
         hp = self.hparams
         # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
         self.parsed = parsed = parse_midi_folder(
@@ -199,6 +233,42 @@ class MelodyDataModule(pl.LightningDataModule):
         if hp.exclude_dir is not None:
             split = self._exclude(parsed, split)
         self.split = split
+        return parsed, split
+
+    def fit_representation(self) -> Representation:
+        """The representation, with its vocabulary learned first where one is asked for
+        (``tokenizer_vocab_size``): on the training split's melodies alone, as the model will read them."""
+        hp = self.hparams
+        if hp.representation != TOKENIZED or not hp.tokenizer_vocab_size or self.representation.trained:
+            return self.representation
+        self.prepare_data()
+        parsed, split = self._split()
+        shift = transpositions_to_c(parsed, hp.key) if hp.transpose_to_c else None
+        melodies = [_moved(parsed, i, shift) for i in np.flatnonzero(split == TRAIN).tolist()]
+        started = time.perf_counter()
+        self.representation.train_vocabulary(melodies, hp.tokenizer_vocab_size, hp.tokenizer_model)
+        log.info(
+            "learned a vocabulary of %d tokens (%s) on the %d training melodies in %.1f s",
+            hp.tokenizer_vocab_size,
+            hp.tokenizer_model,
+            len(melodies),
+            time.perf_counter() - started,
+        )
+        self._check_transpose()
+        return self.representation
+
+    def use_representation(self, representation: Representation) -> None:
+        """Read the data with ``representation`` (a resumed run's, from its checkpoint)."""
+        if self.datasets:
+            raise RuntimeError("use_representation must come before setup")
+        self.representation = representation
+        self._check_transpose()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        hp = self.hparams
+        parsed, split = self._split()
         shift = transpositions_to_c(parsed, hp.key) if hp.transpose_to_c else None
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once

@@ -28,7 +28,7 @@ import numpy as np
 import pretty_midi
 
 from melodygen.config import DataConfig
-from melodygen.melody import DEFAULT_QPM, REST, STEPS_PER_QUARTER, Melody, normalize
+from melodygen.melody import DEFAULT_QPM, STEPS_PER_QUARTER, Melody, grid_melody
 
 SKIP_REASONS = (
     "unreadable",  # the file could not be opened or read
@@ -56,12 +56,14 @@ class ExtractionParams:
     max_tracks: int = DataConfig.max_tracks
     max_events: int = DataConfig.max_events
     max_track_fraction: float = 0.25
+    reader: str = "pretty_midi"  # or "symusic" (melodygen.data.midi_symusic): the same rules, faster
 
     @classmethod
     def from_config(cls, data, **changes) -> ExtractionParams:
         """The limits and rules of a ``data`` config group (or any object with its attributes)."""
         names = ("min_notes", "max_notes", "max_beats", "max_file_bytes", "max_tracks", "max_events")
-        return cls(**{name: getattr(data, name) for name in names}, **changes)
+        reader = getattr(data, "reader", cls.reader)
+        return cls(**{name: getattr(data, name) for name in names}, reader=getattr(reader, "value", reader), **changes)
 
 
 #: pretty_midi keeps a table with one entry per tick; files finer than this are read at this resolution
@@ -79,8 +81,9 @@ class SkipFile(Exception):
         self.detail = detail
 
 
-def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.PrettyMIDI:
-    """Open ``path`` with resource limits checked before pretty_midi builds its tick tables."""
+def read_checked(path: str | os.PathLike, params: ExtractionParams) -> bytes:
+    """The bytes of ``path``, once its link, size, header and structure passed the limits (whichever
+    library then reads them)."""
     if os.path.islink(path) and not os.path.exists(path):
         try:
             os.stat(path)
@@ -91,7 +94,7 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
         size = os.path.getsize(path)
         if size > params.max_file_bytes:
             raise SkipFile("too_large", f"{size} bytes > {params.max_file_bytes}")
-        with open(path, "rb") as fh:  # read once, for the checks and for mido, and never past the limit
+        with open(path, "rb") as fh:  # read once, for the checks and for the parser, and never past the limit
             data = fh.read(params.max_file_bytes + 1)
         if len(data) > params.max_file_bytes:  # a file that grew, or a device that never ends
             raise SkipFile("too_large", f"more than {params.max_file_bytes} bytes")
@@ -99,7 +102,13 @@ def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.
         raise SkipFile("unreadable", exc.strerror or str(exc)) from None
     if data[:4] != b"MThd":
         raise SkipFile("not_midi", "no MThd header")
-    check_structure(data, params)  # before mido builds an object per event
+    check_structure(data, params)  # before a parser builds an object per event
+    return data
+
+
+def read_midi(path: str | os.PathLike, params: ExtractionParams) -> pretty_midi.PrettyMIDI:
+    """Open ``path`` with resource limits checked before pretty_midi builds its tick tables."""
+    data = read_checked(path, params)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except EOFError:
@@ -210,22 +219,7 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
     starts = np.array([midi.time_to_tick(n.start) for n in track.notes], dtype=np.float64)
     ends = np.array([midi.time_to_tick(n.end) for n in track.notes], dtype=np.float64)
     pitches = np.array([n.pitch for n in track.notes], dtype=np.int64)
-    start = np.rint(starts / ticks_per_step).astype(np.int64)
-    end = np.maximum(np.rint(ends / ticks_per_step).astype(np.int64), start + 1)
-
-    # Skyline: sort by onset, highest pitch first, keep the first note of every onset.
-    order = np.lexsort((-pitches, start))
-    start, end, pitches = start[order], end[order], pitches[order]
-    first = np.r_[True, start[1:] != start[:-1]]
-    start, end, pitches = start[first], end[first], pitches[first]
-
-    next_start = np.r_[start[1:], end[-1:]]
-    end = np.minimum(end, next_start)
-    gap = next_start - end
-    # Interleave note, gap, note, gap …; normalize() drops zero-length gaps and the trailing one.
-    pitch = np.stack([pitches, np.full_like(pitches, REST)], axis=1).ravel()
-    duration = np.stack([end - start, gap], axis=1).ravel()
-    pitch, duration = normalize(pitch, duration)
+    pitch, duration = grid_melody(starts / ticks_per_step, ends / ticks_per_step, pitches)
     _, tempi = midi.get_tempo_changes()
     melody = Melody(pitch, duration, qpm=float(tempi[0]) if len(tempi) else DEFAULT_QPM, source=source)
     if melody.num_notes < params.min_notes:
@@ -237,6 +231,10 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
 
 
 def load_melody(path: str | os.PathLike, params: ExtractionParams | None = None) -> Melody:
-    """Read one MIDI file into a Melody; raises :class:`SkipFile` when it gives none."""
+    """Read one MIDI file into a Melody (with ``params.reader``); raises :class:`SkipFile` when it gives none."""
     params = params or ExtractionParams()
+    if params.reader == "symusic":
+        from melodygen.data.midi_symusic import load_melody_symusic
+
+        return load_melody_symusic(path, params)
     return extract_melody(read_midi(path, params), params, source=str(path))

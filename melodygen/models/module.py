@@ -11,7 +11,7 @@ import torch
 from melodygen.config import Architecture, DataConfig, TrainerConfig, architecture_defaults, network_keys
 from melodygen.models.architectures import build_network
 from melodygen.models.network import State
-from melodygen.representations import get_representation
+from melodygen.representations import get_representation, total_bits
 
 _D = DataConfig  # the defaults are the schemas'
 
@@ -20,7 +20,8 @@ class MelodyModel(pl.LightningModule):
     """A melody model: ``architecture`` (``lstm``, ``gru``, ``transformer``) reading ``representation``.
 
     Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too).
-    ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
+    ``tokenizer`` is the MidiTok tokenizer's JSON for ``representation="miditok"`` (or a tokenization's
+    name, or a tokenizer.json path), kept whole in the hyperparameters. ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
     training settings left out (None) are the architecture's schema defaults; :attr:`hparams` holds
     every value. ``transpose_to_c`` records that the training melodies were moved to C, so a primer is
     moved there too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
@@ -39,11 +40,12 @@ class MelodyModel(pl.LightningModule):
         max_epochs: int = TrainerConfig.max_epochs,
         transpose_to_c: bool = _D.transpose_to_c,
         key: str = _D.key.value,
+        tokenizer: str | None = None,
         **network,
     ):
         super().__init__()
         architecture = getattr(architecture, "value", architecture)
-        self.representation = get_representation(representation)
+        self.representation = get_representation(representation, tokenizer)
         self.net = build_network(architecture, self.representation, network)
         defaults = architecture_defaults(architecture)
         given = {
@@ -61,7 +63,11 @@ class MelodyModel(pl.LightningModule):
                 "max_epochs": max_epochs,
                 "transpose_to_c": transpose_to_c,
                 "key": getattr(key, "value", key),
-            }
+                **self.representation.hparams(),
+            },
+            # a tokenizer's JSON (tens of kB) stays in the checkpoint, out of the loggers' hyperparameters;
+            # melodygen-train logs the whole composed config to them itself
+            logger=not self.representation.hparams(),
         )
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
@@ -93,12 +99,13 @@ class MelodyModel(pl.LightningModule):
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=x.shape[0], **log)
         if notes:
             # Weighting each batch's ratio by its note count makes the epoch value exactly sum/sum.
-            per_note = {
-                "pitch_acc": sums["pitch_correct"] / notes,
-                "pitch_bits": sums["pitch_bits"] / notes,
-                "duration_bits": sums["duration_bits"] / notes,
-                "bits": (sums["pitch_bits"] + sums["duration_bits"]) / notes,
-            }
+            per_note = {"bits": total_bits(sums) / notes}
+            if "pitch_bits" in sums:  # a learned vocabulary's tokens mix pitches and durations: total only
+                per_note.update(
+                    pitch_acc=sums["pitch_correct"] / notes,
+                    pitch_bits=sums["pitch_bits"] / notes,
+                    duration_bits=sums["duration_bits"] / notes,
+                )
             for name, value in per_note.items():
                 self.log(f"{stage}/{name}", value, batch_size=notes, prog_bar=name == "pitch_bits", **log)
         return loss

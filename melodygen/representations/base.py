@@ -34,6 +34,22 @@ class Representation(ABC):
     dtype: np.dtype
     #: True when one element is one 16th step (so a note spans several elements)
     element_is_step: bool = False
+    #: True when one element is one note or rest; otherwise sampling counts onsets (:meth:`is_onset`)
+    element_is_note: bool = True
+    #: at most this many elements per note or rest, as sampling generates them
+    max_elements_per_note: int = 1
+    #: False when :meth:`with_pitch` cannot move every pitch of a window (tokens that merge several)
+    transposes_elements: bool = True
+
+    @property
+    def label(self) -> str:
+        """What tables call it: its name, and its tokenizer where it has one."""
+        return self.name
+
+    def hparams(self) -> dict:
+        """Plain values beyond its name that rebuild this representation (a tokenizer's, say); a
+        checkpoint keeps them, so it needs nothing else."""
+        return {}
 
     @property
     def num_features(self) -> int:
@@ -72,7 +88,9 @@ class Representation(ABC):
         over notes and rests, and the same four over the rests alone (``rests``, ``rest_pitch_correct`` …).
 
         Dividing by ``notes`` gives per-note figures: bits are −log2 likelihood per note (or rest),
-        not per time step; the totals minus the rests' give the figures over notes only.
+        not per time step; the totals minus the rests' give the figures over notes only. A
+        representation that cannot tell some of them apart leaves those out and gives ``bits``, the
+        total (see :func:`total_bits`).
         """
 
     @abstractmethod
@@ -83,14 +101,19 @@ class Representation(ABC):
         top_k: int = 0,
         top_p: float = 1.0,
         generator: torch.Generator | None = None,
+        previous: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Next element ``(B, F)`` from the last step's head outputs (each ``(B, size)``)."""
+        """Next element ``(B, F)`` from the last step's head outputs (each ``(B, size)``); ``previous``
+        ``(B, F)`` is the element before it (None after the start), for a representation whose next
+        element must fit the last one."""
 
     @abstractmethod
-    def candidates(self, outputs: list[torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def candidates(
+        self, outputs: list[torch.Tensor], k: int, previous: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The (at most) ``k`` likeliest next elements ``(B, k, F)`` and their natural log-probabilities
         ``(B, k)``, likeliest first, under the distribution :meth:`sample` draws from at temperature 1
-        (the boundary left out); for beam search."""
+        (the boundary left out); for beam search. ``previous`` is as for :meth:`sample`."""
 
     @abstractmethod
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,8 +126,19 @@ class Representation(ABC):
         """
         return torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
 
+    def token_errors(self, elements: np.ndarray) -> float | None:
+        """The share of ``elements`` that break the representation's grammar, which the decoder skips;
+        None where every sequence of elements is well formed."""
+        return None
+
     def start_tensor(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.as_tensor(self.start, device=device).expand(batch, -1).clone()
+
+
+def total_bits(sums: dict) -> float | torch.Tensor:
+    """All the bits of summed :meth:`Representation.note_metrics`: ``bits`` where the representation
+    gives it, else its pitch and duration bits together."""
+    return sums["bits"] if "bits" in sums else sums["pitch_bits"] + sums["duration_bits"]
 
 
 def sample_logits(

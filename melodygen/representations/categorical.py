@@ -76,7 +76,7 @@ class Categorical(Representation):
             duration_bits,
         )
 
-    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
+    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None, previous=None):
         pitch_logits, duration_logits = outputs
         # the boundary is each head's last class: sampling from the others never draws it
         pitch_logits, duration_logits = pitch_logits[..., :START_PITCH], duration_logits[..., :START_DURATION]
@@ -84,7 +84,7 @@ class Categorical(Representation):
         duration = sample_logits(duration_logits, temperature, top_k, top_p, generator)
         return torch.stack([pitch, duration], dim=-1)
 
-    def candidates(self, outputs, k):
+    def candidates(self, outputs, k, previous=None):
         pitch_logits, duration_logits = outputs
         pitch = pitch_logits[..., :START_PITCH].float().log_softmax(-1)
         duration = duration_logits[..., :START_DURATION].float().log_softmax(-1)

@@ -98,13 +98,13 @@ class Continuous(Representation):
         }
         return rest_sums(totals, pitch_true == REST, correct, pitch_bits, duration_bits)
 
-    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
+    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None, previous=None):
         # The post's way: the prediction is the next note, rounded onto the grid (no randomness).
         pitch, duration = decode_norm(outputs[0].detach().float().cpu().numpy())
         duration = np.maximum(duration, 1)
         return torch.as_tensor(encode_norm(pitch, duration), device=outputs[0].device)
 
-    def candidates(self, outputs, k):
+    def candidates(self, outputs, k, previous=None):
         # one candidate, the rounded prediction: the post's model predicts a value, not a distribution
         element = self.sample(outputs)
         return element[:, None], torch.zeros(element.shape[0], 1, device=element.device)

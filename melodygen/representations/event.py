@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodygen.melody import REST, Melody, normalize
+from melodygen.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.representations.base import Representation, bits, rest_sums, sample_logits
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2
@@ -24,6 +24,8 @@ class Event(Representation):
     output_sizes = (NUM_EVENTS + 1,)
     dtype = np.dtype(np.int64)
     element_is_step = True
+    element_is_note = False
+    max_elements_per_note = MAX_DURATION
 
     @property
     def start(self) -> np.ndarray:
@@ -92,11 +94,11 @@ class Event(Representation):
             totals, rest_onset, correct, pitch_bits, torch.where(in_rest, duration_bits, zero), in_rest
         )
 
-    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None):
+    def sample(self, outputs, temperature=1.0, top_k=0, top_p=1.0, generator=None, previous=None):
         # the boundary is the last class: sampling from the others never draws it
         return sample_logits(outputs[0][..., :START], temperature, top_k, top_p, generator)[:, None]
 
-    def candidates(self, outputs, k):
+    def candidates(self, outputs, k, previous=None):
         log_probs = outputs[0][..., :START].float().log_softmax(-1)
         log_probs, token = log_probs.topk(min(k, START))
         return token[..., None], log_probs

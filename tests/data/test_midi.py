@@ -10,6 +10,7 @@ import mido
 import numpy as np
 import pretty_midi
 import pytest
+from midi_files import MIXED_PARAMS, corrupt_second_track, write_broken_files
 
 from melodygen.data.midi import SKIP_REASONS, ExtractionParams, SkipFile, load_melody
 from melodygen.data.parsed import parse_midi_folder
@@ -224,21 +225,11 @@ def test_file_cut_in_half_is_truncated(tmp_path, make_tune, tunes):
     assert skip_reason(tmp_path / "half.mid") == "truncated"
 
 
-def _corrupt_second_track(data: bytes, how: str) -> bytes:
-    first = data.index(b"MTrk")
-    second = data.index(b"MTrk", first + 4)
-    if how == "chunk name":
-        return data[:second] + b"XTrk" + data[second + 4 :]
-    # The first track's length is 2 bytes too long: mido reads into the next chunk's header.
-    length = int.from_bytes(data[first + 4 : first + 8], "big")
-    return data[: first + 4] + (length + 2).to_bytes(4, "big") + data[first + 8 :]
-
-
 @pytest.mark.parametrize("how", ["chunk name", "length byte"])
 def test_bad_chunk_is_corrupt(tmp_path, make_tune, tunes, how):
     data = make_tune(tmp_path / "good.mid", tunes[0]).read_bytes()
     assert data.count(b"MTrk") == 2
-    (tmp_path / "bad.mid").write_bytes(_corrupt_second_track(data, how))
+    (tmp_path / "bad.mid").write_bytes(corrupt_second_track(data, how))
     assert skip_reason(tmp_path / "bad.mid") == "corrupt"
 
 
@@ -308,42 +299,6 @@ def test_chord_tones_do_not_count_towards_min_notes(tmp_path, make_midi):
 
 
 # --- a folder of good and broken files ---------------------------------------------------------------
-
-#: Limits that the good tunes (≤ 80 notes, ≤ 160 beats, < 1 kB) pass.
-MIXED_PARAMS = ExtractionParams(max_file_bytes=8_000, max_beats=2_000)
-
-
-def write_broken_files(folder: Path, make_tune, make_midi, tunes) -> dict[str, str]:
-    """One file for every skip reason; returns {relative path: reason}."""
-    broken = {}
-    if os.path.exists("/proc/self/mem"):
-        (folder / "unreadable.mid").symlink_to("/proc/self/mem")
-        broken["unreadable.mid"] = "unreadable"
-    (folder / "readme.mid").write_text("this is not MIDI\n")
-    broken["readme.mid"] = "not_midi"
-    data = make_tune(folder / "tmp_good.mid", tunes[0]).read_bytes()
-    (folder / "tmp_good.mid").unlink()
-    (folder / "sub").mkdir()
-    (folder / "sub" / "truncated.midi").write_bytes(data[: len(data) // 2])
-    broken["sub/truncated.midi"] = "truncated"
-    (folder / "corrupt.mid").write_bytes(_corrupt_second_track(data, "chunk name"))
-    broken["corrupt.mid"] = "corrupt"
-    make_tune(folder / "huge.mid", tunes[1] * 150)
-    broken["huge.mid"] = "too_large"
-    make_midi(
-        folder / "endless.mid", [([(60 + i, 4 * i, 2) for i in range(9)] + [(72, 40_000, 2)], 0, False)]
-    )
-    broken["endless.mid"] = "absurd_length"
-    pm = pretty_midi.PrettyMIDI()
-    pm.instruments.append(pretty_midi.Instrument(program=0))
-    pm.write(str(folder / "silent.mid"))
-    broken["silent.mid"] = "no_notes"
-    make_tune(folder / "drums.mid", [(36, 2), (42, 2)] * 10, is_drum=True)
-    broken["drums.mid"] = "drums_only"
-    make_tune(folder / "short.mid", tunes[2][:5])
-    broken["short.mid"] = "too_short"
-    return broken
-
 
 def test_mixed_folder_keeps_every_good_melody_and_accounts_for_every_broken_file(
     tmp_path, tune_dir, make_tune, make_midi, tunes
