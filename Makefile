@@ -14,11 +14,11 @@ CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, audio, dev tools), at the exact versions of constraints.txt; then debs
+# every extra (folk corpus, SLURM, audio, MidiTok and symusic, dev tools), at the exact versions of constraints.txt; then debs
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "$(TORCH_SPEC)"
-	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,dev]"
+	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]"
 	@$(MAKE) --no-print-directory debs
 	touch $@
 

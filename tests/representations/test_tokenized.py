@@ -176,3 +176,19 @@ def test_without_miditok_the_request_names_the_extra(monkeypatch):
     with pytest.raises(MelodygenError, match=r"melodygen\[miditok\]"):
         get_representation("miditok", "REMI")
     assert get_representation("categorical").name == "categorical"
+
+
+@pytest.mark.parametrize("architecture", ["gru", "transformer"])
+def test_every_architecture_reads_and_samples_tokens(folk_melodies, architecture):
+    representation = MidiTok.from_spec("REMI")
+    model = MelodyModel("miditok", architecture, tokenizer=representation.hparams()["tokenizer"],
+                        hidden_size=16, num_layers=1, embedding_dim=8, **({"num_heads": 2, "ff_size": 16,
+                        "context": 32} if architecture == "transformer" else {}))  # fmt: skip
+    stream = torch.as_tensor(
+        np.concatenate([representation.start[None], representation.encode(folk_melodies[2])])
+    )
+    outputs, _ = model(stream[None, :-1])
+    sums = representation.note_metrics(outputs, stream[None, 1:])
+    assert sums["notes"] == len(folk_melodies[2]) and float(sums["bits"]) > 0
+    melodies = sample_melodies(model, 3, 12, seed=0, primer=folk_melodies[2])
+    assert all(len(m) > len(folk_melodies[2]) - 2 for m in melodies)
