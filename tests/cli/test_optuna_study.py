@@ -2,9 +2,11 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import pytest
 import yaml
@@ -99,10 +101,19 @@ def start_study(root, tune_dir, sweep_dir):
 
 
 def finished(sweep_dir):
-    if not (sweep_dir / "optuna.db").is_file():
+    """Trials the running study has finished, read without writing: opening it through Optuna while the
+    sweeper is still creating the database would race it to create the same tables."""
+    path = sweep_dir / "optuna.db"
+    if not path.is_file():
         return 0
-    study = load_study(storage_url(None, sweep_dir))
-    return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')"
+            ).fetchone()
+    except sqlite3.OperationalError:  # the tables are not there yet
+        return 0
+    return count
 
 
 @pytest.mark.slow
