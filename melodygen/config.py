@@ -39,7 +39,9 @@ class RepresentationName(Enum):
     continuous = "continuous"  # the blog post's [pitch, duration] in [-1, 1], MSE
     categorical = "categorical"  # (pitch-or-rest class, duration class), cross-entropy
     event = "event"  # one token per 16th step: note-on, note-off, hold
-    miditok = "miditok"  # a MidiTok tokenization (data.tokenizer: REMI, TSD, MIDILike, Structured), BPE optional
+    miditok = (
+        "miditok"  # a MidiTok tokenization (data.tokenizer: REMI, TSD, MIDILike, Structured), BPE optional
+    )
 
 
 class TokenizerModel(Enum):
@@ -148,7 +150,9 @@ class DataConfig:
     # > 0: learn a vocabulary of this many tokens (tokenizer_model) on the training split, on top of the tokenizer
     tokenizer_vocab_size: int = 0
     tokenizer_model: TokenizerModel = TokenizerModel.BPE
-    tokenizer_beat_res: int = 4  # positions and durations per beat: 4 = 16ths (the melodies' grid), or 8, 12 …
+    tokenizer_beat_res: int = (
+        4  # positions and durations per beat: 4 = 16ths (the melodies' grid), or 8, 12 …
+    )
     tokenizer_rest_res: int = 4  # rest values per beat; MidiTok needs it no finer than tokenizer_beat_res
     tokenizer_rests: bool = True  # Rest tokens for silences (else only time tokens move past them)
     tokenizer_time_signatures: bool = True  # TimeSig tokens (4/4: the melodies carry no meter)
@@ -514,7 +518,9 @@ def check_data(d: DictConfig) -> None:
     for key in ("num_workers", "parse_workers", "transpose", "exclude_shared_run"):
         require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
     require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
-    require(d.tokenizer_vocab_size >= 0, "data.tokenizer_vocab_size", d.tokenizer_vocab_size, "0 (off) or more")
+    require(
+        d.tokenizer_vocab_size >= 0, "data.tokenizer_vocab_size", d.tokenizer_vocab_size, "0 (off) or more"
+    )
     rule = "a multiple of 4 (4 = 16ths, the melodies' grid), so every note keeps its place and length"
     require(d.tokenizer_beat_res >= 4 and d.tokenizer_beat_res % 4 == 0, "data.tokenizer_beat_res",
             d.tokenizer_beat_res, rule)  # fmt: skip

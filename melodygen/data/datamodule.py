@@ -188,7 +188,10 @@ class MelodyDataModule(pl.LightningDataModule):
         super().__init__()
         # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
         midi_dir, cache_dir = str(midi_dir), str(cache_dir)
-        representation, reader = getattr(representation, "value", representation), getattr(reader, "value", reader)
+        representation, reader = (
+            getattr(representation, "value", representation),
+            getattr(reader, "value", reader),
+        )
         tokenizer_model = getattr(tokenizer_model, "value", tokenizer_model)
         self.save_hyperparameters()
         if representation == TOKENIZED:

@@ -63,7 +63,11 @@ class ExtractionParams:
         """The limits and rules of a ``data`` config group (or any object with its attributes)."""
         names = ("min_notes", "max_notes", "max_beats", "max_file_bytes", "max_tracks", "max_events")
         reader = getattr(data, "reader", cls.reader)
-        return cls(**{name: getattr(data, name) for name in names}, reader=getattr(reader, "value", reader), **changes)
+        return cls(
+            **{name: getattr(data, name) for name in names},
+            reader=getattr(reader, "value", reader),
+            **changes,
+        )
 
 
 #: pretty_midi keeps a table with one entry per tick; files finer than this are read at this resolution

@@ -27,7 +27,7 @@ import torch
 
 from melodygen.errors import MelodygenError
 from melodygen.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody, grid_melody
-from melodygen.representations.base import LOG2, Representation, bits, sample_logits
+from melodygen.representations.base import Representation, bits, sample_logits
 
 #: The tokenizations that write a melody as one stream of single tokens.
 TOKENIZERS = ("REMI", "TSD", "MIDILike", "Structured")
@@ -263,9 +263,7 @@ class MidiTok(Representation):
                 f"data.tokenizer_vocab_size={vocab_size}: the {self.kind} tokenizer already has {base} "
                 f"tokens; ask for more (or 0 for none)"
             )
-        self.tokenizer.train(
-            vocab_size=vocab_size, model=model, iterator=_TrainingText(self, melodies)
-        )
+        self.tokenizer.train(vocab_size=vocab_size, model=model, iterator=_TrainingText(self, melodies))
         self.__init__(self.tokenizer)
 
     def hparams(self) -> dict:
@@ -306,7 +304,9 @@ class MidiTok(Representation):
         if self.trained:
             ends = np.cumsum(self.expansion_length[ids])
             if ends.size and ends[-1] != len(tokens):
-                raise MelodygenError(f"{melody.source or 'a melody'}: its learned tokens do not cover its tokens")
+                raise MelodygenError(
+                    f"{melody.source or 'a melody'}: its learned tokens do not cover its tokens"
+                )
             total = np.r_[0, np.cumsum(opens)]
             opens = total[ends] - total[ends - self.expansion_length[ids]]
         return np.stack([ids, opens], axis=1)

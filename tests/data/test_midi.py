@@ -300,6 +300,7 @@ def test_chord_tones_do_not_count_towards_min_notes(tmp_path, make_midi):
 
 # --- a folder of good and broken files ---------------------------------------------------------------
 
+
 def test_mixed_folder_keeps_every_good_melody_and_accounts_for_every_broken_file(
     tmp_path, tune_dir, make_tune, make_midi, tunes
 ):
