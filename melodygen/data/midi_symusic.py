@@ -71,6 +71,24 @@ def _ticks(values: np.ndarray, tpq: int, beats: float) -> tuple[np.ndarray, int]
     return values.astype(np.float64), tpq
 
 
+def _first_note_off(notes: np.ndarray) -> np.ndarray:
+    """Each note's end as pretty_midi pairs them: a note-off ends every note of its pitch that began before
+    it, where symusic pairs note-ons and note-offs first in, first out. They differ where a note starts
+    again before the same pitch has ended (overlapping repeats): pretty_midi ends both at the first
+    note-off, symusic the second at the next one."""
+    start = notes["time"].astype(np.int64)
+    end = start + notes["duration"]
+    out = end.copy()
+    for pitch in np.unique(notes["pitch"]):
+        where = np.flatnonzero(notes["pitch"] == pitch)
+        offs = np.sort(end[where])
+        after = np.searchsorted(offs, start[where], side="right")  # the first note-off after the start
+        at = np.searchsorted(offs, start[where], side="left")  # else one at the start (zero length)
+        first = np.where(after < offs.size, after, at)
+        out[where] = np.where(first < offs.size, offs[np.minimum(first, offs.size - 1)], end[where])
+    return out
+
+
 def extract_score_melody(score, params: ExtractionParams, source: str = "") -> Melody:
     """The melody of a symusic ``Score`` by the rules of :func:`melodygen.data.midi.extract_melody`."""
     with_notes = [track for track in score.tracks if len(track.notes)]
@@ -90,7 +108,7 @@ def extract_score_melody(score, params: ExtractionParams, source: str = "") -> M
 
     beats = score.end() / max(score.tpq, 1)
     start, resolution = _ticks(chosen["time"], score.tpq, beats)
-    end, _ = _ticks(chosen["time"].astype(np.int64) + chosen["duration"], score.tpq, beats)
+    end, _ = _ticks(_first_note_off(chosen), score.tpq, beats)
     ticks_per_step = resolution / STEPS_PER_QUARTER
     pitch, duration = grid_melody(start / ticks_per_step, end / ticks_per_step, chosen["pitch"])
     tempi = [t for t in score.tempos if t.time == 0]  # pretty_midi: 120 qpm unless a tempo opens the file

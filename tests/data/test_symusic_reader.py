@@ -72,3 +72,20 @@ def test_a_folk_tune_reads_the_same_with_both(folk_dir):
     for path in files:
         a, b = load_melody(path, MIXED_PARAMS), load_melody(path, SYMUSIC)
         assert a.equals(b) and a.qpm == b.qpm and a.meta == b.meta
+
+
+def test_a_note_repeated_before_its_pitch_ended_ends_at_the_first_note_off(tmp_path):
+    """pretty_midi ends every open note of a pitch at its first note-off; symusic alone would pair the
+    second note-on with the second note-off, 8 sixteenths later."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)  # a 16th is 0.125 s
+    inst = pretty_midi.Instrument(program=0)
+    starts_ends = [(60, 0.0, 1.0), (60, 0.5, 2.0), (62, 2.0, 2.5), (64, 2.5, 3.0), (65, 3.0, 3.5)]
+    inst.notes = [pretty_midi.Note(90, p, s, e) for p, s, e in starts_ends]
+    pm.instruments.append(inst)
+    pm.write(str(tmp_path / "repeat.mid"))
+    params = replace(MIXED_PARAMS, min_notes=1)
+    a = load_melody(tmp_path / "repeat.mid", params)
+    b = load_melody(tmp_path / "repeat.mid", replace(params, reader="symusic"))
+    expected = [(60, 4), (60, 4), (128, 8), (62, 4), (64, 4), (65, 4)]
+    assert list(zip(a.pitch.tolist(), a.duration.tolist())) == expected
+    assert a.equals(b)
