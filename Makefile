@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup debs data train sweep generate study study-architectures test bench bench-idyom lint format clean distclean
+.PHONY: setup debs data train sweep generate study study-architectures study-tokenizations test bench bench-idyom lint format clean distclean
 
 setup: $(VENV)/.installed
 
@@ -70,6 +70,10 @@ bench: data
 # the LSTM, the GRU and the Transformer at one budget on the folk corpus: docs/architectures.md
 study-architectures: data
 	$(BIN)/python scripts/architecture_study.py $(ARGS)
+
+# categorical, event and MidiTok's REMI, TSD, REMI + BPE at an equal budget: docs/tokenizations.md
+study-tokenizations: data
+	$(BIN)/python scripts/tokenization_study.py $(ARGS)
 
 # pitch bits per note on the Essen nursery songs, 10-fold cross-validated, beside IDyOM (README: IDyOM)
 bench-idyom: data

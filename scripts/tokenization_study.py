@@ -77,7 +77,15 @@ def train(name: str, overrides: list[str], minutes: float, midi_dir: Path, root:
         "trainer.max_epochs=1000",
         "callbacks.early_stopping=null",
     ]
-    cli("train", f"data.midi_dir={midi_dir}", *overrides, *budget, *QUIET, f"hydra.run.dir={run_dir}", root=root)
+    cli(
+        "train",
+        f"data.midi_dir={midi_dir}",
+        *overrides,
+        *budget,
+        *QUIET,
+        f"hydra.run.dir={run_dir}",
+        root=root,
+    )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["overrides"] = overrides
     print(f"{name}: {metrics['global_step']} steps, val/bits {metrics['val/bits']:.4f}", flush=True)
@@ -110,14 +118,18 @@ def main() -> None:
     for name, overrides in RUNS.items():
         if name not in record["runs"]:
             seq_len = max(8, round(NOTES_PER_WINDOW * record["ratio"][name]))
-            record["runs"][name] = train(name, [*overrides, f"data.seq_len={seq_len}"], args.minutes, midi_dir, root)
+            record["runs"][name] = train(
+                name, [*overrides, f"data.seq_len={seq_len}"], args.minutes, midi_dir, root
+            )
             save()
     test_dir = held_out(midi_dir, root / "held_out")
     ckpts = {name: record["runs"][name]["best_checkpoint"] for name in RUNS}
     cli("evaluate", f"ckpt_path=[{','.join(ckpts.values())}]", f"data.midi_dir={test_dir}",
         f"hydra.run.dir={root / 'scores'}", root=root)  # fmt: skip
     scores = json.loads((root / "scores" / "evaluation.json").read_text())
-    record["whole_melodies"] = {name: s["overall"] for name, s in zip(RUNS, scores["checkpoints"], strict=True)}
+    record["whole_melodies"] = {
+        name: s["overall"] for name, s in zip(RUNS, scores["checkpoints"], strict=True)
+    }
     record["test_melodies"] = scores["melodies"]
     record["sets"], record["token_errors"] = {}, {}
     for name, ckpt in ckpts.items():
