@@ -1,9 +1,12 @@
-"""Benchmark of the data path: parsing a MIDI folder (1 core vs all), loading its cache, DataModule setup.
+"""Benchmark of the data path: parsing a MIDI folder (1 core vs all), loading its cache, DataModule setup,
+and the two readers (pretty_midi, symusic) on the folder and on a large synthetic folder.
 
     .venv/bin/python scripts/bench_data.py [--midi-dir data/folk] [--workers N] [--repeats 5]
+        [--synthetic 100000]
 
 Prints figures and ratios measured in this one run (these machines are noisy: compare ratios, and
-only figures from the same run). Targets: the parse cache loads in ≤ 1 s; parsing uses all cores.
+only figures from the same run). Targets: the parse cache loads in ≤ 1 s; parsing uses all cores;
+symusic parses 100,000 files into the cache in ≤ 60 s; both readers give the same melodies.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.midi import ExtractionParams
 from melodygen.data.parse_cache import list_midi_files
@@ -24,6 +29,7 @@ from melodygen.data.parsed import parse_folder, parse_midi_folder
 from melodygen.errors import MelodygenError
 
 CACHED_LOAD_TARGET_S = 1.0
+SYMUSIC_100K_TARGET_S = 60.0
 
 #: Run in a fresh interpreter: one cached load, timed inside (imports excluded), seconds on stdout.
 FRESH_LOAD = """
@@ -64,6 +70,129 @@ def fresh_process_load(midi_dir: Path, cache_dir: Path, workers: int, repeats: i
     return statistics.median(times)
 
 
+def _outcomes(parsed) -> dict[str, tuple]:
+    """Each file's melody (pitches, durations, tempo, key signature) or skip reason."""
+    out = {name: (reason,) for name, reason, _ in parsed.skipped}
+    for i, name in enumerate(parsed.files):
+        m = parsed.melody(i)
+        out[name] = (m.pitch.tobytes(), m.duration.tobytes(), float(m.qpm), m.meta.get("key_signature"))
+    return out
+
+
+def compare_readers(label: str, folder: Path, files: list[str], workers: int, cache: bool = False) -> list:
+    """Both readers over ``files`` with ``workers``: files/s, their ratio, and the files that differ.
+    With ``cache``, symusic's time is the whole ``parse_midi_folder`` (listing, parsing, writing the cache)."""
+    slow_params, fast_params = ExtractionParams(), ExtractionParams(reader="symusic")
+    t_slow, slow = timed(lambda: parse_folder(folder, files, slow_params, workers=workers, progress=False))
+    if cache:
+        with tempfile.TemporaryDirectory(prefix="bench_data_cache_") as tmp:
+            t_fast, fast = timed(
+                lambda: parse_midi_folder(
+                    folder, tmp, fast_params, workers, progress=False, require_melodies=False
+                )
+            )
+    else:
+        t_fast, fast = timed(
+            lambda: parse_folder(folder, files, fast_params, workers=workers, progress=False)
+        )
+    a, b = _outcomes(slow), _outcomes(fast)
+    differ = sorted(name for name in a if a[name] != b.get(name))
+    rows = [
+        (
+            f"{label}: pretty_midi, {workers} workers",
+            f"{t_slow:.1f} s  {len(files) / t_slow:,.0f} files/s",
+            "",
+        ),
+        (
+            f"{label}: symusic, {workers} workers" + (" (list, parse, write the cache)" if cache else ""),
+            f"{t_fast:.1f} s  {len(files) / t_fast:,.0f} files/s",
+            f"target: 100,000 files ≤ {SYMUSIC_100K_TARGET_S:.0f} s — "
+            + ("OK" if t_fast * 100_000 / len(files) <= SYMUSIC_100K_TARGET_S else "NOT MET")
+            if cache
+            else "",
+        ),
+        (f"{label}: symusic / pretty_midi speed", f"{t_slow / t_fast:.1f}x", ""),
+        (
+            f"{label}: files whose melody or skip reason differs",
+            f"{len(differ)} of {len(files):,}",
+            "goal: none" + ("" if not differ else f"; first: {', '.join(differ[:3])}"),
+        ),
+    ]
+    for name in differ[:3]:
+        print(f"{label}: {name}: pretty_midi {_describe(a[name])}, symusic {_describe(b.get(name))}")
+    return rows
+
+
+def _describe(outcome) -> str:
+    if outcome is None or len(outcome) == 1:
+        return f"skipped ({outcome[0] if outcome else 'missing'})"
+    return f"{len(outcome[0]) // 2} elements, {outcome[2]:g} qpm, key {outcome[3]}"
+
+
+def _varlen(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _track(events: list[tuple[int, bytes]]) -> bytes:
+    body, now = bytearray(), 0
+    for tick, raw in sorted(events, key=lambda e: e[0]):
+        body += _varlen(tick - now) + raw
+        now = tick
+    body += b"\x00\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def _notes(rng, channel: int, tpq: int, count: int, low: int, step: int, jitter: int) -> list:
+    """``count`` notes of one voice on ``channel``: (tick, raw bytes) note-ons and note-offs."""
+    events, tick = [], 0
+    pitch = int(rng.integers(low, low + 12))
+    for _ in range(count):
+        length = int(rng.choice([1, 2, 2, 4, 4, 8])) * tpq // 4 * step
+        pitch = int(np.clip(pitch + rng.integers(-4, 5), low - 12, low + 24))
+        start = max(0, tick + int(rng.integers(-jitter, jitter + 1)))
+        events.append((start, bytes([0x90 | channel, pitch, 90])))
+        events.append((start + max(1, length - tpq // 16), bytes([0x80 | channel, pitch, 0])))
+        tick += length + (tpq // 2 if rng.random() < 0.1 else 0)
+    return events
+
+
+def write_synthetic_folder(folder: Path, count: int, seed: int = 0) -> dict[str, int]:
+    """``count`` MIDI files in 100 sub-folders: monophonic tunes, multi-track songs (melody, bass and
+    drums), a few with timing off the grid, and a few cut short. Returns how many of each kind."""
+    rng = np.random.default_rng(seed)
+    kinds = {"monophonic": 0, "multi-track": 0, "off the grid": 0, "cut short": 0}
+    for sub in range(100):
+        (folder / f"{sub:02d}").mkdir(parents=True)
+    for i in range(count):
+        tpq = int(rng.choice([96, 120, 384, 480, 960]))
+        tempo = int(6e7 / rng.uniform(60, 180)).to_bytes(3, "big")
+        meta = [(0, b"\xff\x51\x03" + tempo)]
+        kind = "multi-track" if rng.random() < 0.3 else "monophonic"
+        jitter = tpq // 24 if rng.random() < 0.05 else 0
+        n = int(rng.integers(20, 150))
+        if kind == "monophonic":
+            tracks = [_track(meta + _notes(rng, 0, tpq, n, 60, 1, jitter))]
+        else:
+            drums = [(k * tpq // 2, bytes([0x99, 36 + k % 3, 100])) for k in range(2 * n)]
+            drums += [(k * tpq // 2 + tpq // 8, bytes([0x89, 36 + k % 3, 0])) for k in range(2 * n)]
+            tracks = [_track(meta), _track(_notes(rng, 0, tpq, n, 67, 1, jitter)),
+                      _track(_notes(rng, 1, tpq, n // 2, 40, 2, 0)), _track(drums)]  # fmt: skip
+        data = b"MThd" + (6).to_bytes(4, "big") + (int(kind != "monophonic")).to_bytes(2, "big")
+        data += len(tracks).to_bytes(2, "big") + tpq.to_bytes(2, "big") + b"".join(tracks)
+        if rng.random() < 0.01:
+            data, kind = data[: len(data) // 2], "cut short"
+        elif jitter:
+            kind = "off the grid"
+        kinds[kind] += 1
+        (folder / f"{i % 100:02d}" / f"song{i:06d}.mid").write_bytes(data)
+    return kinds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--midi-dir", default="data/folk", type=Path)
@@ -71,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="cores for the parallel parse"
     )
     parser.add_argument("--repeats", type=int, default=5, help="timings per cached-load figure (median)")
+    parser.add_argument(
+        "--synthetic", type=int, default=100_000, help="files of the synthetic folder (0: leave it out)"
+    )
     args = parser.parse_args(argv)
 
     midi_dir = args.midi_dir.expanduser().resolve()
@@ -154,6 +286,21 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("setup / cached load", f"{t_setup / t_load:.1f}x", ""),
         ]
+
+    # (d) the two readers on this folder, and (e) on a synthetic folder of many files
+    rows += compare_readers("this folder", midi_dir, files, workers)
+    if args.synthetic:
+        with tempfile.TemporaryDirectory(prefix="bench_data_synthetic_") as tmp:
+            folder = Path(tmp) / "midi"
+            t_write, kinds = timed(lambda: write_synthetic_folder(folder, args.synthetic))
+            rows.append(
+                (
+                    f"synthetic folder: {args.synthetic:,} files written",
+                    f"{t_write:.1f} s",
+                    ", ".join(f"{k} {v:,}" for k, v in kinds.items()),
+                )
+            )
+            rows += compare_readers("synthetic", folder, list_midi_files(folder), workers, cache=True)
 
     skipped = ", ".join(f"{k} {v}" for k, v in serial.summary()["skipped_by_reason"].items()) or "none"
     print(f"bench_data: {midi_dir}  ({cores} cores, Python {sys.version.split()[0]})")
