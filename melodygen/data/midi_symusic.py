@@ -78,15 +78,16 @@ def _first_note_off(notes: np.ndarray) -> np.ndarray:
     note-off, symusic the second at the next one."""
     start = notes["time"].astype(np.int64)
     end = start + notes["duration"]
-    out = end.copy()
-    for pitch in np.unique(notes["pitch"]):
-        where = np.flatnonzero(notes["pitch"] == pitch)
-        offs = np.sort(end[where])
-        after = np.searchsorted(offs, start[where], side="right")  # the first note-off after the start
-        at = np.searchsorted(offs, start[where], side="left")  # else one at the start (zero length)
-        first = np.where(after < offs.size, after, at)
-        out[where] = np.where(first < offs.size, offs[np.minimum(first, offs.size - 1)], end[where])
-    return out
+    pitch = notes["pitch"].astype(np.int64) << 40  # one sorted key per (pitch, tick)
+    offs = np.sort(pitch + end)
+    found = np.searchsorted(offs, pitch + start, side="right")  # the first note-off of its pitch after it
+    at = np.searchsorted(offs, pitch + start, side="left")  # else one at its start (zero length)
+    ok = found < offs.size
+    ok[ok] = (offs[found[ok]] >> 40) == (pitch[ok] >> 40)
+    first = np.where(ok, found, at)
+    first = np.minimum(first, offs.size - 1)
+    same = (offs[first] >> 40) == (pitch >> 40)
+    return np.where(same, offs[first] - pitch, end)
 
 
 def extract_score_melody(score, params: ExtractionParams, source: str = "") -> Melody:
