@@ -40,7 +40,7 @@ from melodygen.generate import sample_elements, sample_melodies
 from melodygen.models import NETWORKS, MelodyModel
 from melodygen.models.recurrent import GRUNetwork, LSTMNetwork
 from melodygen.models.transformer import TransformerNetwork
-from melodygen.representations import REPRESENTATIONS
+from melodygen.representations import REPRESENTATIONS, TOKENIZED
 
 CONF = Path(config_dir())
 PACKAGE = Path(__file__).resolve().parents[1] / "melodygen"
@@ -148,7 +148,7 @@ def test_the_representation_defaults_are_the_schemas():
 
 
 def test_the_representation_choices_are_the_registered_representations():
-    assert {r.value for r in RepresentationName} == set(REPRESENTATIONS)
+    assert {r.value for r in RepresentationName} == {*REPRESENTATIONS, TOKENIZED}
 
 
 def test_every_schema_is_registered_for_a_shipped_config():
