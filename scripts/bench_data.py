@@ -27,6 +27,7 @@ from melodygen.data.midi import ExtractionParams
 from melodygen.data.parse_cache import list_midi_files
 from melodygen.data.parsed import parse_folder, parse_midi_folder
 from melodygen.errors import MelodygenError
+from melodygen.folk.smf import write_varlen
 
 CACHED_LOAD_TARGET_S = 1.0
 SYMUSIC_100K_TARGET_S = 60.0
@@ -129,19 +130,10 @@ def _describe(outcome) -> str:
     return f"{len(outcome[0]) // 2} elements, {outcome[2]:g} qpm, key {outcome[3]}"
 
 
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def _track(events: list[tuple[int, bytes]]) -> bytes:
     body, now = bytearray(), 0
     for tick, raw in sorted(events, key=lambda e: e[0]):
-        body += _varlen(tick - now) + raw
+        body += write_varlen(tick - now) + raw
         now = tick
     body += b"\x00\xff\x2f\x00"
     return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)

@@ -93,18 +93,18 @@ def _read_track(body: bytes) -> Track:
 
 def write(division: int, metas: list[tuple[int, int, bytes]], notes: list[Note]) -> bytes:
     """A one-track (type 0) file: the meta events, then ``notes`` on channel 0 (offs before ons)."""
-    events = [(tick, 0, bytes([0xFF, kind]) + _varlen(len(data)) + data) for tick, kind, data in metas]
+    events = [(tick, 0, bytes([0xFF, kind]) + write_varlen(len(data)) + data) for tick, kind, data in metas]
     events += [(n.end, 1, bytes([0x80, n.pitch, 0])) for n in notes]
     events += [(n.start, 2, bytes([0x90, n.pitch, n.velocity])) for n in notes]
     body, now = bytearray(), 0
     for tick, _, raw in sorted(events, key=lambda event: event[:2]):
-        body += _varlen(tick - now) + raw
+        body += write_varlen(tick - now) + raw
         now = tick
     body += bytes([0, 0xFF, END_OF_TRACK, 0])
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
 
 
-def _varlen(value: int) -> bytes:
+def write_varlen(value: int) -> bytes:
     out = [value & 0x7F]
     value >>= 7
     while value:
