@@ -232,8 +232,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         best = ckpt_callback.best_model_path if has_best else None
         if not cfg.train:  # evaluation only: score the checkpoint asked for
             best = cfg.ckpt_path
+        best_epoch = None
         if best is not None:  # a resumed run's best can be a file the checkpoint named: checked, weights only
-            read_checkpoint(best, "the best checkpoint")
+            best_epoch = read_checkpoint(best, "the best checkpoint").get("epoch")
         with safe_loading():
             scored = {"datamodule": datamodule, "ckpt_path": best, "verbose": False, "weights_only": True}
             metrics = _first(trainer.validate(model, **scored))
@@ -257,9 +258,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             "representation": representation.label,
             "overrides": list(overrides),  # a sweep run again into its folder skips this job by them
         }
+        if best_epoch is not None:
+            summary["best_epoch"] = int(best_epoch)
         if pruned_at is not None:
             summary["pruned_at_epoch"] = pruned_at
         write_json_atomic(out / "metrics.json", summary)
+        _summarize_wandb(trainer, summary)
         clear_preempted(out)
         if cfg.samples.num_samples > 0 and pruned_at is None:
             _write_samples(cfg, model if best is None else load_model(best), out / "samples")
@@ -309,6 +313,17 @@ def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
         strategy=s.strategy, beam_size=s.beam_size,
     )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
+
+
+def _summarize_wandb(trainer: pl.Trainer, summary: dict) -> None:
+    """The W&B run's summary holds what ``metrics.json`` holds: the best checkpoint's figures (not the last
+    epoch's), its epoch and path, so a runs table sorted by ``val/pitch_bits`` ranks as melodygen-compare."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            kept = {k: v for k, v in summary.items() if k != "overrides" and v is not None}
+            logger.experiment.summary.update(kept)
 
 
 def _finish_wandb(failed: bool = False) -> None:

@@ -47,9 +47,11 @@ def _key(item) -> str:
 
 
 def read_run(path: Path) -> dict:
-    """``run`` (id, name, group, job_type, tags), ``config`` (key → value), ``history`` (rows), ``files``,
-    ``artifacts`` (type, name, aliases, the paths they hold) and ``exit_code`` (None: never closed) of a run."""
+    """``run`` (id, name, group, job_type, tags), ``config`` (key → value), ``history`` (rows), ``summary``
+    (key → its last value), ``files``, ``artifacts`` (type, name, aliases, the paths they hold) and
+    ``exit_code`` (None: never closed) of a run."""
     run, config, history, files, artifacts, exit_code = {}, {}, [], [], [], None
+    summary: dict = {}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -63,6 +65,10 @@ def read_run(path: Path) -> dict:
             config.update({_key(item): json.loads(item.value_json) for item in record.config.update})
         elif kind == "history":
             history.append({_key(item): json.loads(item.value_json) for item in record.history.item})
+        elif kind == "summary":
+            summary.update({_key(item): json.loads(item.value_json) for item in record.summary.update})
+            for item in record.summary.remove:
+                summary.pop(_key(item), None)
         elif kind == "files":
             files += [f.path for f in record.files.files]
         elif kind == "artifact":
@@ -72,6 +78,6 @@ def read_run(path: Path) -> dict:
         elif kind == "exit":
             exit_code = record.exit.exit_code
     return {
-        "run": run, "config": config, "history": history, "files": files, "artifacts": artifacts,
+        "run": run, "config": config, "history": history, "summary": summary, "files": files, "artifacts": artifacts,
         "exit_code": exit_code,
     }  # fmt: skip

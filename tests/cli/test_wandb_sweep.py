@@ -205,3 +205,25 @@ def test_a_sweep_across_architectures_is_one_group_and_one_comparison(tmp_path, 
     assert cells[str(run_dir)] == ["transformer", "2"]
     assert cells[str(sweep_dir / "0")] == ["lstm", ""]
     assert (tmp_path / "cmp" / "compare_val_pitch_bits_by_model.png").is_file()
+
+
+def test_the_wandb_summary_holds_the_best_checkpoints_figures(tmp_path, tune_dir):
+    """The best checkpoint is the first epoch's (the checkpoint keeps the *highest* validation loss), so the
+    last epoch's figures differ from it; the summary, which a runs table sorts by, holds the best's."""
+    proc = run_cli(
+        "train", tmp_path, f"data.midi_dir={tune_dir}", *TINY, "trainer.max_epochs=3", "test=false",
+        "callbacks.model_checkpoint.mode=max", "callbacks.early_stopping=null", env=OFFLINE,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run = read_run(next(run_dir.glob("wandb/offline-run-*/run-*.wandb")))
+    epochs = [row for row in run["history"] if "val/loss" in row and "epoch" in row]
+    assert metrics["best_epoch"] == 0 and epochs[0]["epoch"] == 0
+    assert epochs[2]["val/loss"] < epochs[0]["val/loss"]  # the last epoch is not the best
+    for key in ("val/loss", "val/pitch_bits", "val/duration_bits", "val/pitch_acc"):
+        assert run["summary"][key] == pytest.approx(metrics[key], rel=1e-6)
+        assert run["summary"][key] == pytest.approx(epochs[0][key], rel=1e-5)
+    assert (
+        run["summary"]["best_epoch"] == 0 and run["summary"]["best_checkpoint"] == metrics["best_checkpoint"]
+    )
