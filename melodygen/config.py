@@ -11,10 +11,12 @@ This module imports no torch, so a user's typo is reported before any heavy impo
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -464,13 +466,35 @@ SCHEMAS = {
 }
 
 
+def claim_folder(path: str) -> str:
+    """``path``, made now; if it exists already, ``path-2``, ``path-3`` … (the first that did not).
+
+    A sweep's folder is named after the second it started in, as Hydra's are; two sweeps started in the
+    same second would share it (and their W&B group). ``mkdir`` either makes a folder or fails, so of two
+    processes asking at once each gets its own.
+    """
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return str(folder)
+    raise AssertionError("unreachable")
+
+
 def register_configs() -> None:
-    """Register the schemas, the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made)
-    and ``${suffix:x}`` (``_x``, or nothing for null: a sweep's name after its time)."""
+    """Register the schemas, the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made),
+    ``${suffix:x}`` (``_x``, or nothing for null: a sweep's name after its time) and ``${claim:path}``
+    (:func:`claim_folder`)."""
     if not OmegaConf.has_resolver("cwd"):
         OmegaConf.register_new_resolver("cwd", os.getcwd)
     if not OmegaConf.has_resolver("suffix"):
         OmegaConf.register_new_resolver("suffix", lambda value: f"_{value}" if value else "")
+    if not OmegaConf.has_resolver("claim"):  # cached: a sweep's jobs (Hydra copies the cache) see the same
+        OmegaConf.register_new_resolver("claim", claim_folder, use_cache=True)
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node)

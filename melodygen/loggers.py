@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import netrc
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -83,9 +84,14 @@ def swept_keys(sweep_dir: str | Path) -> set[str] | None:
     return swept
 
 
-def run_group(task_name: str, multirun: bool, sweep_dir: str, run_dir: str, name: str | None = None) -> str:
-    """``sweep.name`` when given, else one group per sweep (named after its directory) or per single run."""
-    return name or f"{task_name}-{Path(sweep_dir if multirun else run_dir).name}"
+def run_group(task_name: str, folder: str, name: str | None = None) -> str:
+    """One group per sweep, named after its folder (or per single run, after the run's): ``sweep.name``
+    when given, with the folder's ``-2`` when another sweep of that name started in the same second."""
+    folder = Path(folder).name
+    if name:
+        again = re.fullmatch(rf".*_{re.escape(name)}(-\d+)", folder)
+        return name + (again.group(1) if again else "")
+    return f"{task_name}-{folder}"
 
 
 class WandbLogger(_LightningWandbLogger):
@@ -151,7 +157,9 @@ def name_wandb_run(
         wandb.group, wandb.name = wandb.group or resumed.get("group"), wandb.name or resumed.get("name")
     multirun = hydra_config.mode == RunMode.MULTIRUN
     if wandb.group is None:
-        wandb.group = run_group(task_name, multirun, hydra_config.sweep.dir, hydra_config.run.dir, sweep_name)
+        # a single run's sweep.dir is never made (reading it would make the folder)
+        folder = hydra_config.sweep.dir if multirun else hydra_config.run.dir
+        wandb.group = run_group(task_name, folder, sweep_name)
     if wandb.name is None:
         name = run_name(hydra_config.overrides.task, swept_keys(hydra_config.sweep.dir) if multirun else None)
         wandb.name = name or Path(hydra_config.runtime.output_dir).name

@@ -29,6 +29,7 @@ from melodygen.config import (
     TrainConfig,
     TransformerConfig,
     architecture_defaults,
+    claim_folder,
     network_keys,
     register_configs,
     to_plain,
@@ -37,6 +38,7 @@ from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.midi import ExtractionParams
 from melodygen.folk import build_corpus
 from melodygen.generate import sample_elements, sample_melodies
+from melodygen.loggers import run_group
 from melodygen.models import NETWORKS, MelodyModel
 from melodygen.models.recurrent import GRUNetwork, LSTMNetwork
 from melodygen.models.transformer import TransformerNetwork
@@ -214,9 +216,9 @@ def test_the_slurm_trainer_follows_the_slurm_launcher():
 
 
 @pytest.mark.parametrize("name", [None, "lr-search"])
-def test_the_grid_sweep_by_name_and_the_sweep_folder(name):
+def test_the_grid_sweep_by_name_and_the_sweep_folder(name, tmp_path):
     register_configs()
-    overrides = ["sweep=grid", "paths.log_dir=/logs", *([f"sweep.name={name}"] if name else [])]
+    overrides = ["sweep=grid", f"paths.log_dir={tmp_path}", *([f"sweep.name={name}"] if name else [])]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     assert cfg.hydra.mode.name == "MULTIRUN"
@@ -227,4 +229,15 @@ def test_the_grid_sweep_by_name_and_the_sweep_folder(name):
         "data.seq_len": ["32", "64", "128"],
     }  # 27 jobs: the three sweep axes
     time = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d"
-    assert re.fullmatch(rf"/logs/train/multiruns/{time}" + (f"_{name}" if name else ""), cfg.hydra.sweep.dir)
+    folder = cfg.hydra.sweep.dir
+    assert re.fullmatch(rf"{tmp_path}/train/multiruns/{time}" + (f"_{name}" if name else ""), folder)
+    assert Path(folder).is_dir() and cfg.hydra.sweep.dir == folder  # made once, when first read
+
+
+def test_a_sweep_folder_taken_already_gets_the_next_number(tmp_path):
+    base = tmp_path / "multiruns" / "2026-12-03_10-00-00_lr-search"
+    folders = [claim_folder(str(base)) for _ in range(3)]
+    assert folders == [str(base), f"{base}-2", f"{base}-3"] and all(Path(f).is_dir() for f in folders)
+    assert run_group("train", folders[0], "lr-search") == "lr-search"
+    assert run_group("train", folders[2], "lr-search") == "lr-search-3"
+    assert run_group("train", folders[1], None) == "train-2026-12-03_10-00-00_lr-search-2"

@@ -227,3 +227,27 @@ def test_the_wandb_summary_holds_the_best_checkpoints_figures(tmp_path, tune_dir
     assert (
         run["summary"]["best_epoch"] == 0 and run["summary"]["best_checkpoint"] == metrics["best_checkpoint"]
     )
+
+
+def test_two_sweeps_started_at_once_get_their_own_folders_and_groups(tmp_path, tune_dir):
+    """Both ask for the same folder at the same moment (as two sweeps of one name started in the same
+    second do): one gets it, the other the next number, and each its own W&B group."""
+    import subprocess
+    import sys
+
+    base = tmp_path / "outputs" / "train" / "multiruns" / "2026-12-03_10-00-00_pair"
+    args = [
+        sys.executable, "-m", "melodygen.cli.train", "-m", f"data.midi_dir={tune_dir}", *TINY, "test=false",
+        "model.hidden_size=8", "sweep.name=pair", f"hydra.sweep.dir=${{claim:{base}}}",
+    ]  # fmt: skip
+    env = {**os.environ, "MELODYGEN_ROOT": str(tmp_path), **OFFLINE}
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    errors = [proc.communicate(timeout=300)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    folders = sorted(p.name for p in base.parent.iterdir())
+    assert folders == [base.name, f"{base.name}-2"]
+    groups = {
+        read_run(next(base.parent.glob(f"{f}/0/wandb/offline-run-*/run-*.wandb")))["run"]["group"]
+        for f in folders
+    }
+    assert groups == {"pair", "pair-2"}
