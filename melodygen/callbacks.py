@@ -22,7 +22,13 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
-from melodygen.metrics import SAMPLE_STATISTICS, sample_statistics
+from melodygen.metrics import (
+    REAL_TUNES_FILE,
+    SAMPLE_STATISTICS,
+    STATISTICS_FILE,
+    sample_statistics,
+    write_statistics,
+)
 from melodygen.progress import clock, is_terminal
 from melodygen.progress import log as progress_log
 from melodygen.render import write_melodies
@@ -57,14 +63,35 @@ class SampleMonitor(pl.Callback):
             pl_module.log(f"sample/{name}", value, sync_dist=True)
         if not trainer.is_global_zero:
             return
-        folder = Path(trainer.default_root_dir) / "samples" / f"epoch_{trainer.current_epoch:03d}"
+        samples = Path(trainer.default_root_dir) / "samples"
+        folder = samples / f"epoch_{trainer.current_epoch:03d}"
         written = write_melodies(melodies, folder, wav=True)
+        write_statistics(melodies, folder / STATISTICS_FILE, epoch=trainer.current_epoch)
+        if not (samples / REAL_TUNES_FILE).is_file():
+            self._write_real_tunes(trainer, samples / REAL_TUNES_FILE)
         images = [p for p in written if p.suffix == ".png" and not p.stem.endswith("_grid")]
         grid = next((p for p in written if p.suffix == ".png" and p.stem.endswith("_grid")), None)
         sounds = [p for p in written if p.suffix == ".wav"]
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
                 self._to_wandb(logger, trainer, melodies, sounds, images, grid)
+
+    def _write_real_tunes(self, trainer: pl.Trainer, path: Path) -> None:
+        """The validation split's melodies, each cut to the samples' length: what the samples' statistics
+        are set against (the listening report shows them side by side)."""
+        from melodygen.data.splits import VAL
+        from melodygen.melody import Melody
+
+        datamodule = getattr(trainer, "datamodule", None)
+        parsed, split = getattr(datamodule, "parsed", None), getattr(datamodule, "split", None)
+        if parsed is None or split is None:
+            return
+        cut = []
+        for i in (split == VAL).nonzero()[0].tolist():
+            m = parsed.melody(i)
+            cut.append(Melody(m.pitch[: self.length], m.duration[: self.length], m.qpm, m.source))
+        if cut:
+            write_statistics(cut, path, split="validation", length=self.length)
 
     def _to_wandb(
         self, logger, trainer: pl.Trainer, melodies, sounds: list[Path], images: list[Path], grid: Path | None

@@ -28,6 +28,8 @@ DONE, PRUNED, FAILED, UNFINISHED = "done", "pruned", "failed", "unfinished"
 DEFAULT_METRIC = "val/pitch_bits"
 #: Metrics shown beside the one runs are sorted by, when runs have them.
 SHOWN_METRICS = ("val/pitch_bits", "val/duration_bits", "val/pitch_acc", "val/loss")
+#: Override keys that only repeat a configuration: runs that differ in nothing else are one group.
+REPEAT_KEYS = ("seed", "data.fold")
 #: An axis with more values than this (an Optuna search's) is plotted as points on the axis's own ticks.
 MAX_TICKS = 6
 
@@ -131,6 +133,93 @@ def swept_axes(runs: Sequence[Run]) -> list[str]:
     return [k for k in keys if len({run.overrides.get(k) for run in runs}) > 1]
 
 
+def group_key(run: Run) -> tuple[tuple[str, str], ...]:
+    """What a run's configuration is, leaving out what only repeats it (its seed, its fold)."""
+    return tuple(sorted((k, v) for k, v in run.overrides.items() if k not in REPEAT_KEYS))
+
+
+def repeat_key(run: Run) -> tuple[str, str]:
+    """Which repeat of its configuration a run is: its seed and fold (how repeats of two groups pair)."""
+    return tuple(run.overrides.get(k, "") for k in REPEAT_KEYS)  # type: ignore[return-value]
+
+
+@dataclass
+class Group:
+    """Runs whose configurations differ only in ``seed`` and ``data.fold``: one row of the table."""
+
+    settings: dict[str, str]  # the overrides every run of the group has (seed and fold left out)
+    runs: list[Run]
+    label: str = ""
+
+    def values(self, metric: str) -> dict[tuple[str, str], float]:
+        """``{(seed, fold): value}`` of the finished runs that report ``metric``."""
+        return {
+            repeat_key(r): r.metrics[metric] for r in self.runs if r.status == DONE and metric in r.metrics
+        }
+
+    def stats(self, metric: str):
+        from melodygen.stats import summary
+
+        values = list(self.values(metric).values())
+        return summary(values) if values else None
+
+
+def group_runs(runs: Sequence[Run]) -> list[Group]:
+    """The runs as groups of repeats, in the order each group's first run appears; each labelled by the
+    values of the axes that tell groups apart (``hidden_size=64,num_layers=2``; ``all`` for one group)."""
+    by_key: dict[tuple, Group] = {}
+    for run in runs:
+        key = group_key(run)
+        if key not in by_key:
+            by_key[key] = Group(dict(key), [])
+        by_key[key].runs.append(run)
+    groups = list(by_key.values())
+    axes = [a for a in swept_axes(runs) if a not in REPEAT_KEYS]
+    short = {a: a.rsplit(".", 1)[-1] for a in axes}
+    if len(set(short.values())) < len(axes):  # two axes end alike (model.dropout, data.dropout): in full
+        short = {a: a for a in axes}
+    for group in groups:
+        group.label = ",".join(f"{short[a]}={group.settings.get(a, '')}" for a in axes) or "all"
+    return groups
+
+
+def has_repeats(groups: Sequence[Group]) -> bool:
+    return any(len(group.runs) > 1 for group in groups)
+
+
+def ranked_groups(groups: Sequence[Group], metric: str) -> list[Group]:
+    """Groups with at least one finished run reporting ``metric``, by its mean, best first."""
+    scored = [group for group in groups if group.values(metric)]
+    return sorted(scored, key=lambda g: g.stats(metric).mean, reverse=higher_is_better(metric))
+
+
+def find_baseline(spec: str, runs: Sequence[Run], groups: Sequence[Group], grouped: bool):
+    """The group (or, ungrouped, the run) ``--baseline`` names: a group's label as the table prints it or
+    its ``key=value`` settings, a run's name (its job number) or its directory."""
+    if grouped:
+        for group in groups:
+            if spec == group.label:
+                return group
+        parts = spec.split(",")
+        if all("=" in part for part in parts):  # key=value settings, keys in full or by their last part
+            pairs = [part.split("=", 1) for part in parts]
+            found = [g for g in groups if all(_has_setting(g.settings, k, v) for k, v in pairs)]
+            if len(found) == 1:
+                return found[0]
+    for run in runs:
+        if spec in (run.name, str(run.path)) or Path(spec).expanduser().resolve() == run.path.resolve():
+            if not grouped:
+                return run
+            return next(g for g in groups if run in g.runs)
+    known = ", ".join(g.label for g in groups) if grouped else ", ".join(r.name for r in runs)
+    what = "groups" if grouped else "runs"
+    raise MelodygenError(f"--baseline {spec}: no such {what[:-1]}; the {what} are {known}")
+
+
+def _has_setting(settings: dict[str, str], key: str, value: str) -> bool:
+    return any((k == key or k.endswith("." + key)) and v == value for k, v in settings.items())
+
+
 def higher_is_better(metric: str) -> bool:
     return metric.rsplit("/", 1)[-1].endswith("acc")
 
@@ -149,13 +238,33 @@ def _value(text: str | None):
         return text
 
 
-def write_csv(runs: Sequence[Run], axes: Sequence[str], path: Path) -> Path:
+def write_csv(runs: Sequence[Run], axes: Sequence[str], path: Path, metric: str = DEFAULT_METRIC) -> Path:
+    """One row per group of repeats (``kind`` group: each metric's mean, and its sd and 95% interval ends,
+    best ``metric`` first) and one per run (``kind`` run, in job order, naming its group)."""
+    groups = group_runs(runs)
     metrics = sorted({name for run in runs for name in run.metrics})
+    spread = [f"{name} {part}" for name in metrics for part in ("sd", "low", "high")]
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=["run", "status", *axes, *metrics, "error"])
+    fields = ["kind", "group", "run", "status", "n", *axes, *metrics, *spread, "error"]
+    writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()
+    best = ranked_groups(groups, metric)
+    for group in [*best, *(g for g in groups if g not in best)]:
+        done = [run for run in group.runs if run.status == DONE]
+        row = {"kind": "group", "group": group.label, "status": f"{len(done)} of {len(group.runs)} done"}
+        row.update({axis: group.settings.get(axis, "") for axis in axes if axis not in REPEAT_KEYS})
+        row["n"] = len(done)
+        for name in metrics:
+            stats = group.stats(name)
+            if stats is not None:
+                row[name] = stats.mean
+                for part, value in (("sd", stats.sd), ("low", stats.low), ("high", stats.high)):
+                    row[f"{name} {part}"] = "" if value != value else value  # NaN (one run): empty
+        writer.writerow(row)
+    label = {id(run): group.label for group in groups for run in group.runs}
     for run in runs:
-        row = {"run": str(run.path), "status": run.status, "error": run.error}
+        row = {"kind": "run", "group": label[id(run)], "run": str(run.path), "status": run.status}
+        row.update({"error": run.error, "n": 1 if run.status == DONE else 0})
         row.update({axis: run.overrides.get(axis, "") for axis in axes})
         row.update({name: run.metrics.get(name, "") for name in metrics})
         writer.writerow(row)
@@ -185,9 +294,25 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
         xs = [
             _value(r.overrides[axis]) if numeric else values.index(_value(r.overrides[axis])) for r in points
         ]
+        ys = [r.metrics[metric] for r in points]
+        at_x: dict = {}
+        for x, run in zip(xs, points):
+            at_x.setdefault(x, []).append(run)
+        if repeated and all(len({group_key(r) for r in same}) == 1 for same in at_x.values()):
+            # seeds or folds of one configuration: their mean and 95% interval, the runs as dots
+            from melodygen.stats import summary
+
+            stats = [summary([r.metrics[metric] for r in at_x[x]]) for x in at_x]
+            half = [0.0 if s.n < 2 else s.high - s.mean for s in stats]
+            line = axes.errorbar(
+                list(at_x), [s.mean for s in stats], yerr=half, marker="o", capsize=4,
+                linestyle="none" if many else "-", label=f"{by}={label}" if by else None,
+            )  # fmt: skip
+            axes.plot(xs, ys, marker=".", linestyle="none", alpha=0.35, color=line.lines[0].get_color())
+            continue
         axes.plot(
             xs,
-            [r.metrics[metric] for r in points],
+            ys,
             marker="o",
             linestyle="none" if scattered else "-",
             label=f"{by}={label}" if by else None,
@@ -202,7 +327,8 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
         axes.set_xticks(values, [f"{v:g}" for v in values])
     axes.set_xlabel(axis)
     axes.set_ylabel(metric)
-    axes.set_title(f"{metric} by {axis}")
+    seeds = repeated and any(len(runs_) > 1 for runs_ in _by_group(done).values())
+    axes.set_title(f"{metric} by {axis}" + (" (mean, 95% interval)" if seeds else ""))
     axes.grid(alpha=0.3)
     if by:
         axes.legend()
@@ -210,6 +336,13 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
     return path
+
+
+def _by_group(runs: Sequence[Run]) -> dict:
+    found: dict = {}
+    for run in runs:
+        found.setdefault(group_key(run), []).append(run)
+    return found
 
 
 def line_axis(axes: Sequence[str], axis: str, runs: Sequence[Run], most: int = 6) -> str | None:

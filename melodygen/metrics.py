@@ -137,6 +137,21 @@ def sample_statistics(melodies: Sequence[Melody]) -> dict[str, float]:
     return stats
 
 
+#: Beside a run's samples: each melody's statistics (``samples/…/statistics.json``), and the same of real
+#: tunes, the validation split's cut to the samples' length (``samples/real_tunes.json``).
+STATISTICS_FILE, REAL_TUNES_FILE = "statistics.json", "real_tunes.json"
+
+
+def write_statistics(melodies: Sequence[Melody], path, **about) -> None:
+    """Each melody's :data:`SAMPLE_STATISTICS` and their mean, as JSON (``about``: what the melodies are)."""
+    from melodygen.atomic import write_json_atomic
+
+    each = [{name: float(f(m)) for name, f in SAMPLE_STATISTICS.items()} for m in melodies]
+    write_json_atomic(
+        path, {**about, "melodies": len(melodies), "mean": sample_statistics(melodies), "each": each}
+    )
+
+
 # ------------------------------------------------------------------------ comparing two sets of melodies
 
 

@@ -305,6 +305,7 @@ def _report_stop(stop: Stopped, out: Path) -> None:
 
 
 def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
+    from melodygen.metrics import STATISTICS_FILE, write_statistics
     from melodygen.render import write_melodies
 
     s = cfg.samples
@@ -313,6 +314,7 @@ def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
         strategy=s.strategy, beam_size=s.beam_size,
     )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
+    write_statistics(melodies, folder / STATISTICS_FILE, after="training", checkpoint="best")
 
 
 def _summarize_wandb(trainer: pl.Trainer, summary: dict) -> None:
