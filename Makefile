@@ -23,10 +23,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Debian packages that melodygen uses when they are there: abcmidi (abc2midi exports the folk corpus in
-# seconds; music21, the fallback, takes minutes) and libfluidsynth3 (WAVs with a SoundFont piano; the
-# fallback is sine tones). Installed as root with apt-get; otherwise the line to run is printed.
+# seconds; music21, the fallback, takes minutes), libfluidsynth3 (WAVs with a SoundFont piano; the
+# fallback is sine tones) and chromium (the test that opens the listening report in a headless browser;
+# skipped without it). Installed as root with apt-get; otherwise the line to run is printed.
 MISSING_DEBS = $(if $(shell command -v abc2midi),,abcmidi) \
-	$(if $(shell ldconfig -p 2>/dev/null | grep libfluidsynth),,libfluidsynth3)
+	$(if $(shell ldconfig -p 2>/dev/null | grep libfluidsynth),,libfluidsynth3) \
+	$(if $(shell command -v chromium || command -v chromium-browser),,chromium)
 APT_GET = apt-get install -y -qq --no-install-recommends $(MISSING_DEBS) >/dev/null 2>&1
 
 debs:
@@ -34,8 +36,8 @@ debs:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian's $(strip $(MISSING_DEBS))"; \
 		$(APT_GET) || { apt-get update -qq >/dev/null 2>&1 && $(APT_GET); } || \
-		echo "note: could not install $(strip $(MISSING_DEBS)); music21 builds the corpus (minutes), audio is sine tones"; \
-	else echo "note: 'sudo apt-get install $(strip $(MISSING_DEBS))' builds the folk corpus in seconds and gives WAVs a piano"; fi
+		echo "note: could not install $(strip $(MISSING_DEBS)); without them music21 builds the corpus (minutes), audio is sine tones, the browser test is skipped"; \
+	else echo "note: 'sudo apt-get install $(strip $(MISSING_DEBS))' builds the folk corpus in seconds, gives WAVs a piano and runs the browser test"; fi
 
 data: setup
 	$(BIN)/melodygen-corpus

@@ -184,7 +184,9 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
 
 
 def has_repeats(groups: Sequence[Group]) -> bool:
-    return any(len(group.runs) > 1 for group in groups)
+    """Whether any group holds runs of different seeds or folds (a table of groups says more than one of
+    runs)."""
+    return any(len({repeat_key(run) for run in group.runs}) > 1 for group in groups)
 
 
 def ranked_groups(groups: Sequence[Group], metric: str) -> list[Group]:

@@ -289,7 +289,7 @@ def _table(
         row = [f'<td data-sort="{rank}">{rank}</td>']
         row += [f'<td class="text">{_e(group.settings.get(a, ""))}</td>' for a in axes]
         row.append(f"<td>{stats.n if stats else 0}</td>")
-        row.append(f'<td data-sort="{stats.mean if stats else ""}">{value}</td>')
+        row.append(f'<td class="mean" data-sort="{stats.mean if stats else ""}">{value}</td>')
         row.append(f'<td data-sort="{stats.low if stats and stats.n > 1 else ""}">{interval}</td>')
         for m in shown:
             other = group.stats(m)

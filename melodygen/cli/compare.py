@@ -71,9 +71,9 @@ def _verdict(diff, metric: str) -> str:
     from melodygen.compare import higher_is_better
 
     if diff.includes_zero is None:
-        return "no interval (one run each)"
+        return "no interval"
     if diff.includes_zero:
-        return "interval includes 0: no difference shown"
+        return "0 in interval"
     better = (diff.delta > 0) == higher_is_better(metric)
     return "better" if better else "worse"
 
@@ -143,13 +143,13 @@ def compare(
         for axis in shown_axes:
             table.add_column(axis.rsplit(".", 1)[-1])
         table.add_column("n", justify="right")
-        table.add_column(f"{metric} mean ± sd", justify="right")
+        table.add_column(f"{metric}\nmean ± sd", justify="right")
         table.add_column("95% interval", justify="right")
         for column in shown:
-            table.add_column(f"{column} mean ± sd", justify="right")
+            table.add_column(f"{column}\nmean ± sd", justify="right")
         if base is not None:
-            for column in (f"Δ vs {base.label}", "95% interval of Δ", "test", "p", ""):
-                table.add_column(column, justify="right" if column != "" else "left")
+            for column in (f"Δ vs\n{base.label}", "95% interval\nof Δ", "test", "p", "verdict"):
+                table.add_column(column, justify="right" if column != "verdict" else "left")
         rows = []
         for rank, g in enumerate(best_groups, 1):
             stats = g.stats(metric)
@@ -195,7 +195,7 @@ def compare(
     if grouped and base is not None:
         console.print(
             "Δ: the row's mean minus the baseline's. paired t: over the seeds and folds both groups ran; "
-            "Welch t: unpaired, where they share fewer than two.",
+            "Welch t: unpaired, where they share fewer than two. 0 in interval: no difference shown.",
             highlight=False,
             soft_wrap=True,
         )

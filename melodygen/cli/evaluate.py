@@ -47,6 +47,8 @@ def score_checkpoints(cfg, out: Path) -> dict:
     from melodygen.cli.generate import resolve_device
     from melodygen.evaluate import figures, melody_sums, total
     from melodygen.models import load_model
+    from melodygen.representations import total_bits
+    from melodygen.stats import bootstrap_ratio, paired_bootstrap
 
     parsed = _parse(cfg.data.midi_dir, cfg)
     parsed.write_report(out / "data_report.json")
@@ -62,6 +64,8 @@ def score_checkpoints(cfg, out: Path) -> dict:
             per_melody = [scores.sums() for scores in log_probs(model, melodies, adaptation=adaptation)]
         else:
             per_melody = melody_sums(model, melodies, cfg.batch_size, progress=len(melodies) > 200)
+        bits = [total_bits(s) for s in per_melody]
+        _, low, high = bootstrap_ratio(bits, [s["notes"] for s in per_melody])
         results.append(
             {
                 "checkpoint": path,
@@ -69,9 +73,19 @@ def score_checkpoints(cfg, out: Path) -> dict:
                 "representation": model.representation.label,
                 "adapt_lr": cfg.adapt_lr,
                 "overall": figures(total(per_melody)),
+                "interval": {"all/bits": [low, high], "level": 0.95, "over": "melodies (bootstrap)"},
                 "files": [{"file": m.source, **figures(s)} for m, s in zip(melodies, per_melody)],
+                "_bits": bits,
             }
         )
+    notes = [s["notes"] for s in per_melody] if results else []
+    for result in results[1:]:  # the same melodies, so the same notes: paired melody by melody
+        delta, low, high, p = paired_bootstrap(result["_bits"], results[0]["_bits"], notes)
+        result["difference_to_first"] = {
+            "all/bits": delta, "interval": [low, high], "p": p, "includes_zero": low <= 0.0 <= high,
+        }  # fmt: skip
+    for result in results:
+        del result["_bits"]
     summary = parsed.summary()
     table = Table(
         title=f"{len(melodies)} melodies of {parsed.midi_dir} ({summary['skipped']} files skipped), per note"
@@ -84,8 +98,35 @@ def score_checkpoints(cfg, out: Path) -> dict:
         overall = result["overall"]
         values = [f"{overall[k]:.4f}" if k in overall else "" for k, _ in SHOWN]
         table.add_row(_short(result["checkpoint"]), result["architecture"], result["representation"], *values)
+    spread = Table(title="bits/note: 95% intervals, bootstrap over the melodies (2000 draws)")
+    paired = ("Δ vs the first", "95% interval of Δ", "p", "verdict") if len(results) > 1 else ()
+    for heading in ("checkpoint", "bits/note", "95% interval", *paired):
+        spread.add_column(heading, justify="left" if heading in ("checkpoint", "verdict") else "right")
+    for result in results:
+        low, high = result["interval"]["all/bits"]
+        values = [f"{result['overall']['all/bits']:.4f}", f"[{low:.4f}, {high:.4f}]"]
+        diff = result.get("difference_to_first")
+        if paired and diff is None:
+            values += ["baseline", "", "", ""]
+        elif paired:
+            (d_low, d_high), better = diff["interval"], diff["all/bits"] < 0
+            verdict = "0 in interval" if diff["includes_zero"] else "better" if better else "worse"
+            values += [
+                f"{diff['all/bits']:+.4f}",
+                f"[{d_low:+.4f}, {d_high:+.4f}]",
+                f"{diff['p']:.3g}",
+                verdict,
+            ]
+        spread.add_row(_short(result["checkpoint"]), *values)
     console = _console()
     console.print(table)
+    console.print(spread)
+    if paired:
+        console.print(
+            "Δ: paired melody by melody (each draw resamples the melodies once for both checkpoints)",
+            highlight=False,
+            soft_wrap=True,
+        )
     for path, reason, detail in parsed.skipped:
         console.print(f"skipped: {path}: {reason} ({detail})", highlight=False, soft_wrap=True)
     record = {

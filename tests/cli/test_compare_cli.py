@@ -64,7 +64,12 @@ def test_the_table_csv_and_plots(sweep, tmp_path):
     assert "failed: 3 (data.seq_len=3000,model.hidden_size=32): " in proc.stdout
     assert "unfinished: 4 (data.seq_len=16,model.hidden_size=8)" in proc.stdout
     with (tmp_path / "compare.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
+        table = list(csv.DictReader(handle))
+    rows = [row for row in table if row["kind"] == "run"]
+    assert [row["group"] for row in table if row["kind"] == "group"][:2] in (
+        ["seq_len=16,hidden_size=8", "seq_len=16,hidden_size=32"],
+        ["seq_len=16,hidden_size=32", "seq_len=16,hidden_size=8"],
+    )  # the finished groups (one run each) first
     assert [row["status"] for row in rows] == ["done", "done", "failed", "failed", "unfinished"]
     assert rows[0]["model.hidden_size"] == "8" and rows[1]["model.hidden_size"] == "32"
     assert float(rows[0]["val/pitch_bits"]) > 0 and rows[2]["val/pitch_bits"] == ""

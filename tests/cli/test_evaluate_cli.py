@@ -28,6 +28,8 @@ def test_checkpoints_are_scored_on_a_folder_and_broken_files_are_named(tmp_path,
     ]
     first, again = record["checkpoints"]
     assert first["overall"] == again["overall"]  # the same weights score the same
+    assert again["difference_to_first"]["all/bits"] == 0.0 and again["difference_to_first"]["includes_zero"]
+    assert again["difference_to_first"]["interval"] == [0.0, 0.0] and "0 in interval" in proc.stdout
     assert len(first["files"]) == 6 and all(f["all/bits"] > 0 for f in first["files"])
     report = json.loads((run / "data_report.json").read_text())
     assert {f["file"] for f in report["skipped_files"]} == {"notes.mid", "cut.mid"}
