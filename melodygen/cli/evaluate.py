@@ -114,7 +114,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
             values += [
                 f"{diff['all/bits']:+.4f}",
                 f"[{d_low:+.4f}, {d_high:+.4f}]",
-                f"{diff['p']:.3g}",
+                _bootstrap_p(diff["p"]),
                 verdict,
             ]
         spread.add_row(_short(result["checkpoint"]), *values)
@@ -138,6 +138,11 @@ def score_checkpoints(cfg, out: Path) -> dict:
     written = write_json_atomic(out / "evaluation.json", record)
     console.print(f"wrote {written} and {out / 'data_report.json'}", highlight=False, soft_wrap=True)
     return record
+
+
+def _bootstrap_p(p: float, draws: int = 2000) -> str:
+    """A bootstrap p-value as text: at one draw in ``draws`` it is only known to be at most that."""
+    return f"≤{1 / draws:g}" if p <= 1 / draws else f"{p:.3g}"
 
 
 def _short(path: str) -> str:
