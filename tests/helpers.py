@@ -57,3 +57,13 @@ def run_cli(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def run_compare(*args, timeout: int = 180) -> subprocess.CompletedProcess:
+    """``melodygen-compare`` with ``args`` (paths and options), in a subprocess as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "melodygen.cli.compare", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -2,11 +2,10 @@
 
 import csv
 import shutil
-import subprocess
-import sys
 
 import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import run_compare as compare
 
 from melodygen.compare import find_runs, ranked, swept_axes
 
@@ -29,15 +28,6 @@ def sweep(tmp_path_factory):
     unfinished = path / "4"
     shutil.copytree(path / "0" / ".hydra", unfinished / ".hydra")  # as a job that is still running
     return path
-
-
-def compare(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.compare", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_runs_are_read_with_their_axes_and_status(sweep):

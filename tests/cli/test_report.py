@@ -9,13 +9,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
+from helpers import run_compare as cli
 from scipy import stats as scipy_stats
 
 from melodygen.cli.compare import compare
@@ -47,15 +47,6 @@ def sweeps(tmp_path_factory):
     running = main / "6"  # as a job that has started: its config, and no result yet
     shutil.copytree(main / "0" / ".hydra", running / ".hydra")
     return {"root": root, "tunes": tunes, "main": main, "failed": failed}
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "melodygen.cli.compare", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def pitch_bits(job: Path) -> float:

@@ -1,5 +1,6 @@
 """W&B in a real sweep: offline runs, read back from their files, one group per sweep, named per job."""
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -200,8 +201,9 @@ def test_a_sweep_across_architectures_is_one_group_and_one_comparison(tmp_path, 
     shown = compare([str(sweep_dir), str(run_dir)], out=str(tmp_path / "cmp"))
     assert shown["axes"] == ["model", "model.num_heads"]
     assert len(shown["best"]) == 4
-    rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
-    cells = {row.split(",")[0]: row.split(",")[2:4] for row in rows[1:]}
+    with (tmp_path / "cmp" / "compare.csv").open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row["kind"] == "run"]
+    cells = {row["run"]: [row["model"], row["model.num_heads"]] for row in rows}
     assert cells[str(run_dir)] == ["transformer", "2"]
     assert cells[str(sweep_dir / "0")] == ["lstm", ""]
     assert (tmp_path / "cmp" / "compare_val_pitch_bits_by_model.png").is_file()
