@@ -471,7 +471,9 @@ def claim_folder(path: str) -> str:
 
     A sweep's folder is named after the second it started in, as Hydra's are; two sweeps started in the
     same second would share it (and their W&B group). ``mkdir`` either makes a folder or fails, so of two
-    processes asking at once each gets its own.
+    processes asking at once each gets its own. Resolved once per sweep: the resolver is cached, and
+    Hydra copies the cache into each job's config (keyed by the unresolved text, so a job whose own config
+    names another task still finds the sweep's folder).
     """
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)

@@ -223,8 +223,19 @@ def test_the_sample_monitor_logs_statistics_and_writes_melodies_each_epoch(tmp_p
     cfg = compose_train(tmp_path, tune_dir, *SMALL, "trainer.max_epochs=2", "samples.num_samples=0")
     train(cfg)
     run = tmp_path / "run"
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_000", "epoch_001"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "epoch_000",
+        "epoch_001",
+        "real_tunes.json",
+    ]
     assert len(list((run / "samples" / "epoch_001").glob("*.mid"))) == 4
+    stats = json.loads((run / "samples" / "epoch_001" / "statistics.json").read_text())
+    assert stats["epoch"] == 1 and stats["melodies"] == 4 and len(stats["each"]) == 4
+    mean = np.mean([each["distinct_pitches"] for each in stats["each"]])
+    assert stats["mean"]["distinct_pitches"] == pytest.approx(mean)
+    real = json.loads((run / "samples" / "real_tunes.json").read_text())
+    assert real["split"] == "validation" and real["melodies"] >= 1 and real["length"] == 64
+    assert 1 <= real["mean"]["distinct_pitches"] <= 64
     with (run / "csv" / "metrics.csv").open() as handle:
         rows = [row for row in csv.DictReader(handle) if row.get("sample/distinct_pitches")]
     assert len(rows) == 2  # one per epoch

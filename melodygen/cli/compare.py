@@ -1,7 +1,7 @@
 """``melodygen-compare``: the runs of a sweep (or any run directories) side by side.
 
     melodygen-compare outputs/train/multiruns/<time> [more dirs …] [--metric val/pitch_bits] [--out DIR]
-                      [--no-group] [--baseline GROUP|RUN] [--html [DIR]]
+                      [--no-group] [--baseline GROUP|RUN] [--html] [--html-dir DIR] [--html-copy]
 
 Also an Optuna study: its sweep directory, or the ``optuna.db`` in it. Runs that differ only in ``seed``
 or ``data.fold`` are one row: the mean, sd, n and 95% t interval of the metric, best mean first
@@ -41,18 +41,16 @@ def _parser() -> argparse.ArgumentParser:
         "directory): every other row gets its difference to it, with a 95%% interval and a test",
     )
     parser.add_argument(
-        "--html",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="DIR",
-        help="also write a listening report, DIR/index.html (default DIR: <out>/report)",
+        "--html", action="store_true", help="also write the listening report, <out>/report/index.html"
+    )
+    parser.add_argument(
+        "--html-dir", default=None, metavar="DIR", help="write the report into DIR instead (implies --html)"
     )
     parser.add_argument(
         "--html-copy",
         action="store_true",
-        help="put the report's media into DIR/media (hard links where possible) instead of linking to the "
-        "run directories: a folder that can be moved or sent on its own",
+        help="put the report's media into its media/ folder (hard links where possible) instead of linking "
+        "to the run directories: a folder that can be moved or sent on its own (implies --html)",
     )
     return parser
 
@@ -227,12 +225,19 @@ def compare(
     }  # fmt: skip
 
 
+def _report_dir(args) -> str | None:
+    """``""`` (the default folder) for ``--html``, the folder ``--html-dir`` gives, or None: no report."""
+    if args.html_dir is not None:
+        return args.html_dir
+    return "" if args.html or args.html_copy else None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         compare(
             args.paths, args.metric, args.out, plots=not args.no_plots, group=not args.no_group,
-            baseline=args.baseline, html=args.html, html_copy=args.html_copy,
+            baseline=args.baseline, html=_report_dir(args), html_copy=args.html_copy,
         )  # fmt: skip
     except MelodygenError as exc:
         print(f"error: {exc}", file=sys.stderr)

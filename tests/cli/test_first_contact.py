@@ -270,7 +270,10 @@ def test_a_glob_sweep_is_left_to_hydra(tmp_path, tune_dir):
         "train", tmp_path, "-m", f"data.midi_dir={tune_dir}", *TINY, "experiment=glob(blog*)", "debug=fast_dev_run"
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert len(list((tmp_path / "outputs" / "blog_post" / "multiruns").glob("*/0/metrics.json"))) == 1
+    # the job lands in the sweep's one folder (named by the command's task), with the sweep's multirun.yaml
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    assert (sweep / "0" / "metrics.json").is_file() and (sweep / "multirun.yaml").is_file()
+    assert "experiment=blog_post" in (sweep / "0" / ".hydra" / "overrides.yaml").read_text()
 
 
 def test_an_interpolation_that_cannot_resolve_is_one_line(tmp_path, tune_dir):

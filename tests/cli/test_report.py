@@ -199,7 +199,9 @@ def test_the_report_links_every_file_and_loads_nothing_from_the_network(sweeps, 
 
 
 def test_a_copied_report_stands_on_its_own(sweeps, tmp_path):
-    proc = cli(sweeps["main"], "--out", tmp_path, "--no-plots", "--html", tmp_path / "copied", "--html-copy")
+    proc = cli(
+        sweeps["main"], "--out", tmp_path, "--no-plots", "--html-dir", tmp_path / "copied", "--html-copy"
+    )
     assert proc.returncode == 0, proc.stderr
     page = tmp_path / "copied" / "index.html"
     sources = [a.get("src") or a.get("href") for _, a in _read_page(page) if a.get("src") or a.get("href")]
