@@ -151,16 +151,22 @@ class Group:
     runs: list[Run]
     label: str = ""
 
+    def scored(self, metric: str) -> list[Run]:
+        return [r for r in self.runs if r.status == DONE and metric in r.metrics]
+
     def values(self, metric: str) -> dict[tuple[str, str], float]:
-        """``{(seed, fold): value}`` of the finished runs that report ``metric``."""
-        return {
-            repeat_key(r): r.metrics[metric] for r in self.runs if r.status == DONE and metric in r.metrics
-        }
+        """``{(seed, fold): value}`` of the finished runs that report ``metric`` (how groups pair up; two
+        runs of one seed, a run repeated as it was, count as their mean)."""
+        found: dict[tuple[str, str], list[float]] = {}
+        for run in self.scored(metric):
+            found.setdefault(repeat_key(run), []).append(run.metrics[metric])
+        return {key: sum(v) / len(v) for key, v in found.items()}
 
     def stats(self, metric: str):
+        """Mean, sd, n and interval over every finished run that reports ``metric``; None without one."""
         from melodygen.stats import summary
 
-        values = list(self.values(metric).values())
+        values = [run.metrics[metric] for run in self.scored(metric)]
         return summary(values) if values else None
 
 
@@ -191,7 +197,7 @@ def has_repeats(groups: Sequence[Group]) -> bool:
 
 def ranked_groups(groups: Sequence[Group], metric: str) -> list[Group]:
     """Groups with at least one finished run reporting ``metric``, by its mean, best first."""
-    scored = [group for group in groups if group.values(metric)]
+    scored = [group for group in groups if group.scored(metric)]
     return sorted(scored, key=lambda g: g.stats(metric).mean, reverse=higher_is_better(metric))
 
 

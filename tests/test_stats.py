@@ -48,3 +48,28 @@ def test_bootstrap_intervals_over_melodies():
     assert (delta, d_low, d_high) == pytest.approx((-0.1, -0.1, -0.1)) and p == pytest.approx(1 / 2000)
     noise = paired_bootstrap(bits + rng.normal(0, 5, size=200), bits, notes)
     assert noise[1] < 0 < noise[2] and noise[3] > 0.05  # noise alone: the interval holds 0
+
+
+def test_a_group_counts_every_run_and_pairs_by_seed():
+    from pathlib import Path
+
+    from melodygen.compare import Run, group_runs, has_repeats
+
+    def run(i, seed, value, size="8"):
+        overrides = {"model.hidden_size": size, "seed": seed}
+        return Run(Path(f"/sweep/{i}"), overrides, "done", {"val/pitch_bits": value})
+
+    # seed 0 run twice (a sweep repeated as it was): both count in the mean; the pair uses their mean
+    runs = [
+        run(0, "0", 1.0),
+        run(1, "0", 3.0),
+        run(2, "1", 2.0),
+        run(3, "0", 1.5, "16"),
+        run(4, "1", 1.0, "16"),
+    ]
+    small, large = group_runs(runs)
+    assert has_repeats([small, large]) and (small.label, large.label) == ("hidden_size=8", "hidden_size=16")
+    assert small.stats("val/pitch_bits").n == 3 and small.stats("val/pitch_bits").mean == 2.0
+    assert small.values("val/pitch_bits") == {("0", ""): 2.0, ("1", ""): 2.0}
+    d = difference(large.values("val/pitch_bits"), small.values("val/pitch_bits"))
+    assert d.test == "paired t" and d.n == 2 and d.delta == pytest.approx(-0.75)
