@@ -86,12 +86,22 @@ def difference(
     if len(a) >= 2 and len(b) >= 2:
         va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
         if va + vb == 0.0:
-            return Difference(mean_diff, mean_diff, mean_diff, "Welch t", 0.0 if mean_diff else 1.0, 0)
+            p = 0.0 if mean_diff else 1.0
+            return Difference(mean_diff, mean_diff, mean_diff, "Welch t", p, len(a) + len(b))
         dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
         half = float(stats.t.ppf(0.5 + level / 2, dof)) * math.sqrt(va + vb)
         p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
         return Difference(mean_diff, mean_diff - half, mean_diff + half, "Welch t", p, len(a) + len(b))
     return Difference(mean_diff, math.nan, math.nan, "none", math.nan, len(a) + len(b))
+
+
+def verdict(includes_zero: bool | None, delta: float, higher_is_better: bool) -> str:
+    """What a difference with its interval says, in a table's words."""
+    if includes_zero is None:
+        return "no interval"
+    if includes_zero:
+        return "0 in interval"
+    return "better" if (delta > 0) == higher_is_better else "worse"
 
 
 def _resamples(n_items: int, draws: int, seed: int) -> np.ndarray:

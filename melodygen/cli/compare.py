@@ -67,13 +67,9 @@ def _interval(low: float, high: float) -> str:
 
 def _verdict(diff, metric: str) -> str:
     from melodygen.compare import higher_is_better
+    from melodygen.stats import verdict
 
-    if diff.includes_zero is None:
-        return "no interval"
-    if diff.includes_zero:
-        return "0 in interval"
-    better = (diff.delta > 0) == higher_is_better(metric)
-    return "better" if better else "worse"
+    return verdict(diff.includes_zero, diff.delta, higher_is_better(metric))
 
 
 def _p(diff) -> str:

@@ -49,6 +49,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
     from melodygen.models import load_model
     from melodygen.representations import total_bits
     from melodygen.stats import bootstrap_ratio, paired_bootstrap
+    from melodygen.stats import verdict as says
 
     parsed = _parse(cfg.data.midi_dir, cfg)
     parsed.write_report(out / "data_report.json")
@@ -109,8 +110,8 @@ def score_checkpoints(cfg, out: Path) -> dict:
         if paired and diff is None:
             values += ["baseline", "", "", ""]
         elif paired:
-            (d_low, d_high), better = diff["interval"], diff["all/bits"] < 0
-            verdict = "0 in interval" if diff["includes_zero"] else "better" if better else "worse"
+            (d_low, d_high) = diff["interval"]
+            verdict = says(diff["includes_zero"], diff["all/bits"], higher_is_better=False)  # fewer bits
             values += [
                 f"{diff['all/bits']:+.4f}",
                 f"[{d_low:+.4f}, {d_high:+.4f}]",
