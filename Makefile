@@ -14,11 +14,13 @@ CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, audio, MidiTok and symusic, dev tools), at the exact versions of constraints.txt; then debs
+# every extra (folk corpus, SLURM, audio, MidiTok and symusic, dev tools), at the exact versions of constraints.txt; then debs.
+# A failed install is tried once more without pip's cache (a package index that sent a cut-off page).
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) "$(TORCH_SPEC)"
-	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]"
+	$(PIP) "$(TORCH_SPEC)" || { echo "pip failed; retrying once without its cache"; sleep 5; $(PIP) --no-cache-dir "$(TORCH_SPEC)"; }
+	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]" || { echo "pip failed; retrying once without its cache"; \
+		sleep 5; $(PIP) --no-cache-dir -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]"; }
 	@$(MAKE) --no-print-directory debs
 	touch $@
 
