@@ -20,16 +20,20 @@ def beam_search(
     beam_size: int,
     steps: int,
     done: Callable[[torch.Tensor], bool] | None = None,
+    conditions: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(elements, scores)``: at most ``steps`` elements after ``prefix`` ``(1, P, F)`` for each of the
     ``beam_size`` kept continuations, ``(beam_size, N, F)``, likeliest first, and their summed natural
     log-probabilities ``(beam_size,)`` (−inf for a place no continuation filled).
 
     ``done(elements)`` may stop the search early: it is given the kept continuations, likeliest first,
-    after every step. Call it in inference mode, with the model in eval mode.
+    after every step. ``conditions`` ``(1, K)`` are the condition classes of a conditioned model, the same
+    for every continuation. Call it in inference mode, with the model in eval mode.
     """
     representation, net = model.representation, model.net
-    outputs, state = model(prefix)
+    outputs, state = model(model.with_conditions(prefix, conditions))
+    if conditions is not None:
+        conditions = conditions[:1].expand(beam_size, -1)
     rows = torch.zeros(beam_size, dtype=torch.long, device=prefix.device)
     state = net.select(state, rows)
     last = [o[:, -1].index_select(0, rows) for o in outputs]
@@ -50,5 +54,5 @@ def beam_search(
         if done is not None and done(kept):
             break
         if step + 1 < steps:
-            last, state = net.step(element, net.select(state, parent))
+            last, state = net.step(model.with_conditions(element, conditions), net.select(state, parent))
     return kept, scores

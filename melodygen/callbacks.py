@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
@@ -50,6 +51,7 @@ class SampleMonitor(pl.Callback):
         self.every_n_epochs, self.num_samples, self.length = every_n_epochs, num_samples, length
         self.temperature, self.seed = temperature, seed
         self._table = None  # W&B's table of every epoch's samples
+        self._meters = None  # a conditioned model's meter classifier (False: none can be fit)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         fitting = trainer.state.fn == TrainerFn.FITTING  # not the scoring of the best checkpoint afterwards
@@ -60,6 +62,8 @@ class SampleMonitor(pl.Callback):
             pl_module, self.num_samples, self.length, temperature=self.temperature, seed=self.seed
         )
         for name, value in sample_statistics(melodies).items():  # every rank samples the same melodies
+            pl_module.log(f"sample/{name}", value, sync_dist=True)
+        for name, value in self._condition_accuracy(trainer, pl_module, melodies).items():
             pl_module.log(f"sample/{name}", value, sync_dist=True)
         if not trainer.is_global_zero:
             return
@@ -75,6 +79,36 @@ class SampleMonitor(pl.Callback):
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
                 self._to_wandb(logger, trainer, melodies, sounds, images, grid)
+
+    def _condition_accuracy(self, trainer: pl.Trainer, pl_module, melodies) -> dict[str, float]:
+        """A conditioned model's samples: the share whose estimated key is the one they were generated with
+        (``key_accuracy``) and whose meter a classifier of the training tunes' rhythms finds to be theirs
+        (``meter_accuracy``)."""
+        from melodygen.measure import estimated_key_name, real_meter_classifier, rhythm_features
+
+        names = getattr(getattr(pl_module, "conditioning", None), "names", ())
+        asked = [m.meta.get("conditions", {}) for m in melodies]
+        out = {}
+        if "key" in names:
+            out["key_accuracy"] = sum(
+                estimated_key_name(m) == a["key"] for m, a in zip(melodies, asked)
+            ) / len(asked)
+        if "meter" in names:
+            if self._meters is None:
+                from melodygen.data.splits import TRAIN
+
+                datamodule = getattr(trainer, "datamodule", None)
+                parsed, split = getattr(datamodule, "parsed", None), getattr(datamodule, "split", None)
+                if parsed is not None and split is not None:
+                    train = (split == TRAIN).nonzero()[0].tolist()
+                    self._meters = real_meter_classifier(
+                        parsed, train, datamodule.melody_conditions, self.length
+                    )
+                self._meters = self._meters or False  # fewer than two meters: nothing to tell apart
+            if self._meters:
+                found = self._meters.predict(np.stack([rhythm_features(m) for m in melodies]))
+                out["meter_accuracy"] = sum(f == a["meter"] for f, a in zip(found, asked)) / len(asked)
+        return out
 
     def _write_real_tunes(self, trainer: pl.Trainer, path: Path) -> None:
         """The validation split's melodies, each cut to the samples' length: what the samples' statistics

@@ -183,6 +183,9 @@ class DataConfig:
     transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
     transpose_to_c: bool = False  # move every melody to C (major or minor), by the key data.key says
     key: KeySource = KeySource.estimated
+    # the style of each melody (model.conditions=[style]): by default the sub-folder of midi_dir it lies in
+    # (the folk corpus's collection); or {label: file of paths}, e.g. '+data.style_lists={jig: jigs.txt}'
+    style_lists: dict[str, str] = field(default_factory=dict)
     min_notes: int = 8  # a file whose melody has fewer notes is skipped
     parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
     # Limits that keep a huge or crafted file from taking memory or time: a file past one is skipped
@@ -206,6 +209,8 @@ class ModelConfig:
     weight_decay: float = 0.0
     scheduler: Scheduler = Scheduler.none
     warmup_steps: int = 0  # optimizer steps of linear warm-up, for scheduler=warmup_cosine
+    # what the network is told beside every element: any of meter, key, style ([] = nothing, as before)
+    conditions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -262,8 +267,10 @@ ARCHITECTURES: dict[str, type[ModelConfig]] = {
     Architecture.gru.value: GRUConfig,
     Architecture.transformer.value: TransformerConfig,
 }
-#: the keys every architecture shares: how it is trained, not what its network is
-TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "architecture")
+#: the keys every architecture shares: how it is trained, not what its network is (``conditions`` is: its input)
+TRAINING_KEYS = tuple(
+    f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("architecture", "conditions")
+)
 
 
 def architecture_defaults(architecture: str | Enum) -> dict[str, Any]:
@@ -328,6 +335,11 @@ class SamplingConfig:
     top_p: float = 1.0  # 1.0 = off
     strategy: SamplingStrategy = SamplingStrategy.sample
     beam_size: int = 4  # continuations kept at every step (strategy=beam); num_samples of them are returned
+    # what a conditioned model is asked for (null = drawn from its training melodies, per sample):
+    meter: Optional[str] = None  # a time signature it was trained on, e.g. 6/8
+    key: Optional[str] = None  # a tonic: C, D, F#, Bb …
+    mode: Optional[str] = None  # major or minor
+    style: Optional[str] = None  # a style label it was trained on, e.g. oneills
 
 
 @dataclass
@@ -585,6 +597,9 @@ def check_model(m: DictConfig) -> None:
         require(m[key] >= 0, f"model.{key}", m[key], "must not be negative")
     require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
     require(m.lr > 0, "model.lr", m.lr, "must be positive")
+    from melodygen.conditions import check_names
+
+    check_names(m.conditions)
     if "num_heads" in m:
         rule = f"model.num_heads={m.num_heads} must divide it"
         require(m.hidden_size % m.num_heads == 0, "model.hidden_size", m.hidden_size, rule)
@@ -617,6 +632,13 @@ def check_sampling(
     require(temperature >= 0, f"{prefix}temperature", temperature, "must not be negative (0 means argmax)")
     require(top_k >= 0, f"{prefix}top_k", top_k, "must not be negative (0 keeps every class)")
     require(0 < top_p <= 1, f"{prefix}top_p", top_p, "must be in (0, 1]")
+
+
+def samples_conditions(samples: DictConfig) -> dict[str, str]:
+    """The conditions ``samples.meter/key/mode/style`` ask for (see :func:`melodygen.conditions.asked_conditions`)."""
+    from melodygen.conditions import asked_conditions
+
+    return asked_conditions(samples.meter, samples.key, samples.mode, samples.style)
 
 
 def check_midi_dir(cfg: DictConfig) -> None:
@@ -678,6 +700,7 @@ def check_generate(cfg: DictConfig) -> None:
     check_sampling(
         s.num_samples, s.length, s.temperature, s.top_k, s.top_p, strategy=s.strategy, beam_size=s.beam_size
     )
+    samples_conditions(s)
     require(cfg.max_pngs >= 0, "max_pngs", cfg.max_pngs, "0 (only the grid) or more piano rolls")
 
 
@@ -757,6 +780,7 @@ def check_train(cfg: DictConfig) -> None:
         strategy=s.strategy,
         beam_size=s.beam_size,
     )
+    samples_conditions(s)
 
 
 def check_corpus_config(cfg: DictConfig) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from melodygen.generate import primer_as_trained
+from melodygen.generate import conditions_as_trained, primer_as_trained
 from melodygen.melody import Melody
 from melodygen.models import MelodyModel
 from melodygen.representations import total_bits
@@ -33,8 +33,14 @@ def melody_sums(
     device = next(model.parameters()).device
     encoded = []
     for melody in melodies:
+        classes = conditions_as_trained(model, melody)  # a conditioned model reads the melody's own
         melody, _ = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
-        encoded.append(np.concatenate([rep.start[None], rep.encode(melody), rep.start[None]]))
+        elements = np.concatenate([rep.start[None], rep.encode(melody), rep.start[None]])
+        if classes is not None:
+            elements = np.concatenate(
+                [elements, np.broadcast_to(classes, (len(elements), len(classes)))], axis=1
+            )
+        encoded.append(elements)
     results: list[dict[str, float] | None] = [None] * len(encoded)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
     model.eval()
@@ -43,13 +49,15 @@ def melody_sums(
         for first in range(0, len(order), batch_size):
             chosen = order[first : first + batch_size]
             longest = max(len(encoded[i]) for i in chosen)
-            batch = np.repeat(rep.start[None, None], len(chosen), axis=0).repeat(longest, axis=1)
+            batch = np.zeros((len(chosen), longest, encoded[chosen[0]].shape[1]), dtype=rep.dtype)
             for row, i in enumerate(chosen):
                 batch[row, : len(encoded[i])] = encoded[i]
+                batch[row, len(encoded[i]) :] = encoded[i][-1]  # the closing boundary, with its conditions
             seq = torch.from_numpy(batch.astype(rep.dtype)).to(device)
             outputs, _ = model(seq[:, :-1])
+            targets = model.targets(seq[:, 1:])
             for row, i in enumerate(chosen):
-                sums = rep.note_metrics([o[row : row + 1] for o in outputs], seq[row : row + 1, 1:])
+                sums = rep.note_metrics([o[row : row + 1] for o in outputs], targets[row : row + 1])
                 results[i] = {name: float(value) for name, value in sums.items()}
             done = first + len(chosen)
             bar.update(task, advance=len(chosen), rate=done / max(time.perf_counter() - started, 1e-9))

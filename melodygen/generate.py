@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from melodygen.conditions import TONICS, key_label, key_parts, melody_conditions
 from melodygen.config import SamplingConfig, check_sampling
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
-from melodygen.keys import MAX_PITCH, key_of, transpose, transposition_to_c
+from melodygen.keys import MAX_PITCH, key_of, semitones_to_c, transpose, transposition_to_c
 from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation
 
@@ -143,6 +145,7 @@ def sample_elements(
     device: str | torch.device | None = None,
     strategy: str = _S.strategy.value,
     beam_size: int = _S.beam_size,
+    conditions: torch.Tensor | None = None,
 ) -> list[np.ndarray]:
     """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
 
@@ -153,7 +156,8 @@ def sample_elements(
     A sample that reached the step limit first keeps every step, with fewer onsets.
     ``strategy="beam"`` returns the ``num_samples`` likeliest continuations of a beam search that keeps
     ``beam_size`` (see :mod:`melodygen.beam`; for event, it stops when the likeliest has ``length + 1``
-    onsets). Arguments are as for :func:`sample_melodies`.
+    onsets). ``conditions`` ``(num_samples, K)`` are each sample's condition classes for a conditioned model
+    (one row for beam search, which follows one set). Other arguments are as for :func:`sample_melodies`.
     """
     strategy = getattr(strategy, "value", strategy)
     check_sampling(
@@ -170,11 +174,13 @@ def sample_elements(
     model.eval()
     try:
         with torch.inference_mode():
+            if conditions is not None:
+                conditions = torch.as_tensor(conditions, device=device)
             if strategy == "beam":
-                stacked = _beam(model, prefix, num_samples, length, beam_size, max_steps)
+                stacked = _beam(model, prefix, num_samples, length, beam_size, max_steps, conditions)
             else:
                 stacked = _draw(
-                    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps
+                    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps, conditions
                 )
             onset = representation.is_onset(stacked).cpu().numpy()
             elements = stacked.cpu().numpy()
@@ -185,7 +191,9 @@ def sample_elements(
     return list(elements)
 
 
-def _draw(model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps) -> torch.Tensor:
+def _draw(
+    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps, conditions=None
+) -> torch.Tensor:
     """``num_samples`` sampled continuations ``(num_samples, N, F)``, drawn element by element."""
     representation, net = model.representation, model.net
     generator = torch.Generator(device=prefix.device)
@@ -193,11 +201,16 @@ def _draw(model, prefix, num_samples, length, temperature, top_k, top_p, seed, m
         generator.seed()
     else:
         generator.manual_seed(int(seed))
-    # The prefix is the same for every sample: run it once with batch 1 and copy its state.
-    outputs, state = model(prefix)
-    rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
-    state = net.select(state, rows)
-    last = [o[:, -1].index_select(0, rows) for o in outputs]
+    if conditions is None:
+        # The prefix is the same for every sample: run it once with batch 1 and copy its state.
+        outputs, state = model(model.with_conditions(prefix, None))
+        rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
+        state = net.select(state, rows)
+        last = [o[:, -1].index_select(0, rows) for o in outputs]
+    else:  # each sample reads the prefix with its own conditions
+        rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
+        outputs, state = model(model.with_conditions(prefix.index_select(0, rows), conditions))
+        last = [o[:, -1] for o in outputs]
     onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     generated = []
     element = prefix[:, -1].index_select(0, rows) if prefix.shape[1] > 1 else None
@@ -209,11 +222,11 @@ def _draw(model, prefix, num_samples, length, temperature, top_k, top_p, seed, m
             if bool((onsets > length).all()):
                 break
         if step + 1 < max_steps:
-            last, state = net.step(element, state)
+            last, state = net.step(model.with_conditions(element, conditions), state)
     return torch.stack(generated, dim=1)
 
 
-def _beam(model, prefix, num_samples, length, beam_size, max_steps) -> torch.Tensor:
+def _beam(model, prefix, num_samples, length, beam_size, max_steps, conditions=None) -> torch.Tensor:
     """The ``num_samples`` likeliest continuations of a beam search, likeliest first."""
     from melodygen.beam import beam_search
 
@@ -223,7 +236,7 @@ def _beam(model, prefix, num_samples, length, beam_size, max_steps) -> torch.Ten
         return bool(representation.is_onset(kept[0]).sum() > length)
 
     kept, scores = beam_search(
-        model, prefix, beam_size, max_steps, None if representation.element_is_note else done
+        model, prefix, beam_size, max_steps, None if representation.element_is_note else done, conditions
     )
     found = int(torch.isfinite(scores).sum())  # fewer than beam_size when fewer continuations exist
     rows = torch.arange(num_samples, device=kept.device).clamp_max(found - 1)
@@ -243,6 +256,7 @@ def sample_melodies(
     include_primer: bool = True,
     strategy: str = _S.strategy.value,
     beam_size: int = _S.beam_size,
+    conditions: Mapping[str, str] | None = None,
 ) -> list[Melody]:
     """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
 
@@ -265,10 +279,31 @@ def sample_melodies(
     representation samples deterministically (its rounded prediction, as in the blog post), so all its
     samples are equal and the sampling arguments do nothing. ``device`` defaults to the model's; the
     model is moved there, put in eval mode while sampling, and then back in its previous mode.
+
+    ``conditions`` asks a conditioned model for a meter, key and style (see
+    :func:`melodygen.conditions.asked_conditions`); each condition left out is drawn per sample from the
+    training melodies' combinations (one draw for all of a beam search's). Every melody's
+    ``meta["conditions"]`` holds the labels it was generated with and ``meta["drawn"]`` which of them were
+    drawn; its ``meta["time_signature"]`` and ``meta["key_signature"]`` go into its MIDI file.
     """
     seen, shift = primer_as_trained(model, primer)
+    draws = 1 if getattr(strategy, "value", strategy) == "beam" else num_samples
+    labels, classes, key_shifts = sample_conditions(model, conditions or {}, draws, seed)
+    if draws < num_samples:
+        labels, key_shifts = labels * num_samples, key_shifts * num_samples
     elements = sample_elements(
-        model, num_samples, length, temperature, top_k, top_p, seen, seed, device, strategy, beam_size
+        model,
+        num_samples,
+        length,
+        temperature,
+        top_k,
+        top_p,
+        seen,
+        seed,
+        device,
+        strategy,
+        beam_size,
+        classes,
     )
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]
@@ -277,7 +312,7 @@ def sample_melodies(
     trim = not (representation.element_is_note or representation.element_is_step)
     keep = length + (len(representation.decode(primer_elements)) if include_primer and seen else 0)
     melodies = []
-    for continuation in elements:
+    for i, continuation in enumerate(elements):
         stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
         melody = representation.decode(stream)
         if trim and len(melody) > keep:
@@ -285,13 +320,74 @@ def sample_melodies(
         errors = representation.token_errors(continuation)
         if errors is not None:  # sample_statistics reports their mean
             melody.meta["token_errors"] = errors
-        if shift:  # back to the primer's own key, every note kept in 0–127
+        back = -shift if key_shifts[i] is None else key_shifts[i]
+        if back:  # back to the primer's own key (or on to the asked one), every note kept in 0–127
             rest = melody.pitch == REST
-            moved = np.clip(melody.pitch.astype(np.int64) - shift, 0, MAX_PITCH)
+            moved = np.clip(melody.pitch.astype(np.int64) + back, 0, MAX_PITCH)
             melody.pitch = np.where(rest, REST, moved).astype(np.int16)
+        if labels[i]:
+            melody.meta.update(_condition_meta(labels[i], conditions or {}))
         melody.qpm = qpm
         melodies.append(melody)
     return melodies
+
+
+def sample_conditions(
+    model: MelodyModel, asked: Mapping[str, str], n: int, seed: int | None
+) -> tuple[list[dict[str, str]], torch.Tensor | None, list[int | None]]:
+    """For ``n`` samples: the labels each is generated with (``asked``, the rest drawn), their classes
+    ``(n, K)`` for the network (None for an unconditioned model) and the semitones to move each sample by
+    (None: as the primer says).
+
+    A model trained with ``data.transpose_to_c`` knows keys in C only: it is asked for the mode, and what it
+    writes is moved to the asked tonic.
+    """
+    conditioning = model.conditioning
+    conditioning.check(asked)
+    if not conditioning:
+        return [{} for _ in range(n)], None, [None] * n
+    view, tonic = dict(asked), None
+    in_c = bool(model.hparams.get("transpose_to_c")) and "key" in asked
+    if in_c:
+        tonic, mode = asked["key"].split(" ")
+        view["key"] = f"C {mode}"
+    drawn = conditioning.draw(view, n, seed)
+    classes = torch.as_tensor(np.stack([conditioning.index(row) for row in drawn]))
+    labels, shifts = [], []
+    for row in drawn:
+        row = dict(row)
+        if in_c and tonic != "?":
+            row["key"] = f"{tonic} {row['key'].split(' ')[1]}"
+            shifts.append(-semitones_to_c(TONICS.index(tonic)))
+        else:
+            shifts.append(None)
+        labels.append(row)
+    return labels, classes, shifts
+
+
+def _condition_meta(labels: Mapping[str, str], asked: Mapping[str, str]) -> dict:
+    """What a sample's ``meta`` records of its conditions, and the signatures its MIDI file will carry."""
+    meta = {"conditions": dict(labels), "drawn": [name for name in labels if name not in asked]}
+    if "meter" in labels:
+        numerator, denominator = labels["meter"].split("/")
+        meta["time_signature"] = (int(numerator), int(denominator))
+    if "key" in labels:
+        meta["key_signature"] = key_parts(labels["key"])
+    return meta
+
+
+def conditions_as_trained(model: MelodyModel, melody: Melody) -> np.ndarray | None:
+    """The condition classes a conditioned model reads beside ``melody``: its own meter, key (as the model's
+    ``data.key`` says, moved to C where the model was trained in C) and style (``meta["style"]``); None for
+    an unconditioned model."""
+    conditioning = model.conditioning
+    if not conditioning:
+        return None
+    labels = melody_conditions(melody, model.hparams.get("key", "estimated"))
+    if model.hparams.get("transpose_to_c", False):
+        tonic, mode = key_parts(labels["key"])
+        labels["key"] = key_label(tonic + transposition_to_c(melody.pitch, tonic), mode)
+    return conditioning.index(labels)
 
 
 def primer_as_trained(model: MelodyModel, primer: Melody | None) -> tuple[Melody | None, int]:

@@ -74,6 +74,11 @@ class MelodyLogProbs:
 
 
 def check_scorable(model: MelodyModel) -> None:
+    if model.conditioning:
+        raise MelodygenError(
+            f"note-by-note prediction scores unconditioned models; this one is conditioned on "
+            f"{', '.join(model.conditioning.names)} (melodygen-evaluate scores it with each melody's own)"
+        )
     if model.representation.name != "categorical":
         raise MelodygenError(
             f"note-by-note prediction needs a categorical model; this one uses the "

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from melodygen.atomic import write_json_atomic
 from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
 
 #: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
@@ -41,6 +42,12 @@ def to_pretty_midi(melody: Melody, qpm: float | None = None, program: int = 0, v
                 )
             )
     midi.instruments.append(instrument)
+    if "time_signature" in melody.meta:  # a conditioned sample's meter and key, as a file states them
+        numerator, denominator = melody.meta["time_signature"]
+        midi.time_signature_changes.append(pretty_midi.TimeSignature(int(numerator), int(denominator), 0.0))
+    if "key_signature" in melody.meta:
+        tonic, mode = melody.meta["key_signature"]
+        midi.key_signature_changes.append(pretty_midi.KeySignature(int(tonic) + 12 * int(mode), 0.0))
     return midi
 
 
@@ -169,6 +176,10 @@ def piano_roll_grid(melodies: Sequence[Melody], path: str | os.PathLike, columns
     return _save(figure, path)
 
 
+#: beside a conditioned model's samples: each file's meter, key and style, and which of them were drawn
+CONDITIONS_FILE = "conditions.json"
+
+
 def write_melodies(
     melodies: Sequence[Melody],
     out_dir: str | os.PathLike,
@@ -194,4 +205,11 @@ def write_melodies(
             written.append(write_wav(melody, out_dir / f"{name}.wav"))
     if png and len(melodies) > 1:
         written.append(piano_roll_grid(melodies[:16], out_dir / f"{stem}_grid.png"))
+    conditioned = {
+        f"{stem}_{i:03d}.mid": {**m.meta["conditions"], "drawn": m.meta.get("drawn", [])}
+        for i, m in enumerate(melodies)
+        if m.meta.get("conditions")
+    }
+    if conditioned:  # what each sample was asked to be, and which conditions were drawn for it
+        written.append(write_json_atomic(out_dir / CONDITIONS_FILE, conditioned))
     return written

@@ -23,13 +23,15 @@ DATA_KEYS = {
 }
 #: A checkpoint of melodygen 0.1 had no ``architecture``: it is an LSTM.
 FIRST_ARCHITECTURE = "lstm"
+#: What a checkpoint without the value had: an unconditioned model keeps no ``conditions``.
+ABSENT_MEANS = {"conditions": []}
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
 
 
 def shape_keys(architecture: str) -> dict[str, str]:
     """The model's shape: weights from a checkpoint fit only a model of this shape."""
-    keys = {**DATA_KEYS, "model.architecture": "architecture"}
+    keys = {**DATA_KEYS, "model.architecture": "architecture", "model.conditions": "conditions"}
     keys.update(
         {f"model.{k}": k for k in network_keys(architecture) if f"model.{k}" not in DEFAULTS_FROM_CHECKPOINT}
     )
@@ -112,10 +114,10 @@ def _adopt(
     changes = []
     for table, is_fixed in ((fixed, True), (defaults, False)):
         for key, name in table.items():
-            if name not in hparams:  # an older checkpoint without this value
+            if name not in hparams and name not in ABSENT_MEANS:  # an older checkpoint without this value
                 continue
             group, leaf = key.split(".")
-            current, stored = cfg[group][leaf], hparams[name]
+            current, stored = cfg[group][leaf], hparams.get(name, ABSENT_MEANS.get(name))
             if _as_text(current) == _as_text(stored):
                 continue
             if key in overridden:

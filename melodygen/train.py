@@ -19,7 +19,8 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from melodygen.atomic import write_json_atomic
 from melodygen.callbacks import Curves, RunFacts, TrialPruning, trial_callback
-from melodygen.config import check_train, require, to_plain
+from melodygen.conditions import Conditioning
+from melodygen.config import check_train, require, samples_conditions, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
@@ -48,23 +49,32 @@ def _instantiate_group(group: DictConfig | None) -> list:
 
 def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
     return MelodyDataModule(
-        **to_plain(cfg.data), progress=bool(cfg.trainer.enable_progress_bar), seed=int(cfg.seed)
+        **to_plain(cfg.data),
+        conditions=list(cfg.model.conditions),
+        progress=bool(cfg.trainer.enable_progress_bar),
+        seed=int(cfg.seed),
     )
 
 
-def build_model(cfg: DictConfig, representation: Representation | None = None) -> MelodyModel:
+def build_model(
+    cfg: DictConfig, representation: Representation | None = None, conditioning: Conditioning | None = None
+) -> MelodyModel:
     """The model ``cfg.model`` describes (its architecture and that architecture's settings), reading
-    ``representation`` (by default the one ``cfg.data`` names; a tokenizer's is the datamodule's)."""
+    ``representation`` (by default the one ``cfg.data`` names; a tokenizer's is the datamodule's), conditioned
+    as ``conditioning`` says (the datamodule's :meth:`~MelodyDataModule.fit_conditioning`)."""
     options = representation.hparams() if representation is not None else {}
     if cfg.data.representation.value == TOKENIZED and not options:
         options = {"tokenizer": cfg.data.tokenizer}
+    model = to_plain(cfg.model)
+    model.pop("conditions", None)
     return MelodyModel(
         **options,
         representation=cfg.data.representation.value,
         transpose_to_c=cfg.data.transpose_to_c,
         key=cfg.data.key.value,
         max_epochs=cfg.trainer.max_epochs,
-        **to_plain(cfg.model),
+        **model,
+        **(conditioning.hparams() if conditioning is not None else {}),
     )
 
 
@@ -185,6 +195,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     if stored is not None and stored.get("tokenizer") is not None:  # the checkpoint's own tokenizer
         datamodule.use_representation(get_representation(stored["representation"], stored["tokenizer"]))
     representation = datamodule.fit_representation()  # a vocabulary, if asked for, learned here
+    if stored is not None and stored.get("conditions"):  # the checkpoint's own labels
+        datamodule.use_conditioning(Conditioning.from_hparams(stored))
+    conditioning = datamodule.fit_conditioning()
     if representation.input_kind == "embedding":
         rule = f"the {representation.name} representation needs an embedding of at least 1"
         require(cfg.model.embedding_dim >= 1, "model.embedding_dim", cfg.model.embedding_dim, rule)
@@ -192,7 +205,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
-    model = build_model(cfg, representation)
+    model = build_model(cfg, representation, conditioning)
     if representation.hparams() and _is_rank_zero():
         from melodygen.representations.tokenized import save_tokenizer
 
@@ -311,7 +324,7 @@ def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
     s = cfg.samples
     melodies = sample_melodies(
         model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed,
-        strategy=s.strategy, beam_size=s.beam_size,
+        strategy=s.strategy, beam_size=s.beam_size, conditions=samples_conditions(s),
     )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
     write_statistics(melodies, folder / STATISTICS_FILE, after="training", checkpoint="best")

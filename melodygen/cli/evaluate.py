@@ -45,6 +45,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
 
     from melodygen.atomic import write_json_atomic
     from melodygen.cli.generate import resolve_device
+    from melodygen.conditions import style_labels
     from melodygen.evaluate import figures, melody_sums, total
     from melodygen.models import load_model
     from melodygen.representations import total_bits
@@ -54,6 +55,8 @@ def score_checkpoints(cfg, out: Path) -> dict:
     parsed = _parse(cfg.data.midi_dir, cfg)
     parsed.write_report(out / "data_report.json")
     melodies = [parsed.melody(i) for i in range(len(parsed.files))]
+    for melody, style in zip(melodies, style_labels(parsed.files, parsed.midi_dir, cfg.data.style_lists)):
+        melody.meta["style"] = style  # what a model conditioned on style reads
     device = resolve_device(cfg.device)
     results = []
     for path in checkpoint_list(cfg.ckpt_path):

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
-from melodygen.config import check_generate
+from melodygen.config import check_generate, samples_conditions
 from melodygen.errors import MelodygenError
 
 #: Melodies sampled in one batch: large enough to use the cores, small enough to show progress.
@@ -41,6 +41,8 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
 
     primer = parse_primer(cfg.primer) if cfg.primer is not None else None
     model = load_model(cfg.ckpt_path, resolve_device(cfg.device))
+    asked = samples_conditions(s)
+    model.conditioning.check(asked)  # before any sampling: one line for a value the model does not know
     melodies, started = [], time.perf_counter()
     # a batch of CHUNK melodies at a time; one beam search gives its num_samples likeliest at once
     chunk = s.num_samples if s.strategy.value == "beam" else CHUNK
@@ -60,6 +62,7 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
                 seed=seed,
                 strategy=s.strategy,
                 beam_size=s.beam_size,
+                conditions=asked,
             )
             bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from melodygen.conditions import (
+    DEFAULT_METER,
+    Conditioning,
+    check_names,
+    counts,
+    key_label,
+    meter_label,
+    style_labels,
+)
 from melodygen.config import DataConfig
 from melodygen.data.midi import ExtractionParams
 from melodygen.data.parsed import ParsedFolder, parse_midi_folder
@@ -41,9 +51,12 @@ class WindowDataset(Dataset):
         seq_len: int,
         representation: Representation,
         transpose: int = 0,
+        key_column: int | None = None,
     ):
         self.stream, self.starts, self.seq_len = stream, starts, seq_len
         self.representation, self.transpose = representation, transpose
+        # the stream's column of the key condition, which a transposition moves with the notes
+        self.key_column = key_column
 
     def __len__(self) -> int:
         return int(self.starts.numel())
@@ -57,6 +70,26 @@ class WindowDataset(Dataset):
         return window[:-1], window[1:]
 
     def _transpose(self, window: torch.Tensor, key: tuple[int, int] | None) -> torch.Tensor:
+        features = self.representation.num_features
+        conditions = window[:, features:]
+        window = window[:, :features]
+        moved = self._move(window, key)
+        if conditions.shape[1] == 0:
+            return moved
+        if self.key_column is not None and moved is not window:
+            shift = self._shift_of(window, moved)
+            conditions = conditions.clone()
+            column = conditions[:, self.key_column - features]
+            mode, tonic = column // 12, column % 12
+            conditions[:, self.key_column - features] = 12 * mode + (tonic + shift) % 12
+        return torch.cat([moved, conditions], dim=1)
+
+    def _shift_of(self, window: torch.Tensor, moved: torch.Tensor) -> int:
+        before, after = self.representation.pitch_of(window), self.representation.pitch_of(moved)
+        pitched = before >= 0
+        return int((after[pitched] - before[pitched])[0]) if bool(pitched.any()) else 0
+
+    def _move(self, window: torch.Tensor, key: tuple[int, int] | None) -> torch.Tensor:
         pitch = self.representation.pitch_of(window)
         pitched = pitch[pitch >= 0]
         if pitched.numel() == 0:
@@ -109,6 +142,29 @@ def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.nda
     )
 
 
+def conditions_of(
+    parsed: ParsedFolder,
+    key: str = _D.key.value,
+    transpose_to_c: bool = False,
+    style_lists: dict | None = None,
+) -> list[dict[str, str]]:
+    """The meter, key and style of every melody of ``parsed`` (see :mod:`melodygen.conditions`): the key
+    as ``data.key`` says, and in C where ``transpose_to_c`` moves the melody there."""
+    tonic, mode = parsed.tonic.astype(np.int64), parsed.mode.astype(np.int64)
+    if key == "notated":
+        notated = parsed.signature >= 0
+        tonic = np.where(notated, parsed.signature % 12, tonic)
+        mode = np.where(notated, parsed.signature // 12, mode)
+    if transpose_to_c:
+        tonic = (tonic + transpositions_to_c(parsed, key)) % 12
+    styles = style_labels(parsed.files, parsed.midi_dir, style_lists)
+    meters = [meter_label(n, d) if n > 0 else DEFAULT_METER for n, d in parsed.meter.tolist()]
+    return [
+        {"meter": m, "key": key_label(t, o), "style": s}
+        for m, t, o, s in zip(meters, tonic.tolist(), mode.tolist(), styles, strict=True)
+    ]
+
+
 def _moved(parsed: ParsedFolder, i: int, pitch_shift: np.ndarray | None) -> Melody:
     """Melody ``i``, moved by ``pitch_shift[i]`` semitones where that is given."""
     melody = parsed.melody(i)
@@ -124,21 +180,31 @@ def build_stream(
     seq_len: int,
     stride: int,
     pitch_shift: np.ndarray | None = None,
+    conditions: np.ndarray | None = None,
 ):
     """One stream ``[start] m1 [start] m2 … [start]`` for the melodies ``indices``, and window starts.
 
     Windows begin every ``stride`` elements and may run across a boundary into the next melody, so a
     melody shorter than ``seq_len`` still trains the model (on its whole length, and on its end).
+    ``conditions`` ``(len(parsed), K)`` gives each element the classes of its melody's conditions in K more
+    columns; a start element has those of the melody it opens (the closing one, the last melody's).
     """
     pieces = []
+    width = 0 if conditions is None else conditions.shape[1]
+
+    def tagged(elements: np.ndarray, i: int) -> np.ndarray:
+        if not width:
+            return elements
+        return np.concatenate([elements, np.broadcast_to(conditions[i], (len(elements), width))], axis=1)
+
     for i in indices.tolist():
         melody = _moved(parsed, i, pitch_shift)
-        pieces.append(representation.start[None])
-        pieces.append(representation.encode(melody))
+        pieces.append(tagged(representation.start[None], i))
+        pieces.append(tagged(representation.encode(melody), i))
     if pieces:
-        pieces.append(representation.start[None])
+        pieces.append(tagged(representation.start[None], int(indices[-1])))
     else:
-        pieces.append(np.zeros((0, representation.num_features)))
+        pieces.append(np.zeros((0, representation.num_features + width)))
     stream = torch.from_numpy(np.concatenate(pieces).astype(representation.dtype))
     last_start = stream.shape[0] - seq_len - 1
     starts = torch.arange(0, last_start + 1, stride) if last_start >= 0 else torch.zeros(0, dtype=torch.long)
@@ -182,12 +248,16 @@ class MelodyDataModule(pl.LightningDataModule):
         max_events: int = _D.max_events,
         max_notes: int = _D.max_notes,
         max_beats: int = _D.max_beats,
+        style_lists: dict | None = None,
+        conditions: Sequence[str] = (),
         progress: bool = True,
         seed: int = 0,
     ):
         super().__init__()
         # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
         midi_dir, cache_dir = str(midi_dir), str(cache_dir)
+        style_lists = {str(k): str(v) for k, v in (style_lists or {}).items()}
+        conditions = list(check_names(conditions))
         representation, reader = (
             getattr(representation, "value", representation),
             getattr(reader, "value", reader),
@@ -205,6 +275,8 @@ class MelodyDataModule(pl.LightningDataModule):
         self.parsed: ParsedFolder | None = None
         self.datasets: dict[int, WindowDataset] = {}
         self.split: np.ndarray | None = None  # TRAIN, VAL or TEST per kept file, set in setup
+        self.conditioning: Conditioning | None = None  # fitted (or a checkpoint's) before setup
+        self.melody_conditions: list[dict[str, str]] | None = None  # of each kept file, set in _split
 
     def _check_transpose(self) -> None:
         transpose = self.hparams.transpose
@@ -236,7 +308,34 @@ class MelodyDataModule(pl.LightningDataModule):
         if hp.exclude_dir is not None:
             split = self._exclude(parsed, split)
         self.split = split
+        self.melody_conditions = conditions_of(parsed, hp.key, hp.transpose_to_c, hp.style_lists)
         return parsed, split
+
+    def fit_conditioning(self) -> Conditioning:
+        """What the model is conditioned on (``conditions``): the labels of the training split's melodies
+        (a checkpoint's own, after :meth:`use_conditioning`)."""
+        if self.conditioning is None and not self.hparams.conditions:
+            self.conditioning = Conditioning()
+        if self.conditioning is None:
+            self.prepare_data()
+            _, split = self._split()
+            train = [c for c, s in zip(self.melody_conditions, split.tolist(), strict=True) if s == TRAIN]
+            self.conditioning = Conditioning.fit(self.hparams.conditions, train)
+            if self.conditioning:
+                log.info(
+                    "conditioned on %s: %s",
+                    ", ".join(self.conditioning.names),
+                    "; ".join(
+                        f"{n} {len(self.conditioning.known(n))} labels" for n in self.conditioning.names
+                    ),
+                )
+        return self.conditioning
+
+    def use_conditioning(self, conditioning: Conditioning) -> None:
+        """Read the data with ``conditioning`` (a resumed run's, from its checkpoint)."""
+        if self.datasets:
+            raise RuntimeError("use_conditioning must come before setup")
+        self.conditioning = conditioning
 
     def fit_representation(self) -> Representation:
         """The representation, with its vocabulary learned first where one is asked for
@@ -273,14 +372,32 @@ class MelodyDataModule(pl.LightningDataModule):
         hp = self.hparams
         parsed, split = self._split()
         shift = transpositions_to_c(parsed, hp.key) if hp.transpose_to_c else None
+        conditioning = self.fit_conditioning()
+        classes = None
+        key_column = None
+        if conditioning:
+            classes = np.stack([conditioning.index(c) for c in self.melody_conditions])
+            if conditioning.key_column is not None:
+                key_column = self.representation.num_features + conditioning.key_column
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
             stride = hp.window_stride if which == TRAIN else hp.seq_len
             stream, starts = build_stream(
-                parsed, np.flatnonzero(split == which), self.representation, hp.seq_len, stride, shift
+                parsed,
+                np.flatnonzero(split == which),
+                self.representation,
+                hp.seq_len,
+                stride,
+                shift,
+                classes,
             )
             self.datasets[which] = WindowDataset(
-                stream, starts, hp.seq_len, self.representation, hp.transpose if which == TRAIN else 0
+                stream,
+                starts,
+                hp.seq_len,
+                self.representation,
+                hp.transpose if which == TRAIN else 0,
+                key_column,
             )
             log.info(
                 "split %s: %d melodies, %d elements, %d windows of %d",
@@ -341,7 +458,14 @@ class MelodyDataModule(pl.LightningDataModule):
             entry["split"] = SPLIT_NAMES.get(which, "left_out")
         sizes = {name: int((self.split == which).sum()) for which, name in SPLIT_NAMES.items()}
         left_out = [f for f, s in zip(self.parsed.files, self.split, strict=True) if s < 0]
-        return {**report, "split_melodies": sizes, "left_out": left_out}
+        for entry, conditions in zip(report["kept_files"], self.melody_conditions, strict=True):
+            entry.update(conditions)
+        melodies = {
+            **counts(self.melody_conditions),
+            "meter_notated": int((self.parsed.meter[:, 0] > 0).sum()),
+            "key_notated": int((self.parsed.signature >= 0).sum()),
+        }
+        return {**report, "split_melodies": sizes, "left_out": left_out, "conditions": melodies}
 
     def split_of(self, which: int) -> list[str]:
         """Files of one split (TRAIN, VAL, TEST), for reports and tests."""

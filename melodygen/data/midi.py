@@ -206,6 +206,11 @@ def _choose_track(instruments: list[pretty_midi.Instrument], params: ExtractionP
     return max(candidates, key=lambda inst: np.mean([n.pitch for n in inst.notes]))
 
 
+def plausible_meter(numerator: int, denominator: int) -> bool:
+    """A time signature a melody can be in (a damaged file's 0/4 or 7/1024 is taken as none)."""
+    return 1 <= numerator <= 64 and denominator in (1, 2, 4, 8, 16, 32, 64)
+
+
 def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, source: str = "") -> Melody:
     """Pick the melodic track of ``midi`` and put it on the 16th grid (rules in the module docstring)."""
     with_notes = [inst for inst in midi.instruments if inst.notes]
@@ -228,6 +233,10 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
     melody = Melody(pitch, duration, qpm=float(tempi[0]) if len(tempi) else DEFAULT_QPM, source=source)
     if melody.num_notes < params.min_notes:
         raise SkipFile("too_short", f"{melody.num_notes} notes < {params.min_notes}")
+    if midi.time_signature_changes:  # the first one: the meter the piece starts in
+        first = midi.time_signature_changes[0]
+        if plausible_meter(first.numerator, first.denominator):
+            melody.meta["time_signature"] = (int(first.numerator), int(first.denominator))
     if midi.key_signature_changes:  # the first one: the key the piece is written in
         number = midi.key_signature_changes[0].key_number  # 0–11 major, 12–23 minor, tonic first
         melody.meta["key_signature"] = (number % 12, number // 12)

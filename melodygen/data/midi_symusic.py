@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from melodygen.data.midi import MAX_TICKS_PER_BEAT, ExtractionParams, SkipFile, read_checked
+from melodygen.data.midi import MAX_TICKS_PER_BEAT, ExtractionParams, SkipFile, plausible_meter, read_checked
 from melodygen.errors import MelodygenError
 from melodygen.melody import DEFAULT_QPM, STEPS_PER_QUARTER, Melody, grid_melody
 
@@ -117,6 +117,10 @@ def extract_score_melody(score, params: ExtractionParams, source: str = "") -> M
     melody = Melody(pitch, duration, qpm=qpm, source=source)
     if melody.num_notes < params.min_notes:
         raise SkipFile("too_short", f"{melody.num_notes} notes < {params.min_notes}")
+    if len(score.time_signatures):
+        first = score.time_signatures[0]
+        if plausible_meter(first.numerator, first.denominator):
+            melody.meta["time_signature"] = (int(first.numerator), int(first.denominator))
     if len(score.key_signatures):
         first = score.key_signatures[0]
         minor = int(first.tonality != 0)

@@ -48,6 +48,8 @@ class ParsedFolder:
     mode: np.ndarray
     #: the file's key signature, 0–11 major and 12–23 minor (tonic first), -1 where it has none
     signature: np.ndarray | None = None
+    #: the file's first time signature (numerator, denominator), (0, 0) where it has none
+    meter: np.ndarray | None = None
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (file, reason, detail)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, what a library warned)
     cache_file: Path | None = None
@@ -57,6 +59,8 @@ class ParsedFolder:
     def __post_init__(self) -> None:
         if self.signature is None:
             self.signature = np.full(len(self.files), -1, np.int8)
+        if self.meter is None:
+            self.meter = np.zeros((len(self.files), 2), np.int16)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -70,6 +74,8 @@ class ParsedFolder:
         melody = Melody(self.pitch[a:b], self.duration[a:b], qpm=float(self.qpm[i]), source=self.files[i])
         if self.signature[i] >= 0:
             melody.meta["key_signature"] = (int(self.signature[i]) % 12, int(self.signature[i]) // 12)
+        if self.meter[i, 0] > 0:
+            melody.meta["time_signature"] = (int(self.meter[i, 0]), int(self.meter[i, 1]))
         return melody
 
     def summary(self) -> dict:
@@ -110,6 +116,7 @@ class ParsedFolder:
             "tonic": self.tonic,
             "mode": self.mode,
             "signature": self.signature,
+            "meter": self.meter,
             "skipped": skipped,
             "warnings": np.array(self.warnings, dtype=str).reshape(-1, 2),
         }
@@ -126,6 +133,7 @@ class ParsedFolder:
             tonic=arrays["tonic"],
             mode=arrays["mode"],
             signature=arrays["signature"],
+            meter=arrays["meter"],
             skipped=[tuple(row) for row in arrays["skipped"].tolist()],
             warnings=[tuple(row) for row in arrays["warnings"].tolist()],
         )
@@ -143,7 +151,8 @@ def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:
                 tonic, mode = estimate_key(melody.pitch, melody.duration)
                 signature = melody.meta.get("key_signature")
                 number = -1 if signature is None else signature[0] + 12 * signature[1]
-                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode, number)
+                meter = melody.meta.get("time_signature", (0, 0))
+                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode, number, meter)
             except SkipFile as skip:
                 outcome = (skip.reason, skip.detail)
             except Exception as exc:  # a parser bug on a hostile file must not stop the build
@@ -172,7 +181,7 @@ def parse_folder(
     ):
         by_file.update((r[0], r) for r in results)
     ordered = [by_file[rel] for rel in files]
-    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 6]
+    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 7]
     skipped = [(rel, *outcome) for rel, outcome, _ in ordered if len(outcome) == 2]
     said = [(rel, message) for rel, _, messages in ordered for message in messages]
     lengths = [len(r[1][0]) for r in kept]
@@ -187,6 +196,7 @@ def parse_folder(
         tonic=np.array([r[1][3] for r in kept], np.int8),
         mode=np.array([r[1][4] for r in kept], np.int8),
         signature=np.array([r[1][5] for r in kept], np.int8),
+        meter=np.array([r[1][6] for r in kept], np.int16).reshape(-1, 2),
         skipped=skipped,
         warnings=said,
     )

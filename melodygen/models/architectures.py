@@ -17,8 +17,11 @@ NETWORKS: dict[str, type[MelodyNetwork]] = {
 assert set(NETWORKS) == set(ARCHITECTURES), "every architecture of the schema has a network"
 
 
-def build_network(architecture: str, representation: Representation, settings: dict) -> MelodyNetwork:
-    """The ``architecture`` network for ``representation``; ``settings`` are its schema's keys."""
+def build_network(
+    architecture: str, representation: Representation, settings: dict, condition_sizes: tuple[int, ...] = ()
+) -> MelodyNetwork:
+    """The ``architecture`` network for ``representation``; ``settings`` are its schema's keys, and
+    ``condition_sizes`` the classes of each condition it reads beside every element (none: unconditioned)."""
     if architecture not in NETWORKS:
         raise MelodygenError(f"unknown model.architecture={architecture!r}; choose one of {sorted(NETWORKS)}")
     unknown = sorted(set(settings) - set(network_keys(architecture)))
@@ -27,4 +30,4 @@ def build_network(architecture: str, representation: Representation, settings: d
             f"model.{unknown[0]} is not a setting of model={architecture} (its settings: "
             f"{', '.join(network_keys(architecture))})"
         )
-    return NETWORKS[architecture](representation, **settings)
+    return NETWORKS[architecture](representation, **settings, condition_sizes=condition_sizes)

@@ -8,6 +8,7 @@ import math
 import pytorch_lightning as pl
 import torch
 
+from melodygen.conditions import Conditioning
 from melodygen.config import Architecture, DataConfig, TrainerConfig, architecture_defaults, network_keys
 from melodygen.models.architectures import build_network
 from melodygen.models.network import State
@@ -26,6 +27,9 @@ class MelodyModel(pl.LightningModule):
     every value. ``transpose_to_c`` records that the training melodies were moved to C, so a primer is
     moved there too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
     A checkpoint of melodygen 0.1, which had only the LSTM and no ``architecture``, loads as an LSTM.
+    ``conditions``, ``condition_labels`` and ``condition_counts`` make a conditioned model (the hyperparameters
+    of a :class:`~melodygen.conditions.Conditioning`): its inputs carry one class per condition after the
+    representation's columns (:meth:`with_conditions`); a checkpoint without them is unconditioned.
     """
 
     def __init__(
@@ -41,12 +45,26 @@ class MelodyModel(pl.LightningModule):
         transpose_to_c: bool = _D.transpose_to_c,
         key: str = _D.key.value,
         tokenizer: str | None = None,
+        conditions: list[str] | None = None,
+        condition_labels: dict | None = None,
+        condition_counts: list | None = None,
         **network,
     ):
         super().__init__()
         architecture = getattr(architecture, "value", architecture)
         self.representation = get_representation(representation, tokenizer)
-        self.net = build_network(architecture, self.representation, network)
+        self.conditioning = Conditioning.from_hparams(
+            {
+                "conditions": conditions,
+                "condition_labels": condition_labels,
+                "condition_counts": condition_counts,
+            }
+        )
+        if conditions and not condition_labels:
+            raise ValueError(
+                "a conditioned model needs its labels: build it with Conditioning.fit(...).hparams()"
+            )
+        self.net = build_network(architecture, self.representation, network, self.conditioning.sizes)
         defaults = architecture_defaults(architecture)
         given = {
             "optimizer": optimizer, "lr": lr, "weight_decay": weight_decay, "scheduler": scheduler,
@@ -64,6 +82,7 @@ class MelodyModel(pl.LightningModule):
                 "transpose_to_c": transpose_to_c,
                 "key": getattr(key, "value", key),
                 **self.representation.hparams(),
+                **self.conditioning.hparams(),
             },
             # a tokenizer's JSON (tens of kB) stays in the checkpoint, out of the loggers' hyperparameters;
             # melodygen-train logs the whole composed config to them itself
@@ -73,10 +92,23 @@ class MelodyModel(pl.LightningModule):
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
         return self.net(x, state)
 
+    def with_conditions(self, x: torch.Tensor, conditions: torch.Tensor | None) -> torch.Tensor:
+        """Elements ``x`` ``(B, …, F)`` with each row's condition classes ``conditions`` ``(B, K)`` after
+        them, as a conditioned network reads them; ``x`` itself for an unconditioned model."""
+        if conditions is None or not self.conditioning:
+            return x
+        shape = (*x.shape[:-1], conditions.shape[-1])
+        rows = conditions.to(device=x.device, dtype=x.dtype).reshape(x.shape[0], *[1] * (x.dim() - 2), -1)
+        return torch.cat([x, rows.expand(shape)], dim=-1)
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """The representation's own columns of ``y`` (the condition columns are read, never predicted)."""
+        return y[..., : self.representation.num_features] if self.conditioning else y
+
     def training_step(self, batch, batch_idx):
         x, y = batch
         outputs, _ = self(x)
-        loss = self.representation.loss(outputs, y)
+        loss = self.representation.loss(outputs, self.targets(y))
         # sync_dist: under DDP the epoch value is the mean over every rank's batches, not rank 0's
         self.log(
             "train/loss",
@@ -91,6 +123,7 @@ class MelodyModel(pl.LightningModule):
 
     def _evaluate(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
+        y = self.targets(y)
         outputs, _ = self(x)
         loss = self.representation.loss(outputs, y)
         sums = self.representation.note_metrics(outputs, y)

@@ -18,6 +18,8 @@ from melodygen.representations import Representation
 
 #: whatever a network carries from one call to the next; None starts afresh
 State = Any
+#: the width of each condition's embedding (a conditioned network's input grows by this much per condition)
+CONDITION_DIM = 16
 
 
 class MelodyNetwork(nn.Module):
@@ -26,13 +28,21 @@ class MelodyNetwork(nn.Module):
     ``embedding_dim`` is each class column's embedding width (their vectors concatenated) or the width of
     the linear input layer over real values (none when it is 0, which feeds ``[pitch, duration]`` straight
     in, as the blog post did).
+
+    ``condition_sizes`` makes a conditioned network: each element then has one more column per condition
+    after the representation's ``F`` (a class index of that many classes: see :mod:`melodygen.conditions`),
+    and each is embedded in :data:`CONDITION_DIM` values beside the element's own input vector. What comes
+    after the input layer never knows.
     """
 
     #: elements one prediction sees at most; None when the state carries everything before
     context: int | None = None
 
-    def __init__(self, representation: Representation, embedding_dim: int):
+    def __init__(
+        self, representation: Representation, embedding_dim: int, condition_sizes: tuple[int, ...] = ()
+    ):
         super().__init__()
+        self.num_features = representation.num_features
         self.input_kind = representation.input_kind
         self.output_sizes = tuple(representation.output_sizes)
         if self.input_kind == "embedding":
@@ -46,16 +56,29 @@ class MelodyNetwork(nn.Module):
         else:
             self.project = nn.Identity()
             self.input_width = representation.input_sizes[0]
+        self.condition_sizes = tuple(int(n) for n in condition_sizes)
+        if self.condition_sizes:
+            self.condition_embeddings = nn.ModuleList(
+                nn.Embedding(n, CONDITION_DIM) for n in self.condition_sizes
+            )
+            self.input_width += CONDITION_DIM * len(self.condition_sizes)
 
     def build_heads(self, width: int) -> None:
         """One linear head per predicted quantity, reading vectors of ``width``."""
         self.heads = nn.ModuleList(nn.Linear(width, n) for n in self.output_sizes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, F)`` elements → ``(B, T, input_width)`` vectors."""
+        """``(B, T, F)`` elements (``F`` + one column per condition) → ``(B, T, input_width)`` vectors."""
+        element = x[..., : self.num_features]
         if self.input_kind == "embedding":
-            return torch.cat([emb(x[..., i]) for i, emb in enumerate(self.embeddings)], dim=-1)
-        return self.project(x)
+            vector = torch.cat([emb(element[..., i]) for i, emb in enumerate(self.embeddings)], dim=-1)
+        else:
+            vector = self.project(element)
+        if not self.condition_sizes:
+            return vector
+        classes = x[..., self.num_features :].long()
+        conditions = [emb(classes[..., i]) for i, emb in enumerate(self.condition_embeddings)]
+        return torch.cat([vector, *(c.to(vector.dtype) for c in conditions)], dim=-1)
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
         """``x`` ``(B, T, F)`` after ``state`` → one ``(B, T, size)`` tensor per head, and the new state."""

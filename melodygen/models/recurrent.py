@@ -28,8 +28,9 @@ class RecurrentNetwork(MelodyNetwork):
         num_layers: int = _R.num_layers,
         dropout: float = _R.dropout,
         embedding_dim: int = _R.embedding_dim,
+        condition_sizes: tuple[int, ...] = (),
     ):
-        super().__init__(representation, embedding_dim)
+        super().__init__(representation, embedding_dim, condition_sizes)
         rnn = self.rnn_class(
             self.input_width,
             hidden_size,

@@ -94,8 +94,9 @@ class TransformerNetwork(MelodyNetwork):
         dropout: float = _T.dropout,
         embedding_dim: int = _T.embedding_dim,
         context: int = DataConfig.seq_len,
+        condition_sizes: tuple[int, ...] = (),
     ):
-        super().__init__(representation, embedding_dim)
+        super().__init__(representation, embedding_dim, condition_sizes)
         head_size = hidden_size // num_heads
         if hidden_size % num_heads or head_size % 2 or context < 1:
             raise ValueError(

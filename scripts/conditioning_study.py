@@ -1,0 +1,216 @@
+"""Do conditioned melodies obey? Key, meter and style accuracy of a conditioned model's samples, beside an
+unconditioned model's samples and the real tunes, and the bits per note both models give held-out tunes.
+
+    python scripts/conditioning_study.py --conditioned RUN --unconditioned RUN [--samples 48] [--out FILE]
+
+RUN is a run folder of melodygen-train (its best checkpoint is used) or a checkpoint. Both models must have
+been trained on the same folder with the same split (the conditioned one's data settings are read from its
+checkpoint). What is measured, for each asked value:
+
+- key: the key estimated from the melody's notes (Krumhansl–Schmuckler, the estimator the training labels
+  came from) equals the asked one; for real tunes, the estimate from their first ``--length`` notes equals
+  their label;
+- meter: a classifier of onset patterns (:mod:`melodygen.measure`), fit on the training split's notated
+  meters, finds the asked meter; for real tunes, the test split's;
+- style: a classifier of collection, fit on the training split, finds the asked one.
+
+The conditioned model is asked for one condition at a time, the others drawn from the training tunes; the
+unconditioned model's samples are the same set for every row (how often an unasked melody happens to have
+the value). Real tunes are the test split's, cut to ``--length`` notes and rests like the samples. The
+classifiers never see the test split or a sample before they judge them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from melodygen.data.datamodule import MelodyDataModule
+from melodygen.data.splits import TEST, TRAIN
+from melodygen.evaluate import figures, melody_sums, total
+from melodygen.generate import sample_melodies
+from melodygen.measure import (
+    cut,
+    estimated_key_name,
+    feature_matrix,
+    real_meter_classifier,
+    rhythm_features,
+    style_classifier,
+)
+from melodygen.models import load_model
+from melodygen.models.checkpoint import read_checkpoint
+
+METERS = ("4/4", "3/4", "6/8")
+
+
+def checkpoint_of(path: str) -> Path:
+    """A run folder's best checkpoint (as metrics.json names it), or the checkpoint given."""
+    path = Path(path)
+    if path.is_dir():
+        metrics = json.loads((path / "metrics.json").read_text())
+        return Path(metrics["best_checkpoint"])
+    return path
+
+
+def balanced(indices: list[int], labels: list[str], per_label: int, seed: int = 0) -> list[int]:
+    """At most ``per_label`` of ``indices`` of each label (drawn with ``seed``), so no class wins by its prior."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in sorted(set(labels)):
+        mine = [i for i, lab in zip(indices, labels) if lab == label]
+        chosen += rng.choice(mine, size=min(per_label, len(mine)), replace=False).tolist()
+    return sorted(chosen)
+
+
+def share(found: list[str], wanted: str) -> float:
+    return sum(f == wanted for f in found) / len(found) if found else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--conditioned", required=True, help="run folder or checkpoint of a conditioned model"
+    )
+    parser.add_argument(
+        "--unconditioned", required=True, help="run folder or checkpoint of the same data, unconditioned"
+    )
+    parser.add_argument("--samples", type=int, default=48, help="samples per asked value")
+    parser.add_argument("--length", type=int, default=64, help="notes and rests per sample")
+    parser.add_argument("--keys", type=int, default=4, help="the major keys with the most training tunes")
+    parser.add_argument(
+        "--minor-keys", type=int, default=2, help="the minor keys with the most training tunes"
+    )
+    parser.add_argument(
+        "--per-label", type=int, default=600, help="training tunes per class for the classifiers"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="write the table's figures as JSON here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    conditioned_path, unconditioned_path = checkpoint_of(args.conditioned), checkpoint_of(args.unconditioned)
+    conditioned, unconditioned = load_model(conditioned_path), load_model(unconditioned_path)
+    names = conditioned.conditioning.names
+    if not names:
+        sys.exit(
+            f"error: --conditioned {conditioned_path} is not a conditioned model (model.conditions is empty)"
+        )
+    data = dict(read_checkpoint(conditioned_path)["datamodule_hyper_parameters"])
+    datamodule = MelodyDataModule(**{**data, "progress": False})
+    datamodule.prepare_data()
+    datamodule.setup()
+    parsed, split, conditions = datamodule.parsed, datamodule.split, datamodule.melody_conditions
+    train = np.flatnonzero(split == TRAIN).tolist()
+    test = np.flatnonzero(split == TEST).tolist()
+    print(f"{len(parsed)} melodies ({len(train)} training, {len(test)} test) in {data['midi_dir']}")
+
+    # the classifiers: the training split only, each class at most --per-label tunes
+    meter_counts = Counter(conditions[i]["meter"] for i in train if parsed.meter[i, 0] > 0)
+    common = [i for i in train if parsed.meter[i, 0] > 0 and meter_counts[conditions[i]["meter"]] >= 50]
+    chosen = balanced(common, [conditions[i]["meter"] for i in common], args.per_label, args.seed)
+    meters = real_meter_classifier(parsed, chosen, conditions, args.length, limit=10**9, seed=args.seed)
+    chosen = balanced(train, [conditions[i]["style"] for i in train], args.per_label, args.seed)
+    styles = style_classifier(
+        [cut(parsed.melody(i), args.length) for i in chosen],
+        [conditions[i]["style"] for i in chosen],
+        seed=args.seed,
+    )
+    print(f"meter classifier: {', '.join(meters.labels)}; style classifier: {', '.join(styles.labels)}")
+
+    # what is asked: the meters of the goal, the commonest keys, every style
+    key_counts = Counter(conditions[i]["key"] for i in train)
+    majors = [k for k, _ in key_counts.most_common() if k.endswith("major")][: args.keys]
+    minors = [k for k, _ in key_counts.most_common() if k.endswith("minor")][: args.minor_keys]
+    asks = [("meter", m) for m in METERS] + [("key", k) for k in majors + minors]
+    asks += [("style", s) for s in conditioned.conditioning.known("style")] if "style" in names else []
+    asks = [(name, value) for name, value in asks if name in names]
+
+    real = {i: cut(parsed.melody(i), args.length) for i in test}
+    free = sample_melodies(unconditioned, args.samples, args.length, seed=args.seed)
+    free_found = {
+        "key": [estimated_key_name(m) for m in free],
+        "meter": meters.predict(np.stack([rhythm_features(m) for m in free])),
+        "style": styles.predict(feature_matrix(free)),
+    }
+    rows = []
+    for name, value in asks:
+        asked = {name: value}  # a key as its label, "D major"
+        melodies = sample_melodies(conditioned, args.samples, args.length, seed=args.seed, conditions=asked)
+        if name == "key":
+            found = [estimated_key_name(m) for m in melodies]
+            tunes = [i for i in test if conditions[i]["key"] == value]
+            real_found = [estimated_key_name(real[i]) for i in tunes]
+        elif name == "meter":
+            found = meters.predict(np.stack([rhythm_features(m) for m in melodies]))
+            tunes = [i for i in test if parsed.meter[i, 0] > 0 and conditions[i]["meter"] == value]
+            real_found = meters.predict(np.stack([rhythm_features(real[i]) for i in tunes])) if tunes else []
+        else:
+            found = styles.predict(feature_matrix(melodies))
+            tunes = [i for i in test if conditions[i]["style"] == value]
+            real_found = styles.predict(feature_matrix([real[i] for i in tunes])) if tunes else []
+        rows.append(
+            {
+                "condition": name,
+                "asked": value,
+                "training_tunes": sum(conditions[i][name] == value for i in train),
+                "conditioned": share(found, value),
+                "unconditioned": share(free_found[name], value),
+                "real": share(real_found, value),
+                "real_tunes": len(tunes),
+            }
+        )
+
+    # bits per note of the test split: every tune with its own conditions against the unconditioned model
+    melodies = []
+    for i in test:
+        melody = parsed.melody(i)
+        melody.meta["style"] = conditions[i]["style"]
+        melodies.append(melody)
+    bits = {}
+    for label, model in (("conditioned", conditioned), ("unconditioned", unconditioned)):
+        bits[label] = figures(total(melody_sums(model, melodies)))
+
+    print()
+    print("| condition | asked | training tunes | conditioned | unconditioned | real tunes (n) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        print(
+            f"| {row['condition']} | {row['asked']} | {row['training_tunes']} | {row['conditioned']:.0%} | "
+            f"{row['unconditioned']:.0%} | {row['real']:.0%} ({row['real_tunes']}) |"
+        )
+    print()
+    print("| model | test bits/note (all) | pitch bits | duration bits |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, values in bits.items():
+        print(
+            f"| {label} | {values['all/bits']:.4f} | {values.get('all/pitch_bits', float('nan')):.4f} | "
+            f"{values.get('all/duration_bits', float('nan')):.4f} |"
+        )
+    print(
+        f"\n{args.samples} samples of {args.length} per asked value, {len(test)} test tunes; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    if args.out is not None:
+        report = {
+            "conditioned": str(conditioned_path),
+            "unconditioned": str(unconditioned_path),
+            "samples": args.samples,
+            "length": args.length,
+            "rows": rows,
+            "bits": bits,
+            "test_tunes": len(test),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
