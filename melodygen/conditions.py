@@ -204,6 +204,9 @@ class Conditioning:
         for name, value in asked.items():
             if name not in self.names:
                 given = f"{prefix}{name}={value}"
+                if name == "key":  # as it was asked: samples.key=D samples.mode=major
+                    parts = zip(("key", "mode"), value.split(" "), strict=True)
+                    given = " ".join(f"{prefix}{part}={text}" for part, text in parts if text != "?")
                 if not self.names:
                     raise MelodygenError(
                         f"{given}: this model is not conditioned (trained without model.conditions)"

@@ -49,6 +49,17 @@ from melodygen.models.checkpoint import read_checkpoint
 METERS = ("4/4", "3/4", "6/8")
 
 
+def family(meter: str) -> str:
+    """What a listener hears of a meter: two or four beats (2/4, 4/4, 2/2), three (3/4, 3/8, 3/2), or beats of
+    three (6/8, 9/8, 12/8, 6/4); 2/4 and 4/4 differ only in where the bar lines are written."""
+    numerator = int(meter.split("/")[0])
+    if numerator in (6, 9, 12):
+        return "compound"
+    if numerator % 3 == 0:
+        return "triple"
+    return "duple"
+
+
 def checkpoint_of(path: str) -> Path:
     """A run folder's best checkpoint (as metrics.json names it), or the checkpoint given."""
     path = Path(path)
@@ -89,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-label", type=int, default=600, help="training tunes per class for the classifiers"
     )
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of both models")
+    parser.add_argument(
+        "--min-meter-tunes", type=int, default=50, help="meters with fewer training tunes are not classes"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write the table's figures as JSON here")
     args = parser.parse_args(argv)
@@ -112,9 +127,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # the classifiers: the training split only, each class at most --per-label tunes
     meter_counts = Counter(conditions[i]["meter"] for i in train if parsed.meter[i, 0] > 0)
-    common = [i for i in train if parsed.meter[i, 0] > 0 and meter_counts[conditions[i]["meter"]] >= 50]
+    common = [
+        i
+        for i in train
+        if parsed.meter[i, 0] > 0 and meter_counts[conditions[i]["meter"]] >= args.min_meter_tunes
+    ]
     chosen = balanced(common, [conditions[i]["meter"] for i in common], args.per_label, args.seed)
     meters = real_meter_classifier(parsed, chosen, conditions, args.length, limit=10**9, seed=args.seed)
+    if meters is None:
+        sys.exit(f"error: fewer than two meters have --min-meter-tunes={args.min_meter_tunes} training tunes")
     chosen = balanced(train, [conditions[i]["style"] for i in train], args.per_label, args.seed)
     styles = style_classifier(
         [cut(parsed.melody(i), args.length) for i in chosen],
@@ -132,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     asks = [(name, value) for name, value in asks if name in names]
 
     real = {i: cut(parsed.melody(i), args.length) for i in test}
-    free = sample_melodies(unconditioned, args.samples, args.length, seed=args.seed)
+    free = sample_melodies(unconditioned, args.samples, args.length, args.temperature, seed=args.seed)
     free_found = {
         "key": [estimated_key_name(m) for m in free],
         "meter": meters.predict(np.stack([rhythm_features(m) for m in free])),
@@ -141,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, value in asks:
         asked = {name: value}  # a key as its label, "D major"
-        melodies = sample_melodies(conditioned, args.samples, args.length, seed=args.seed, conditions=asked)
+        melodies = sample_melodies(
+            conditioned, args.samples, args.length, args.temperature, seed=args.seed, conditions=asked
+        )
         if name == "key":
             found = [estimated_key_name(m) for m in melodies]
             tunes = [i for i in test if conditions[i]["key"] == value]
@@ -154,8 +177,14 @@ def main(argv: list[str] | None = None) -> int:
             found = styles.predict(feature_matrix(melodies))
             tunes = [i for i in test if conditions[i]["style"] == value]
             real_found = styles.predict(feature_matrix([real[i] for i in tunes])) if tunes else []
+        same = family if name == "meter" else (lambda label: label)
         rows.append(
             {
+                "family": share([same(f) for f in found], same(value)) if name == "meter" else None,
+                "family_unconditioned": share([same(f) for f in free_found[name]], same(value))
+                if name == "meter"
+                else None,
+                "family_real": share([same(f) for f in real_found], same(value)) if name == "meter" else None,
                 "condition": name,
                 "asked": value,
                 "training_tunes": sum(conditions[i][name] == value for i in train),
@@ -185,6 +214,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['unconditioned']:.0%} | {row['real']:.0%} ({row['real_tunes']}) |"
         )
     print()
+    print("| meter asked | conditioned: same family | unconditioned | real tunes |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in rows:
+        if row["condition"] == "meter":
+            print(
+                f"| {row['asked']} ({family(row['asked'])}) | {row['family']:.0%} | "
+                f"{row['family_unconditioned']:.0%} | {row['family_real']:.0%} |"
+            )
+    print()
     print("| model | test bits/note (all) | pitch bits | duration bits |")
     print("| --- | ---: | ---: | ---: |")
     for label, values in bits.items():
@@ -202,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             "unconditioned": str(unconditioned_path),
             "samples": args.samples,
             "length": args.length,
+            "temperature": args.temperature,
             "rows": rows,
             "bits": bits,
             "test_tunes": len(test),

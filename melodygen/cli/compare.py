@@ -91,6 +91,7 @@ def compare(
     """Read the runs, print the table, write the CSV and plots; returns what was written and found."""
     from rich.console import Console
     from rich.table import Table
+    from rich.markup import escape
 
     from melodygen.compare import (
         DEFAULT_METRIC,
@@ -142,12 +143,12 @@ def compare(
         for column in shown:
             table.add_column(f"{column}\nmean ± sd", justify="right")
         if base is not None:
-            for column in (f"Δ vs\n{base.label}", "95% interval\nof Δ", "test", "p", "verdict"):
+            for column in (f"Δ vs\n{escape(base.label)}", "95% interval\nof Δ", "test", "p", "verdict"):
                 table.add_column(column, justify="right" if column != "verdict" else "left")
         rows = []
         for rank, g in enumerate(best_groups, 1):
             stats = g.stats(metric)
-            cells = [str(rank), *(g.settings.get(a, "") for a in shown_axes), str(stats.n)]
+            cells = [str(rank), *(escape(g.settings.get(a, "")) for a in shown_axes), str(stats.n)]
             cells += [
                 _mean_sd(stats),
                 _interval(stats.low, stats.high),
@@ -178,7 +179,7 @@ def compare(
         rows = []
         for rank, run in enumerate(best, 1):
             values = [f"{run.metrics[m]:.4f}" if m in run.metrics else "" for m in (metric, *shown)]
-            cells = [str(rank), run.name, *(run.overrides.get(a, "") for a in axes), *values]
+            cells = [str(rank), run.name, *(escape(run.overrides.get(a, "")) for a in axes), *values]
             if base is not None:
                 cells.append(
                     "baseline" if run is base else f"{run.metrics[metric] - base.metrics[metric]:+.4f}"
@@ -199,7 +200,8 @@ def compare(
         if run.status == PRUNED and metric in run.metrics:
             detail += f", {metric} {run.metrics[metric]:.4f}"
         settings = ",".join(f"{a}={run.overrides.get(a, '')}" for a in axes)
-        console.print(f"{run.status}: {run.name} ({settings}){detail}", highlight=False, soft_wrap=True)
+        line = escape(f"{run.status}: {run.name} ({settings}){detail}")
+        console.print(line, highlight=False, soft_wrap=True)
     first = Path(paths[0]).expanduser()
     out_dir = Path(out).expanduser() if out else first if first.is_dir() else first.parent
     written = [write_csv(runs, axes, out_dir / "compare.csv", metric)]

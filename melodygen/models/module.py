@@ -84,9 +84,10 @@ class MelodyModel(pl.LightningModule):
                 **self.representation.hparams(),
                 **self.conditioning.hparams(),
             },
-            # a tokenizer's JSON (tens of kB) stays in the checkpoint, out of the loggers' hyperparameters;
+            # a tokenizer's JSON (tens of kB) and a conditioned model's label counts stay in the checkpoint, out
+            # of the loggers' hyperparameters;
             # melodygen-train logs the whole composed config to them itself
-            logger=not self.representation.hparams(),
+            logger=not (self.representation.hparams() or self.conditioning),
         )
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:
