@@ -90,8 +90,8 @@ def compare(
 ) -> dict:
     """Read the runs, print the table, write the CSV and plots; returns what was written and found."""
     from rich.console import Console
-    from rich.table import Table
     from rich.markup import escape
+    from rich.table import Table
 
     from melodygen.compare import (
         DEFAULT_METRIC,
