@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     key_counts = Counter(conditions[i]["key"] for i in train)
     majors = [k for k, _ in key_counts.most_common() if k.endswith("major")][: args.keys]
     minors = [k for k, _ in key_counts.most_common() if k.endswith("minor")][: args.minor_keys]
-    asks = [("meter", m) for m in METERS] + [("key", k) for k in majors + minors]
+    known = conditioned.conditioning.known("meter") if "meter" in names else []
+    asks = [("meter", m) for m in METERS if m in known] + [("key", k) for k in majors + minors]
     asks += [("style", s) for s in conditioned.conditioning.known("style")] if "style" in names else []
     asks = [(name, value) for name, value in asks if name in names]
 
