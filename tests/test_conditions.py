@@ -269,3 +269,25 @@ def test_a_checkpoint_from_before_conditions_loads_unconditioned():
         MelodygenError, match=r"^samples.key=D samples.mode=major: this model is not conditioned"
     ):
         sample_melodies(model, 1, 8, conditions={"key": "D major"})
+
+
+def test_a_transposed_training_window_moves_its_key_with_its_notes(signed_dir, tmp_path):
+    datamodule = MelodyDataModule(
+        str(signed_dir), str(tmp_path / "cache"), seq_len=8, val_fraction=0.0, test_fraction=0.0,
+        transpose=5, key="notated", conditions=["key"], progress=False,
+    )  # fmt: skip
+    datamodule.prepare_data()
+    datamodule.setup()
+    dataset = datamodule.datasets[0]
+    rep, moved = datamodule.representation, 0
+    for i in range(len(dataset)):
+        s = int(dataset.starts[i])
+        plain = dataset.stream[s : s + dataset.seq_len + 1]
+        x, _ = dataset[(i, 7)]
+        before, after = rep.pitch_of(plain[:-1]), rep.pitch_of(x)
+        shift = int((after - before)[before >= 0][0])
+        keys = x[:, rep.num_features]
+        tonic, mode = plain[:-1, rep.num_features] % 12, plain[:-1, rep.num_features] // 12
+        assert torch.equal(keys, 12 * mode + (tonic + shift) % 12)
+        moved += shift != 0
+    assert moved > len(dataset) // 2  # most windows were moved, and their keys with them

@@ -73,34 +73,29 @@ class WindowDataset(Dataset):
         features = self.representation.num_features
         conditions = window[:, features:]
         window = window[:, :features]
-        moved = self._move(window, key)
+        moved, shift = self._move(window, key)
         if conditions.shape[1] == 0:
             return moved
-        if self.key_column is not None and moved is not window:
-            shift = self._shift_of(window, moved)
+        if self.key_column is not None and shift:
             conditions = conditions.clone()
             column = conditions[:, self.key_column - features]
             mode, tonic = column // 12, column % 12
             conditions[:, self.key_column - features] = 12 * mode + (tonic + shift) % 12
         return torch.cat([moved, conditions], dim=1)
 
-    def _shift_of(self, window: torch.Tensor, moved: torch.Tensor) -> int:
-        before, after = self.representation.pitch_of(window), self.representation.pitch_of(moved)
-        pitched = before >= 0
-        return int((after[pitched] - before[pitched])[0]) if bool(pitched.any()) else 0
-
-    def _move(self, window: torch.Tensor, key: tuple[int, int] | None) -> torch.Tensor:
+    def _move(self, window: torch.Tensor, key: tuple[int, int] | None) -> tuple[torch.Tensor, int]:
+        """The window moved by a random shift within the range, and the shift."""
         pitch = self.representation.pitch_of(window)
         pitched = pitch[pitch >= 0]
         if pitched.numel() == 0:
-            return window
+            return window, 0
         low = max(-self.transpose, -int(pitched.min()))
         high = min(self.transpose, MAX_PITCH - int(pitched.max()))
         if key is None:
             shift = int(torch.randint(low, high + 1, ()))
         else:
             shift = int(np.random.default_rng(key).integers(low, high + 1))
-        return self.representation.with_pitch(window, pitch + shift) if shift else window
+        return (self.representation.with_pitch(window, pitch + shift) if shift else window), shift
 
 
 class EpochOrder(Sampler):
