@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -23,6 +24,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, DictConfig, ListConfig, OmegaConf
 
 from melodygen.errors import MelodygenError
+from melodygen.registry import DATA_SOURCES, NETWORKS, REPRESENTATIONS, SAMPLERS, load_plugins
 
 # Hydra's structured configs need typing.Optional rather than "X | None" in field annotations.
 # ruff: noqa: UP045
@@ -33,17 +35,6 @@ class KeySource(Enum):
 
     estimated = "estimated"  # from its notes, all of them (Krumhansl–Schmuckler; melodygen.keys)
     notated = "notated"  # the file's key signature, as written before the first note; else estimated
-
-
-class RepresentationName(Enum):
-    """How a melody is encoded (see :mod:`melodygen.representations`)."""
-
-    continuous = "continuous"  # the blog post's [pitch, duration] in [-1, 1], MSE
-    categorical = "categorical"  # (pitch-or-rest class, duration class), cross-entropy
-    event = "event"  # one token per 16th step: note-on, note-off, hold
-    miditok = (
-        "miditok"  # a MidiTok tokenization (data.tokenizer: REMI, TSD, MIDILike, Structured), BPE optional
-    )
 
 
 class TokenizerModel(Enum):
@@ -60,14 +51,6 @@ class Reader(Enum):
     symusic = "symusic"  # much faster on big folders; needs the miditok extra
 
 
-class Architecture(Enum):
-    """The network a model is (``model=lstm|gru|transformer``; see :mod:`melodygen.models`)."""
-
-    lstm = "lstm"
-    gru = "gru"
-    transformer = "transformer"
-
-
 class Optimizer(Enum):
     adam = "adam"
     adamw = "adamw"
@@ -81,11 +64,6 @@ class Scheduler(Enum):
     # linear warm-up over model.warmup_steps optimizer steps, then cosine decay to 0 at the last step
     # (trainer.max_steps, or max_epochs × the batches of an epoch), stepped each optimizer step
     warmup_cosine = "warmup_cosine"
-
-
-class SamplingStrategy(Enum):
-    sample = "sample"  # draw each element (temperature, top_k, top_p; temperature 0 = the likeliest)
-    beam = "beam"  # beam search: the likeliest continuations (beam_size kept at every step)
 
 
 class Accelerator(Enum):
@@ -144,9 +122,16 @@ class PathsConfig:
 class DataConfig:
     """``MelodyDataModule``: a folder of MIDI files → windows of ``seq_len`` elements."""
 
+    # where the melodies come from: midi (a folder of MIDI files), or a registered data source (data=NAME)
+    source: str = "midi"
     midi_dir: str = MISSING
     cache_dir: str = "${paths.cache_dir}"
-    representation: RepresentationName = RepresentationName.categorical
+    # how a melody is encoded, a registered name: continuous (the blog post's [pitch, duration] in [-1, 1],
+    # MSE), categorical ((pitch-or-rest, duration) classes), event (one token per 16th), miditok (a MidiTok
+    # tokenization, data.tokenizer), or a plugin's
+    representation: str = "categorical"
+    # each representation's own settings, by name: data.representations.NAME.KEY (a plugin's, say)
+    representations: dict[str, Any] = field(default_factory=lambda: representation_settings())
     # data.representation=miditok: REMI, TSD, MIDILike, Structured, or a tokenizer.json saved by MidiTok
     tokenizer: str = "REMI"
     # > 0: learn a vocabulary of this many tokens (tokenizer_model) on the training split, on top of the tokenizer
@@ -203,7 +188,7 @@ class ModelConfig:
     """``MelodyModel``: how every architecture is trained. Each architecture's schema below adds its
     network's own keys; ``model=lstm|gru|transformer`` chooses one."""
 
-    architecture: Architecture = MISSING
+    architecture: str = MISSING  # a registered network: lstm, gru, transformer, or a plugin's
     optimizer: Optimizer = Optimizer.adam
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -224,19 +209,25 @@ class RecurrentConfig(ModelConfig):
     # 0 feeds the raw [pitch, duration] pair to the network, as the blog post did)
     embedding_dim: int = 32
 
+    @staticmethod
+    def check(m: DictConfig) -> None:
+        """Reject settings no recurrent network can have, naming the key."""
+        check_sizes(m, "hidden_size", "num_layers")
+        check_dropout_and_embedding(m)
+
 
 @dataclass
 class LSTMConfig(RecurrentConfig):
     """``model=lstm``: the blog post's ``nn.LSTM``, the default."""
 
-    architecture: Architecture = Architecture.lstm
+    architecture: str = "lstm"
 
 
 @dataclass
 class GRUConfig(RecurrentConfig):
     """``model=gru``: ``nn.GRU``, three gates' weights where the LSTM has four."""
 
-    architecture: Architecture = Architecture.gru
+    architecture: str = "gru"
 
 
 @dataclass
@@ -247,7 +238,7 @@ class TransformerConfig(ModelConfig):
     sampling alike (sampling keeps a key/value cache of that many elements and rolls it on).
     """
 
-    architecture: Architecture = Architecture.transformer
+    architecture: str = "transformer"
     # the shape that won a pilot of four at about the default LSTM's parameter count (docs/architectures.md)
     hidden_size: int = 128  # the width of every block (d_model)
     num_layers: int = 2
@@ -260,13 +251,52 @@ class TransformerConfig(ModelConfig):
     scheduler: Scheduler = Scheduler.warmup_cosine
     warmup_steps: int = 200
 
+    @staticmethod
+    def check(m: DictConfig) -> None:
+        check_sizes(m, "hidden_size", "num_layers", "num_heads", "ff_size", "context")
+        check_dropout_and_embedding(m)
+        rule = f"model.num_heads={m.num_heads} must divide it"
+        require(m.hidden_size % m.num_heads == 0, "model.hidden_size", m.hidden_size, rule)
+        head = m.hidden_size // m.num_heads
+        rule = f"each of the model.num_heads={m.num_heads} heads gets {head}, and rotary positions need an even size"
+        require(head % 2 == 0, "model.hidden_size", m.hidden_size, rule)
+
+
+def check_sizes(m: DictConfig, *keys: str) -> None:
+    """Each of ``model.KEY`` is at least 1."""
+    for key in keys:
+        require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
+
+
+def check_dropout_and_embedding(m: DictConfig) -> None:
+    """``model.dropout`` in [0, 1) and ``model.embedding_dim`` not negative."""
+    require(m.embedding_dim >= 0, "model.embedding_dim", m.embedding_dim, "must not be negative")
+    require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
+
+
+class _Schemas(Mapping):
+    """The config dataclass of each registered network, by ``model.architecture`` (plugins' too)."""
+
+    def __getitem__(self, name: str) -> type[ModelConfig]:
+        return NETWORKS.entry(getattr(name, "value", name)).config
+
+    def __iter__(self):
+        return iter(NETWORKS)
+
+    def __len__(self) -> int:
+        return len(NETWORKS)
+
 
 #: the schema of each architecture, by ``model.architecture``
-ARCHITECTURES: dict[str, type[ModelConfig]] = {
-    Architecture.lstm.value: LSTMConfig,
-    Architecture.gru.value: GRUConfig,
-    Architecture.transformer.value: TransformerConfig,
-}
+ARCHITECTURES: Mapping[str, type[ModelConfig]] = _Schemas()
+
+
+def representation_settings() -> dict[str, Any]:
+    """``data.representations``: the settings of each registered representation that has some, at their
+    defaults (a representation registered with a config dataclass; see :mod:`melodygen.plugins`)."""
+    return {e.name: e.config() for e in REPRESENTATIONS.entries() if e.config is not None}
+
+
 #: the keys every architecture shares: how it is trained, not what its network is (``conditions`` is: its input)
 TRAINING_KEYS = tuple(
     f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("architecture", "conditions")
@@ -333,7 +363,9 @@ class SamplingConfig:
     temperature: float = 1.0  # 0 = always the most likely class
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
-    strategy: SamplingStrategy = SamplingStrategy.sample
+    # a registered sampler: sample (draw each element: temperature, top_k, top_p; temperature 0 = the
+    # likeliest), beam (the likeliest continuations, beam_size kept at every step), or a plugin's
+    strategy: str = "sample"
     beam_size: int = 4  # continuations kept at every step (strategy=beam); num_samples of them are returned
     # what a conditioned model is asked for (null = drawn from its training melodies, per sample):
     meter: Optional[str] = None  # a time signature it was trained on, e.g. 6/8
@@ -388,6 +420,7 @@ class SweepConfig:
 
 @dataclass
 class TrainConfig:
+    plugins: list[str] = field(default_factory=list)
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)  # conf/train.yaml chooses model: lstm
@@ -412,6 +445,7 @@ class TrainConfig:
 
 @dataclass
 class PrepareConfig:
+    plugins: list[str] = field(default_factory=list)
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     task_name: str = "prepare"
@@ -419,6 +453,7 @@ class PrepareConfig:
 
 @dataclass
 class GenerateConfig:
+    plugins: list[str] = field(default_factory=list)
     ckpt_path: str = MISSING  # the checkpoint to sample from; last = the newest last.ckpt of any run
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     # a MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none
@@ -440,6 +475,7 @@ class EvaluateConfig:
     # a checkpoint, or a list of them for one comparison table ('ckpt_path=[a.ckpt,b.ckpt]'); last = the
     # newest last.ckpt of any run; null with samples_dir = compare sets only
     ckpt_path: Any = None
+    plugins: list[str] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)  # data.midi_dir: the melodies to score
     # a folder of generated MIDI to compare with reference_dir (Yang & Lerch 2018); null = no comparison
     samples_dir: Optional[str] = None
@@ -499,10 +535,16 @@ def claim_folder(path: str) -> str:
     raise AssertionError("unreachable")
 
 
-def register_configs() -> None:
-    """Register the schemas, the ``${cwd:}`` resolver (Hydra's own is not set yet when a sweep dir is made),
-    ``${suffix:x}`` (``_x``, or nothing for null: a sweep's name after its time) and ``${claim:path}``
-    (:func:`claim_folder`)."""
+#: the key of each config group that names the registered part its option is
+DISCRIMINATORS = {"model": "architecture", "data": "source", "samples": "strategy"}
+
+
+def register_configs(plugins: Sequence[str] = ()) -> None:
+    """Load the plugins (installed ones, and the modules ``plugins`` names), then register the schemas, a
+    config-group option for each registered part (``model=mlp`` for a plugin's network), the ``${cwd:}``
+    resolver (Hydra's own is not set yet when a sweep dir is made), ``${suffix:x}`` (``_x``, or nothing for
+    null: a sweep's name after its time) and ``${claim:path}`` (:func:`claim_folder`)."""
+    load_plugins(plugins)
     if not OmegaConf.has_resolver("cwd"):
         OmegaConf.register_new_resolver("cwd", os.getcwd)
     if not OmegaConf.has_resolver("suffix"):
@@ -512,9 +554,17 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node)
-    # conf/model/<architecture>.yaml extends its schema (kept out of the model group's own options)
-    for name, node in ARCHITECTURES.items():
-        store.store(group="schema/model", name=name, node=node)
+    # conf/model/<architecture>.yaml extends its schema (kept out of the model group's own options); a
+    # plugin's part is an option of its group as it is
+    for registry in (NETWORKS, DATA_SOURCES, SAMPLERS):
+        for entry in registry.entries():
+            if entry.config is None:
+                continue
+            node = OmegaConf.structured(entry.config)
+            node[DISCRIMINATORS[registry.group]] = entry.name
+            store.store(group=f"schema/{registry.group}", name=entry.name, node=node)
+            if not entry.built_in:
+                store.store(group=registry.group, name=entry.name, node=node, provider=entry.provider)
     store.store(
         group="hydra/sweeper", name="melodygen_optuna", node=OptunaSweeperConfig, provider="melodygen"
     )
@@ -550,7 +600,20 @@ LIMITS = ("max_file_bytes", "max_tracks", "max_events", "max_notes", "max_beats"
 
 
 def check_data(d: DictConfig) -> None:
-    """Reject ``data.*`` values no run can use, naming the key."""
+    """Reject ``data.*`` values no run can use, naming the key (a data source's own keys by its schema's
+    ``check``)."""
+    representation = REPRESENTATIONS.entry(REPRESENTATIONS.check(d.representation))
+    settings_check = getattr(representation.config, "check", None)
+    if settings_check is not None:  # its own settings, data.representations.<name>
+        settings_check(d.representations[representation.name])
+    source = DATA_SOURCES.entry(d.source)
+    if source.config is not None and OmegaConf.get_type(d) not in (source.config, dict):
+        raise MelodygenError(
+            f"data.source={source.name} is not allowed: choose the data source with data={source.name}"
+        )
+    own_check = getattr(source.config, "check", None)
+    if own_check is not None:
+        own_check(d)
     for key in ("seq_len", "batch_size", "window_stride", "min_notes", *LIMITS):
         require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
     for key in ("num_workers", "parse_workers", "transpose", "exclude_shared_run"):
@@ -579,33 +642,25 @@ def check_data(d: DictConfig) -> None:
 
 
 def check_model(m: DictConfig) -> None:
-    """Reject ``model.*`` values no network can have, naming the key."""
-    architecture = as_typed(m.architecture)
+    """Reject ``model.*`` values no network can have, naming the key: how every model is trained here,
+    its network's own settings by its schema's ``check`` (a plugin's too)."""
+    architecture = NETWORKS.check(m.architecture)
     schema = ARCHITECTURES[architecture]
     if OmegaConf.get_type(m) not in (schema, dict):  # model=lstm model.architecture=transformer
         chosen = next(name for name, cls in ARCHITECTURES.items() if cls is OmegaConf.get_type(m))
-        require(
-            False,
-            "model.architecture",
-            m.architecture,
-            f"choose the architecture with model={architecture} (this is model={chosen})",
+        raise MelodygenError(
+            f"model.architecture={architecture} is not allowed: choose the architecture with "
+            f"model={architecture} (this is model={chosen})"
         )
-    for key in ("hidden_size", "num_layers", "num_heads", "ff_size", "context"):
-        if key in m:
-            require(m[key] >= 1, f"model.{key}", m[key], "must be at least 1")
-    for key in ("embedding_dim", "weight_decay", "warmup_steps"):
+    for key in ("weight_decay", "warmup_steps"):
         require(m[key] >= 0, f"model.{key}", m[key], "must not be negative")
-    require(0 <= m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)")
     require(m.lr > 0, "model.lr", m.lr, "must be positive")
     from melodygen.conditions import check_names
 
     check_names(m.conditions)
-    if "num_heads" in m:
-        rule = f"model.num_heads={m.num_heads} must divide it"
-        require(m.hidden_size % m.num_heads == 0, "model.hidden_size", m.hidden_size, rule)
-        head = m.hidden_size // m.num_heads
-        rule = f"each of the model.num_heads={m.num_heads} heads gets {head}, and rotary positions need an even size"
-        require(head % 2 == 0, "model.hidden_size", m.hidden_size, rule)
+    own_check = getattr(schema, "check", None)
+    if own_check is not None:
+        own_check(m)
 
 
 def check_sampling(
@@ -619,8 +674,9 @@ def check_sampling(
     beam_size: int = 1,
 ) -> None:
     """Raise :class:`MelodygenError` naming the first impossible sampling value."""
+    strategy = SAMPLERS.check(as_typed(strategy, quote_strings=False))
     require(num_samples >= 1, f"{prefix}num_samples", num_samples, "must be at least 1")
-    if as_typed(strategy, quote_strings=False) == "beam":
+    if strategy == "beam":
         require(beam_size >= 1, f"{prefix}beam_size", beam_size, "must be at least 1")
         require(
             num_samples <= beam_size,
@@ -634,6 +690,36 @@ def check_sampling(
     require(0 < top_p <= 1, f"{prefix}top_p", top_p, "must be in (0, 1]")
 
 
+def check_samples(s: DictConfig, none_allowed: bool = False) -> None:
+    """``samples.*``: the shared sampling values (``num_samples=0`` only where ``none_allowed``: no samples),
+    then the chosen sampler's own settings by its schema's ``check`` (a plugin's)."""
+    check_sampling(
+        max(1, s.num_samples) if none_allowed else s.num_samples,
+        s.length,
+        s.temperature,
+        s.top_k,
+        s.top_p,
+        strategy=s.strategy,
+        beam_size=s.beam_size,
+    )
+    sampler = SAMPLERS.entry(s.strategy)
+    node_type = OmegaConf.get_type(s)
+    if sampler.config is not None and node_type is not dict and not issubclass(node_type, sampler.config):
+        raise MelodygenError(
+            f"samples.strategy={sampler.name} is not allowed: its settings come with samples={sampler.name}"
+        )
+    own_check = getattr(sampler.config, "check", None)
+    if own_check is not None:
+        own_check(s)
+    samples_conditions(s)
+
+
+def sampler_options(samples: DictConfig) -> dict[str, Any]:
+    """The settings a plugin's sampler adds to ``samples`` (the keys beyond :class:`SamplingConfig`'s)."""
+    shared = {f.name for f in dataclasses.fields(SamplingConfig)}
+    return {k: v for k, v in to_plain(samples).items() if k not in shared}
+
+
 def samples_conditions(samples: DictConfig) -> dict[str, str]:
     """The conditions ``samples.meter/key/mode/style`` ask for (see :func:`melodygen.conditions.asked_conditions`)."""
     from melodygen.conditions import asked_conditions
@@ -642,7 +728,10 @@ def samples_conditions(samples: DictConfig) -> dict[str, str]:
 
 
 def check_midi_dir(cfg: DictConfig) -> None:
-    """``data.midi_dir`` must be a folder; the built-in folk corpus says how to build it."""
+    """``data.midi_dir`` must be a folder (for a data source that reads one); the built-in folk corpus says
+    how to build it."""
+    if not DATA_SOURCES.entry(cfg.data.source).extra.get("reads_midi_dir", False):
+        return
     midi_dir = os.path.expanduser(cfg.data.midi_dir)
     if not os.path.isdir(midi_dir):
         if cfg.data.midi_dir == cfg.paths.folk_dir:
@@ -696,11 +785,7 @@ def check_generate(cfg: DictConfig) -> None:
         raise MelodygenError("ckpt_path is required, e.g. melodygen-generate ckpt_path=path/to/last.ckpt")
     resolve_last_checkpoint(cfg)
     check_checkpoint_path(cfg.ckpt_path)
-    s = cfg.samples
-    check_sampling(
-        s.num_samples, s.length, s.temperature, s.top_k, s.top_p, strategy=s.strategy, beam_size=s.beam_size
-    )
-    samples_conditions(s)
+    check_samples(cfg.samples)
     require(cfg.max_pngs >= 0, "max_pngs", cfg.max_pngs, "0 (only the grid) or more piano rolls")
 
 
@@ -771,16 +856,7 @@ def check_train(cfg: DictConfig) -> None:
     require(every is None or every >= 1, key, every, "at least 1 (or null for the end of each epoch only)")
     s = cfg.samples
     require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
-    check_sampling(
-        max(1, s.num_samples),
-        s.length,
-        s.temperature,
-        s.top_k,
-        s.top_p,
-        strategy=s.strategy,
-        beam_size=s.beam_size,
-    )
-    samples_conditions(s)
+    check_samples(s, none_allowed=True)
 
 
 def check_corpus_config(cfg: DictConfig) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, key_of, semitones_to_c, transpose, transposition_to_c
 from melodygen.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
+from melodygen.registry import SAMPLERS
 from melodygen.representations import Representation
 
 _S = SamplingConfig  # the sampling defaults are the schema's
@@ -133,6 +135,47 @@ def _in_context(model: MelodyModel, prefix: np.ndarray) -> np.ndarray:
     return prefix[-context:]
 
 
+@dataclass
+class SamplingRequest:
+    """What a sampler (``samples.strategy``; :func:`melodygen.plugins.register_sampler`) is asked for.
+
+    ``prefix`` ``(1, P, F)`` is the start element and the primer, as the model reads them. A sampler
+    returns ``(num_samples, N, F)`` elements after it, at most ``max_steps`` of them; for a representation
+    whose element is not a note it may stop once :meth:`enough` says every sample holds ``length`` notes.
+    ``options`` are the sampler's own settings (the keys its config dataclass adds to ``samples``).
+    """
+
+    model: MelodyModel
+    prefix: torch.Tensor
+    num_samples: int
+    length: int
+    max_steps: int
+    temperature: float = _S.temperature
+    top_k: int = _S.top_k
+    top_p: float = _S.top_p
+    beam_size: int = _S.beam_size
+    seed: int | None = None
+    conditions: torch.Tensor | None = None  # (num_samples, K) condition classes, or (1, K) for one search
+    options: Mapping = field(default_factory=dict)
+
+    def generator(self) -> torch.Generator:
+        """A generator seeded with ``seed`` (a fresh seed when None), on the prefix's device."""
+        generator = torch.Generator(device=self.prefix.device)
+        if self.seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(int(self.seed))
+        return generator
+
+    def enough(self, elements: torch.Tensor) -> bool:
+        """True when every row of ``elements`` ``(B, N, F)`` holds more than ``length`` onsets (always for a
+        note-level representation, which generates ``length`` elements)."""
+        representation = self.model.representation
+        if representation.element_is_note:
+            return elements.shape[1] >= self.length
+        return bool((representation.is_onset(elements).sum(dim=1) > self.length).all())
+
+
 def sample_elements(
     model: MelodyModel,
     num_samples: int,
@@ -143,9 +186,10 @@ def sample_elements(
     primer: Melody | None = None,
     seed: int | None = None,
     device: str | torch.device | None = None,
-    strategy: str = _S.strategy.value,
+    strategy: str = _S.strategy,
     beam_size: int = _S.beam_size,
     conditions: torch.Tensor | None = None,
+    options: Mapping | None = None,
 ) -> list[np.ndarray]:
     """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
 
@@ -154,15 +198,18 @@ def sample_elements(
     (non-hold tokens) or ``length * MAX_DURATION`` steps have passed; each sample is then cut just
     before its ``(length + 1)``-th onset, so it ends with the full span of its ``length``-th onset.
     A sample that reached the step limit first keeps every step, with fewer onsets.
-    ``strategy="beam"`` returns the ``num_samples`` likeliest continuations of a beam search that keeps
-    ``beam_size`` (see :mod:`melodygen.beam`; for event, it stops when the likeliest has ``length + 1``
-    onsets). ``conditions`` ``(num_samples, K)`` are each sample's condition classes for a conditioned model
-    (one row for beam search, which follows one set). Other arguments are as for :func:`sample_melodies`.
+    ``strategy`` names a registered sampler: ``sample`` draws element by element; ``beam`` returns the
+    ``num_samples`` likeliest continuations of a beam search that keeps ``beam_size`` (see
+    :mod:`melodygen.beam`; for event, it stops when the likeliest has ``length + 1`` onsets); a plugin's
+    gets ``options``, its own settings. ``conditions`` ``(num_samples, K)`` are each sample's condition
+    classes for a conditioned model (one row for a sampler that runs one search, as beam search does).
+    Other arguments are as for :func:`sample_melodies`.
     """
     strategy = getattr(strategy, "value", strategy)
     check_sampling(
         num_samples, length, temperature, top_k, top_p, prefix="", strategy=strategy, beam_size=beam_size
     )
+    sampler = SAMPLERS.get_class(strategy)
     representation = model.representation
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
@@ -176,12 +223,11 @@ def sample_elements(
         with torch.inference_mode():
             if conditions is not None:
                 conditions = torch.as_tensor(conditions, device=device)
-            if strategy == "beam":
-                stacked = _beam(model, prefix, num_samples, length, beam_size, max_steps, conditions)
-            else:
-                stacked = _draw(
-                    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps, conditions
-                )
+            request = SamplingRequest(
+                model, prefix, num_samples, length, max_steps, temperature, top_k, top_p, beam_size, seed,
+                conditions, dict(options or {}),
+            )  # fmt: skip
+            stacked = sampler(request)
             onset = representation.is_onset(stacked).cpu().numpy()
             elements = stacked.cpu().numpy()
     finally:
@@ -191,16 +237,12 @@ def sample_elements(
     return list(elements)
 
 
-def _draw(
-    model, prefix, num_samples, length, temperature, top_k, top_p, seed, max_steps, conditions=None
-) -> torch.Tensor:
-    """``num_samples`` sampled continuations ``(num_samples, N, F)``, drawn element by element."""
-    representation, net = model.representation, model.net
-    generator = torch.Generator(device=prefix.device)
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(int(seed))
+def draw(request: SamplingRequest) -> torch.Tensor:
+    """``samples.strategy=sample``: ``num_samples`` continuations ``(num_samples, N, F)``, drawn element by
+    element with the request's temperature, top_k and top_p."""
+    model, prefix, num_samples = request.model, request.prefix, request.num_samples
+    representation, net, conditions = model.representation, model.net, request.conditions
+    generator = request.generator()
     if conditions is None:
         # The prefix is the same for every sample: run it once with batch 1 and copy its state.
         outputs, state = model(model.with_conditions(prefix, None))
@@ -214,32 +256,39 @@ def _draw(
     onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     generated = []
     element = prefix[:, -1].index_select(0, rows) if prefix.shape[1] > 1 else None
-    for step in range(max_steps):
-        element = representation.sample(last, temperature, top_k, top_p, generator, previous=element)
+    t, k, p = request.temperature, request.top_k, request.top_p
+    for step in range(request.max_steps):
+        element = representation.sample(last, t, k, p, generator, previous=element)
         generated.append(element)
         if not representation.element_is_note:
             onsets += representation.is_onset(element)
-            if bool((onsets > length).all()):
+            if bool((onsets > request.length).all()):
                 break
-        if step + 1 < max_steps:
+        if step + 1 < request.max_steps:
             last, state = net.step(model.with_conditions(element, conditions), state)
     return torch.stack(generated, dim=1)
 
 
-def _beam(model, prefix, num_samples, length, beam_size, max_steps, conditions=None) -> torch.Tensor:
-    """The ``num_samples`` likeliest continuations of a beam search, likeliest first."""
+def beam(request: SamplingRequest) -> torch.Tensor:
+    """``samples.strategy=beam``: the ``num_samples`` likeliest continuations of a beam search that keeps
+    ``beam_size``, likeliest first (one search: ``conditions`` is one row)."""
     from melodygen.beam import beam_search
 
-    representation = model.representation
+    representation = request.model.representation
 
     def done(kept: torch.Tensor) -> bool:  # event: the likeliest continuation has all its onsets
-        return bool(representation.is_onset(kept[0]).sum() > length)
+        return bool(representation.is_onset(kept[0]).sum() > request.length)
 
     kept, scores = beam_search(
-        model, prefix, beam_size, max_steps, None if representation.element_is_note else done, conditions
+        request.model,
+        request.prefix,
+        request.beam_size,
+        request.max_steps,
+        None if representation.element_is_note else done,
+        request.conditions,
     )
     found = int(torch.isfinite(scores).sum())  # fewer than beam_size when fewer continuations exist
-    rows = torch.arange(num_samples, device=kept.device).clamp_max(found - 1)
+    rows = torch.arange(request.num_samples, device=kept.device).clamp_max(found - 1)
     return kept.index_select(0, rows)
 
 
@@ -254,9 +303,10 @@ def sample_melodies(
     seed: int | None = None,
     device: str | torch.device | None = None,
     include_primer: bool = True,
-    strategy: str = _S.strategy.value,
+    strategy: str = _S.strategy,
     beam_size: int = _S.beam_size,
     conditions: Mapping[str, str] | None = None,
+    options: Mapping | None = None,
 ) -> list[Melody]:
     """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
 
@@ -274,7 +324,7 @@ def sample_melodies(
     ``temperature`` 0 picks the most likely class; ``top_k`` 0 and ``top_p`` 1 switch those filters
     off. The same ``seed`` gives the same melodies; ``None`` draws a fresh one. ``strategy="beam"``
     returns the ``num_samples`` (at most ``beam_size``) likeliest continuations instead, likeliest first,
-    whatever the seed and the three sampling filters. A primer longer than the model's context (a
+    whatever the seed and the three sampling filters; a plugin's sampler gets ``options``. A primer longer than the model's context (a
     Transformer's) is seen by its last ``context`` elements, and a line says so. The continuous
     representation samples deterministically (its rounded prediction, as in the blog post), so all its
     samples are equal and the sampling arguments do nothing. ``device`` defaults to the model's; the
@@ -287,7 +337,8 @@ def sample_melodies(
     drawn; its ``meta["time_signature"]`` and ``meta["key_signature"]`` go into its MIDI file.
     """
     seen, shift = primer_as_trained(model, primer)
-    draws = 1 if getattr(strategy, "value", strategy) == "beam" else num_samples
+    one_search = SAMPLERS.entry(getattr(strategy, "value", strategy)).extra.get("one_search", False)
+    draws = 1 if one_search else num_samples
     labels, classes, key_shifts = sample_conditions(model, conditions or {}, draws, seed)
     if draws < num_samples:
         labels, key_shifts = labels * num_samples, key_shifts * num_samples
@@ -304,6 +355,7 @@ def sample_melodies(
         strategy,
         beam_size,
         classes,
+        options,
     )
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]

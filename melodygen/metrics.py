@@ -8,12 +8,14 @@ are skipped by every pitch statistic and counted by :func:`rest_share`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from melodygen.errors import MelodygenError
 from melodygen.melody import MAX_DURATION, Melody
+from melodygen.registry import SET_FEATURES as FEATURES
+from melodygen.registry import STATISTICS
 
 #: Pitch classes of C major (and of A natural minor, the same set); the other keys are its rotations.
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -106,26 +108,11 @@ def ngram_repetition(melody: Melody, n: int = 4) -> float:
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
-#: Scalar statistics: logged per epoch for the sample monitor's melodies (``sample/<name>``) and
-#: reported by ``melodygen-evaluate`` for sets of melodies.
-SAMPLE_STATISTICS: dict[str, Callable[[Melody], float]] = {
-    "distinct_pitches": distinct_pitches,
-    "top_pitch_share": top_pitch_share,
-    "pitch_range": pitch_range,
-    "mean_abs_interval": mean_abs_interval,
-    "pitch_classes_used": pitch_classes_used,
-    "pitch_class_entropy": pitch_class_entropy,
-    "scale_consistency": scale_consistency,
-    "rest_share": rest_share,
-    "ngram_repetition": ngram_repetition,
-}
+#: Scalar statistics, by name (a plugin's too: :func:`melodygen.plugins.register_statistic`): logged per
+#: epoch for the sample monitor's melodies (``sample/<name>``) and reported for sets of melodies.
+SAMPLE_STATISTICS: Mapping[str, Callable[[Melody], float]] = STATISTICS
 #: Every feature the Yang & Lerch comparison uses: the scalars, the pitch entropy and the histograms.
-SET_FEATURES: dict[str, Callable[[Melody], float | np.ndarray]] = {
-    **SAMPLE_STATISTICS,
-    "pitch_entropy": pitch_entropy,
-    "interval_histogram": interval_histogram,
-    "note_length_histogram": note_length_histogram,
-}
+SET_FEATURES: Mapping[str, Callable[[Melody], float | np.ndarray]] = FEATURES
 
 
 def sample_statistics(melodies: Sequence[Melody]) -> dict[str, float]:

@@ -10,7 +10,8 @@ melody scored from its own start element. Two options follow IDyOM (Pearce 2005)
   the weights return to the model's own before the next melody.
 
 :func:`mix` averages the probabilities of several models (an ensemble). Only note-level categorical
-models are scored this way: the other representations do not give one probability per note's pitch.
+models are scored this way (a representation whose first head's classes are MIDI pitches and the rest): the
+others do not give one probability per note's pitch.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def check_scorable(model: MelodyModel) -> None:
             f"note-by-note prediction scores unconditioned models; this one is conditioned on "
             f"{', '.join(model.conditioning.names)} (melodygen-evaluate scores it with each melody's own)"
         )
-    if model.representation.name != "categorical":
+    if not model.representation.pitch_head_is_midi_pitch:
         raise MelodygenError(
             f"note-by-note prediction needs a categorical model; this one uses the "
             f"{model.representation.name} representation (train with data.representation=categorical)"

@@ -202,7 +202,9 @@ def _stats_table(stats: dict | None, real: dict | None) -> str:
     head = "".join(f"<th>sample {i}</th>" for i in range(len(each)))
     real_head = f"<th>real tunes ({real['melodies']})</th>" if real else ""
     rows = []
-    for name in SAMPLE_STATISTICS:
+    # the registered statistics, then any other the samples were measured with (a plugin's not loaded here)
+    written = [name for s in each for name in s if name not in SAMPLE_STATISTICS]
+    for name in [*SAMPLE_STATISTICS, *dict.fromkeys(written)]:
         cells = "".join(f"<td>{_fmt(s.get(name), 3)}</td>" for s in each)
         mean = _fmt(stats.get("mean", {}).get(name), 3)
         real_cell = f"<td>{_fmt(real['mean'].get(name), 3)}</td>" if real else ""

@@ -20,7 +20,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from melodygen.atomic import write_json_atomic
 from melodygen.callbacks import Curves, RunFacts, TrialPruning, trial_callback
 from melodygen.conditions import Conditioning
-from melodygen.config import check_train, require, samples_conditions, to_plain
+from melodygen.config import check_train, require, sampler_options, samples_conditions, to_plain
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
@@ -28,7 +28,8 @@ from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnNonFinite,
 from melodygen.loggers import WandbLogger
 from melodygen.models import MelodyModel, load_model, read_checkpoint
 from melodygen.models.checkpoint import safe_loading
-from melodygen.representations import TOKENIZED, Representation, get_representation
+from melodygen.registry import DATA_SOURCES
+from melodygen.representations import Representation, representation_from_config, representation_from_hparams
 from melodygen.requeue import SaveOnPreemption, clear_preempted
 from melodygen.resume import adopt_checkpoint, adopt_shape, check_epochs_left, overridden_keys
 
@@ -48,7 +49,10 @@ def _instantiate_group(group: DictConfig | None) -> list:
 
 
 def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
-    return MelodyDataModule(
+    """The data source ``cfg.data`` chooses (``midi``: :class:`MelodyDataModule`; a plugin's with ``data=NAME``),
+    given every ``data.*`` key."""
+    datamodule = DATA_SOURCES.get_class(cfg.data.source)
+    return datamodule(
         **to_plain(cfg.data),
         conditions=list(cfg.model.conditions),
         progress=bool(cfg.trainer.enable_progress_bar),
@@ -62,14 +66,13 @@ def build_model(
     """The model ``cfg.model`` describes (its architecture and that architecture's settings), reading
     ``representation`` (by default the one ``cfg.data`` names; a tokenizer's is the datamodule's), conditioned
     as ``conditioning`` says (the datamodule's :meth:`~MelodyDataModule.fit_conditioning`)."""
-    options = representation.hparams() if representation is not None else {}
-    if cfg.data.representation.value == TOKENIZED and not options:
-        options = {"tokenizer": cfg.data.tokenizer}
+    if representation is None:
+        representation = representation_from_config(cfg.data)
     model = to_plain(cfg.model)
     model.pop("conditions", None)
     return MelodyModel(
-        **options,
-        representation=cfg.data.representation.value,
+        **representation.hparams(),
+        representation=representation.name,
         transpose_to_c=cfg.data.transpose_to_c,
         key=cfg.data.key.value,
         max_epochs=cfg.trainer.max_epochs,
@@ -192,13 +195,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             log.info("from init_from: %s", change)
         start_weights, stored = start["state_dict"], start["hyper_parameters"]
     datamodule = build_datamodule(cfg)
-    if stored is not None and stored.get("tokenizer") is not None:  # the checkpoint's own tokenizer
-        datamodule.use_representation(get_representation(stored["representation"], stored["tokenizer"]))
+    if stored is not None:  # the checkpoint's own representation (its tokenizer, its settings)
+        datamodule.use_representation(representation_from_hparams(stored))
     representation = datamodule.fit_representation()  # a vocabulary, if asked for, learned here
     if stored is not None and stored.get("conditions"):  # the checkpoint's own labels
         datamodule.use_conditioning(Conditioning.from_hparams(stored))
     conditioning = datamodule.fit_conditioning()
-    if representation.input_kind == "embedding":
+    if representation.input_kind == "embedding" and "embedding_dim" in cfg.model:
         rule = f"the {representation.name} representation needs an embedding of at least 1"
         require(cfg.model.embedding_dim >= 1, "model.embedding_dim", cfg.model.embedding_dim, rule)
     if cfg.threads is not None:
@@ -206,10 +209,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.paths.output_dir)
     model = build_model(cfg, representation, conditioning)
-    if representation.hparams() and _is_rank_zero():
-        from melodygen.representations.tokenized import save_tokenizer
-
-        log.info("tokenizer: %s (%s)", save_tokenizer(representation, out), representation.label)
+    if _is_rank_zero():
+        for path in representation.write_files(out):
+            log.info("%s: %s (%s)", path.stem, path, representation.label)
     if start_weights is not None:
         model.load_state_dict(start_weights)
         log.info("weights from init_from=%s", cfg.init_from)
@@ -324,7 +326,7 @@ def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
     s = cfg.samples
     melodies = sample_melodies(
         model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed,
-        strategy=s.strategy, beam_size=s.beam_size, conditions=samples_conditions(s),
+        strategy=s.strategy, beam_size=s.beam_size, conditions=samples_conditions(s), options=sampler_options(s),
     )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
     write_statistics(melodies, folder / STATISTICS_FILE, after="training", checkpoint="best")

@@ -61,6 +61,7 @@ from melodygen.data.splits import TEST, TRAIN, VAL, fold_split
 from melodygen.melody import Melody
 from melodygen.models import load_model
 from melodygen.prediction import Adaptation, MelodyLogProbs, bits_per_note, log_probs, mix
+from melodygen.registry import NETWORKS, plugin_modules
 
 ROOT = Path(os.environ.get("MELODYGEN_ROOT", Path.cwd()))
 #: Pearce (2005), tables 6.4–6.7: pitch bits per note on the 213 kinder melodies, 10-fold cross-validation
@@ -74,7 +75,6 @@ KINDER_MELODIES, KINDER_NOTES = 213, 8393
 ADAPTATION_RATES = (0.0, 0.01, 0.03, 0.1)  # 0 = none; chosen per fold on its validation melodies
 ADAPTATION_CHUNK = 4
 KEY_NORMALIZED = ["data.transpose_to_c=true", "data.key=notated"]
-MODELS = ("lstm", "gru", "transformer")
 #: what each architecture changes in the benchmark's experiments, whose sizes are the LSTM's: the
 #: Transformer's warm-up fits the few steps of the small set
 ARCHITECTURE = {
@@ -91,6 +91,8 @@ ARCHITECTURE = {
         "finetune": ["model.warmup_steps=5"],
     },
 }
+#: a network not named above (a plugin's) runs the experiments as they are
+UNCHANGED = {"scratch": [], "pretrain": [], "finetune": []}
 #: every architecture's pretraining gets the same wall-clock budget, as the architecture study gives each
 #: the same budget (on a 2-core CPU: 4 of the experiment's 6 epochs for the LSTM and the GRU, 3 for the Transformer)
 PRETRAIN_BUDGET = "trainer.max_time=00:00:15:00"
@@ -232,7 +234,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--midi-dir", type=Path, help="the melodies to benchmark (default: kinder)")
     parser.add_argument("--folk-dir", type=Path, default=ROOT / "data" / "folk", help="pretraining corpus")
-    parser.add_argument("--models", default="lstm", help=f"comma-separated, of {', '.join(MODELS)}")
+    parser.add_argument(
+        "--models", default="lstm", help="comma-separated registered networks: lstm, gru, transformer, a plugin's"
+    )
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="the folds' seed (data.split_seed)")
     parser.add_argument(
@@ -250,14 +254,15 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
     models = args.models.split(",")
-    if not models or not set(models) <= set(MODELS):
-        sys.exit(f"error: --models {args.models}: choose among {', '.join(MODELS)}")
+    register_configs(plugin_modules(args.overrides))  # installed plugins, and plugins=[module]
+    unknown = [m for m in models if m not in NETWORKS]
+    if not models or unknown:
+        sys.exit(f"error: --models {args.models}: choose among {', '.join(NETWORKS)}")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):  # "GPU available: …" per run
         logging.getLogger(name).setLevel(logging.WARNING)
     quiet_third_party_noise()
     started = time.perf_counter()
-    register_configs()
     check_overrides(config_dir(), "train", args.overrides)  # a misspelled key: one line before any work
 
     kinder = args.midi_dir is None
@@ -322,7 +327,7 @@ def main() -> None:
         arch = [f"model={name}"]
         where, steps = out / name, results[name]
         print(f"{name}: from scratch, per fold", flush=True)
-        scratch = ["experiment=idyom_scratch", *arch, *ARCHITECTURE[name]["scratch"]]
+        scratch = ["experiment=idyom_scratch", *arch, *ARCHITECTURE.get(name, UNCHANGED)["scratch"]]
         static, adapted = per_fold(where / "scratch", scratch, False)
         steps.append(row("from scratch", "experiment=idyom_scratch, per fold", SET_ONLY, static))
         steps.append(row("from scratch + adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}",
@@ -335,7 +340,7 @@ def main() -> None:
               flush=True)  # fmt: skip
     for name in models:
         arch = [f"model={name}"]
-        changes = ARCHITECTURE[name]
+        changes = ARCHITECTURE.get(name, UNCHANGED)
         where, steps = out / name, results[name]
         print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
         pretrain = ["experiment=idyom_pretrain", *arch, *changes["pretrain"], PRETRAIN_BUDGET]
@@ -394,7 +399,7 @@ def main() -> None:
         "without_key_signature": unsigned,
         "exclude_shared_run": args.exclude_run,
         "models": models,
-        "architecture_overrides": {m: ARCHITECTURE[m] for m in models},
+        "architecture_overrides": {m: ARCHITECTURE.get(m, UNCHANGED) for m in models},
         "steps": results,
         "together": together,
         "declared": {which: declared(which)["step"] for which in DECLARED},

@@ -12,6 +12,8 @@ from hydra import compose, initialize_config_dir
 from melodygen.cli.app import config_dir
 from melodygen.config import register_configs
 
+#: the built-in representations that need no tokenizer (miditok's tests are tests/representations/)
+REPRESENTATIONS = ("categorical", "continuous", "event")
 #: overrides for a one-layer model on short windows, without progress bar or summary
 QUIET_SMALL_RUN = [
     "model.num_layers=1",

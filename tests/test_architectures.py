@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import QUIET_SMALL_RUN, compose_train
+from helpers import QUIET_SMALL_RUN, REPRESENTATIONS, compose_train
 
 from melodygen.errors import MelodygenError
 from melodygen.evaluate import figures, melody_sums, total
@@ -13,7 +13,6 @@ from melodygen.generate import sample_melodies
 from melodygen.melody import Melody
 from melodygen.models import NETWORKS, load_model, read_checkpoint
 from melodygen.prediction import Adaptation, log_probs
-from melodygen.representations import REPRESENTATIONS
 from melodygen.train import train
 
 ARCHITECTURES = sorted(NETWORKS)

@@ -24,7 +24,6 @@ from melodygen.config import (
     GRUConfig,
     LSTMConfig,
     ModelConfig,
-    RepresentationName,
     SamplingConfig,
     TrainConfig,
     TransformerConfig,
@@ -42,7 +41,7 @@ from melodygen.loggers import run_group
 from melodygen.models import NETWORKS, MelodyModel
 from melodygen.models.recurrent import GRUNetwork, LSTMNetwork
 from melodygen.models.transformer import TransformerNetwork
-from melodygen.representations import REPRESENTATIONS, TOKENIZED
+from melodygen.registry import REPRESENTATIONS, SAMPLERS
 
 CONF = Path(config_dir())
 PACKAGE = Path(__file__).resolve().parents[1] / "melodygen"
@@ -111,10 +110,14 @@ def test_yaml_files_set_only_what_their_variant_changes(group):
             TransformerConfig(),
             [k for k in network_keys("transformer") if k != "context"],
         ),
-        (  # style_lists: None stands for the schema's empty mapping
+        (  # style_lists and representations: None stands for the schema's mapping
             MelodyDataModule.__init__,
             DataConfig(),
-            [f.name for f in dataclasses.fields(DataConfig)[2:] if f.name != "style_lists"],
+            [
+                f.name
+                for f in dataclasses.fields(DataConfig)
+                if f.name not in ("midi_dir", "cache_dir", "style_lists", "representations")
+            ],
         ),
         (ExtractionParams, DataConfig(), ["min_notes"]),
         (sample_melodies, SamplingConfig(), ["temperature", "top_k", "top_p"]),
@@ -142,7 +145,8 @@ def test_a_model_built_in_python_takes_its_architectures_schema_defaults(archite
 
 
 def test_every_architecture_has_a_schema_a_network_and_a_config_file():
-    assert set(ARCHITECTURES) == set(NETWORKS) == set(options("model"))
+    built_in = {entry.name for entry in NETWORKS.entries() if entry.built_in}
+    assert built_in == set(options("model")) and built_in <= set(ARCHITECTURES)
     for schema in ARCHITECTURES.values():
         assert issubclass(schema, ModelConfig)
 
@@ -150,11 +154,13 @@ def test_every_architecture_has_a_schema_a_network_and_a_config_file():
 def test_the_representation_defaults_are_the_schemas():
     for cls in (MelodyModel, MelodyDataModule):
         assert inspect.signature(cls.__init__).parameters["representation"].default == "categorical"
-    assert DataConfig.representation == RepresentationName.categorical
+    assert DataConfig.representation == "categorical"
 
 
-def test_the_representation_choices_are_the_registered_representations():
-    assert {r.value for r in RepresentationName} == {*REPRESENTATIONS, TOKENIZED}
+def test_the_built_in_choices_are_registered_names():
+    assert {"continuous", "categorical", "event", "miditok"} <= set(REPRESENTATIONS)
+    assert {"sample", "beam"} <= set(SAMPLERS)
+    assert {"lstm", "gru", "transformer"} <= set(ARCHITECTURES)
 
 
 def test_every_schema_is_registered_for_a_shipped_config():

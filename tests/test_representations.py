@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import REPRESENTATIONS
 
 from melodygen.data.midi import load_melody
 from melodygen.errors import MelodygenError
 from melodygen.melody import MAX_DURATION, REST, Melody
 from melodygen.representations import (
-    REPRESENTATIONS,
     Categorical,
     Continuous,
     Event,

@@ -10,12 +10,11 @@ import pretty_midi
 import pytest
 import torch
 from conftest import write_tune
-from helpers import QUIET_SMALL_RUN, compose_train
+from helpers import QUIET_SMALL_RUN, REPRESENTATIONS, compose_train
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from melodygen.config import RepresentationName, to_plain
-from melodygen.representations import REPRESENTATIONS
+from melodygen.config import to_plain
 from melodygen.train import build_datamodule, build_model, build_trainer, train
 
 SMALL = ["model.hidden_size=32", *QUIET_SMALL_RUN]
@@ -132,7 +131,7 @@ def test_same_seed_same_result(tmp_path, tune_dir):
 
 def test_config_is_plain_yaml_in_the_run_directory(tmp_path, tune_dir):
     cfg = compose_train(tmp_path, tune_dir, *SMALL)
-    assert OmegaConf.select(cfg, "data.representation") == RepresentationName.categorical
+    assert OmegaConf.select(cfg, "data.representation") == "categorical"
     assert to_plain(cfg)["data"]["representation"] == "categorical"
     assert cfg.callbacks.model_checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from melodygen.config import register_configs
 from melodygen.errors import MelodygenError, exit_stopped
+from melodygen.registry import export_plugins, load_plugins, plugin_modules
 
 #: Hydra flags after which the pre-check steps aside and lets Hydra answer (help, other configs …).
 _HYDRA_ONLY_FLAGS = (
@@ -105,6 +106,7 @@ def hydra_app(
         from melodygen.cli.failures import clear_failure, record_failure
 
         quiet_third_party_noise()
+        load_plugins(cfg.get("plugins") or ())  # a launcher's job process registers them anew
         hydra_config = HydraConfig.get()
         overrides = list(hydra_config.overrides.task)
         if hydra_config.mode == RunMode.MULTIRUN:  # a job run again into its old directory starts clean
@@ -139,6 +141,12 @@ def hydra_app(
     @functools.wraps(task)
     def main():
         sys.argv[1:] = expand_home(sys.argv[1:])
+        try:  # plugins=[module]: its parts are options of the config groups before anything is composed
+            modules = plugin_modules(sys.argv[1:])
+            register_configs(modules)
+            export_plugins(modules)
+        except MelodygenError as exc:
+            _fail(str(exc))
         overrides = command_line_overrides(sys.argv[1:])
         if overrides is not None:
             from melodygen.cli.overrides import check_overrides

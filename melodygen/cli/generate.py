@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
-from melodygen.config import check_generate, samples_conditions
+from melodygen.config import check_generate, sampler_options, samples_conditions
 from melodygen.errors import MelodygenError
+from melodygen.registry import SAMPLERS
 
 #: Melodies sampled in one batch: large enough to use the cores, small enough to show progress.
 CHUNK = 250
@@ -45,7 +46,8 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
     model.conditioning.check(asked)  # before any sampling: one line for a value the model does not know
     melodies, started = [], time.perf_counter()
     # a batch of CHUNK melodies at a time; one beam search gives its num_samples likeliest at once
-    chunk = s.num_samples if s.strategy.value == "beam" else CHUNK
+    one_search = SAMPLERS.entry(s.strategy).extra.get("one_search", False)
+    chunk = s.num_samples if one_search else CHUNK
     with progress_display("sampling", "melodies", enabled=s.num_samples > chunk) as bar:
         task = bar.add_task("sampling", total=s.num_samples, rate=0.0)
         for first in range(0, s.num_samples, chunk):
@@ -63,6 +65,7 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
                 strategy=s.strategy,
                 beam_size=s.beam_size,
                 conditions=asked,
+                options=sampler_options(s),
             )
             bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (

@@ -144,7 +144,7 @@ def _other_architecture(key: str, cfg: DictConfig) -> str | None:
     group, _, leaf = key.partition(".")
     if group != "model" or "model" not in cfg or "architecture" not in cfg.model:
         return None
-    chosen = as_typed(cfg.model.architecture)
+    chosen = as_typed(cfg.model.architecture, quote_strings=False)
     owners = [name for name in ARCHITECTURES if name != chosen and leaf in network_keys(name)]
     if not owners:
         return None

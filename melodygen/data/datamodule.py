@@ -27,7 +27,7 @@ from melodygen.data.splits import TEST, TRAIN, VAL, fold_split, split_files
 from melodygen.errors import MelodygenError
 from melodygen.keys import MAX_PITCH, transpose, transposition_to_c
 from melodygen.melody import Melody
-from melodygen.representations import TOKENIZED, Representation, get_representation
+from melodygen.representations import Representation, representation_from_config
 
 log = logging.getLogger(__name__)
 _D = DataConfig  # every default below is the schema's
@@ -213,7 +213,7 @@ class MelodyDataModule(pl.LightningDataModule):
         self,
         midi_dir: str,
         cache_dir: str,
-        representation: str = _D.representation.value,
+        representation: str = _D.representation,
         tokenizer: str = _D.tokenizer,
         tokenizer_vocab_size: int = _D.tokenizer_vocab_size,
         tokenizer_model: str = _D.tokenizer_model.value,
@@ -247,6 +247,8 @@ class MelodyDataModule(pl.LightningDataModule):
         conditions: Sequence[str] = (),
         progress: bool = True,
         seed: int = 0,
+        source: str = _D.source,
+        representations: dict | None = None,
     ):
         super().__init__()
         # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
@@ -259,12 +261,7 @@ class MelodyDataModule(pl.LightningDataModule):
         )
         tokenizer_model = getattr(tokenizer_model, "value", tokenizer_model)
         self.save_hyperparameters()
-        if representation == TOKENIZED:
-            from melodygen.representations.tokenized import miditok_representation
-
-            self.representation = miditok_representation(self.hparams)
-        else:
-            self.representation = get_representation(representation)
+        self.representation = representation_from_config(self.hparams)
         self._check_transpose()
         self.params = ExtractionParams.from_config(self.hparams)
         self.parsed: ParsedFolder | None = None
@@ -283,8 +280,14 @@ class MelodyDataModule(pl.LightningDataModule):
             )
 
     def prepare_data(self) -> None:
+        self.parse(self.hparams.progress)
+
+    def parse(self, progress: bool) -> ParsedFolder:
+        """Every melody of the data, each with its name (a file, relative to ``midi_dir``): the MIDI files
+        of ``midi_dir``, through the parse cache. A data source of another kind overrides this alone
+        (:func:`melodygen.data.parsed.melodies_folder` makes one of melodies)."""
         hp = self.hparams
-        parse_midi_folder(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, hp.progress)
+        return parse_midi_folder(hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, progress)
 
     def _split(self) -> tuple[ParsedFolder, np.ndarray]:
         """The parsed folder (from the cache prepare_data wrote) and each melody's split."""
@@ -292,9 +295,7 @@ class MelodyDataModule(pl.LightningDataModule):
             return self.parsed, self.split
         hp = self.hparams
         # Unchanged files → the cache written by prepare_data; nothing is parsed twice.
-        self.parsed = parsed = parse_midi_folder(
-            hp.midi_dir, hp.cache_dir, self.params, hp.parse_workers, False
-        )
+        self.parsed = parsed = self.parse(False)
         if hp.folds:
             split = fold_split(parsed.files, hp.folds, hp.fold, hp.val_fraction, hp.split_seed)
             log.info("fold %d of %d (split_seed=%d) is the test split", hp.fold, hp.folds, hp.split_seed)
@@ -333,21 +334,22 @@ class MelodyDataModule(pl.LightningDataModule):
         self.conditioning = conditioning
 
     def fit_representation(self) -> Representation:
-        """The representation, with its vocabulary learned first where one is asked for
-        (``tokenizer_vocab_size``): on the training split's melodies alone, as the model will read them."""
+        """The representation, fitted first where it learns from data (:meth:`Representation.fit`, e.g. a
+        vocabulary of ``tokenizer_vocab_size``): on the training split's melodies alone, as the model will
+        read them."""
         hp = self.hparams
-        if hp.representation != TOKENIZED or not hp.tokenizer_vocab_size or self.representation.trained:
+        if not self.representation.needs_fit:
             return self.representation
         self.prepare_data()
         parsed, split = self._split()
         shift = transpositions_to_c(parsed, hp.key) if hp.transpose_to_c else None
         melodies = [_moved(parsed, i, shift) for i in np.flatnonzero(split == TRAIN).tolist()]
         started = time.perf_counter()
-        self.representation.train_vocabulary(melodies, hp.tokenizer_vocab_size, hp.tokenizer_model)
+        self.representation.fit(melodies)
         log.info(
-            "learned a vocabulary of %d tokens (%s) on the %d training melodies in %.1f s",
-            hp.tokenizer_vocab_size,
-            hp.tokenizer_model,
+            "fitted the %s representation (%s) on the %d training melodies in %.1f s",
+            hp.representation,
+            self.representation.label,
             len(melodies),
             time.perf_counter() - started,
         )

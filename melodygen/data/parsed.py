@@ -6,6 +6,7 @@ import os
 import time
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,38 @@ class ParsedFolder:
             skipped=[tuple(row) for row in arrays["skipped"].tolist()],
             warnings=[tuple(row) for row in arrays["warnings"].tolist()],
         )
+
+
+def melodies_folder(
+    source: str | os.PathLike,
+    names: Sequence[str],
+    melodies: Sequence[Melody],
+    skipped: Sequence[tuple[str, str, str]] = (),
+) -> ParsedFolder:
+    """A :class:`ParsedFolder` of ``melodies`` read from elsewhere than MIDI files (a data source's own),
+    each named by ``names`` (unique: splits are drawn by name); keys are estimated from the notes, and a
+    melody's ``meta`` key and time signatures are kept. ``skipped`` lists (name, reason, detail)."""
+    if len(set(names)) != len(names):
+        raise MelodygenError(f"the melodies of {str(source)!r} need unique names to be split by name")
+    keys = [estimate_key(m.pitch, m.duration) for m in melodies]
+    signatures = []
+    for m in melodies:
+        tonic_mode = m.meta.get("key_signature")
+        signatures.append(-1 if tonic_mode is None else int(tonic_mode[0]) + 12 * int(tonic_mode[1]))
+    empty16 = np.zeros(0, np.int16)
+    return ParsedFolder(
+        midi_dir=Path(source),
+        files=list(names),
+        offsets=np.r_[0, np.cumsum([len(m) for m in melodies])].astype(np.int64),
+        pitch=np.concatenate([m.pitch for m in melodies]).astype(np.int16) if melodies else empty16,
+        duration=np.concatenate([m.duration for m in melodies]).astype(np.int16) if melodies else empty16,
+        qpm=np.array([m.qpm for m in melodies], np.float32),
+        tonic=np.array([k[0] for k in keys], np.int8),
+        mode=np.array([k[1] for k in keys], np.int8),
+        signature=np.array(signatures, np.int8),
+        meter=np.array([m.meta.get("time_signature", (0, 0)) for m in melodies], np.int16).reshape(-1, 2),
+        skipped=list(skipped),
+    )
 
 
 def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:

@@ -1,20 +1,13 @@
-"""Every network by its ``model.architecture`` name, built from the settings of its schema."""
+"""Every network by its ``model.architecture`` name (a registered one: :data:`melodygen.registry.NETWORKS`),
+built from the settings of its schema."""
 
 from __future__ import annotations
 
-from melodygen.config import ARCHITECTURES, network_keys
+from melodygen.config import network_keys
 from melodygen.errors import MelodygenError
 from melodygen.models.network import MelodyNetwork
-from melodygen.models.recurrent import GRUNetwork, LSTMNetwork
-from melodygen.models.transformer import TransformerNetwork
+from melodygen.registry import NETWORKS
 from melodygen.representations import Representation
-
-NETWORKS: dict[str, type[MelodyNetwork]] = {
-    "lstm": LSTMNetwork,
-    "gru": GRUNetwork,
-    "transformer": TransformerNetwork,
-}
-assert set(NETWORKS) == set(ARCHITECTURES), "every architecture of the schema has a network"
 
 
 def build_network(
@@ -22,12 +15,11 @@ def build_network(
 ) -> MelodyNetwork:
     """The ``architecture`` network for ``representation``; ``settings`` are its schema's keys, and
     ``condition_sizes`` the classes of each condition it reads beside every element (none: unconditioned)."""
-    if architecture not in NETWORKS:
-        raise MelodygenError(f"unknown model.architecture={architecture!r}; choose one of {sorted(NETWORKS)}")
+    network = NETWORKS.get_class(architecture)
     unknown = sorted(set(settings) - set(network_keys(architecture)))
     if unknown:
         raise MelodygenError(
             f"model.{unknown[0]} is not a setting of model={architecture} (its settings: "
             f"{', '.join(network_keys(architecture))})"
         )
-    return NETWORKS[architecture](representation, **settings, condition_sizes=condition_sizes)
+    return network(representation, **settings, condition_sizes=condition_sizes)

@@ -19,6 +19,7 @@ import torch
 from melodygen.config import check_checkpoint_path
 from melodygen.errors import MelodygenError
 from melodygen.models.module import MelodyModel
+from melodygen.registry import NETWORKS, REPRESENTATIONS, missing_part
 
 #: pathlib classes a checkpoint may hold (Lightning stores a datamodule's hyperparameters as given, so a
 #: ``Path`` passed to it is pickled as ``PosixPath``); rebuilding a path runs no code, so they are safe.
@@ -79,8 +80,26 @@ def read_checkpoint(path: str | os.PathLike, key: str = "ckpt_path") -> dict:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) -> MelodyModel:
+def check_parts(hparams: dict, what: str = "the checkpoint") -> None:
+    """One line when the network or the representation ``hparams`` name is not registered here, naming the
+    plugin it came from where the checkpoint knows it. Names are looked up, never imported."""
+    plugins = hparams.get("plugins") if isinstance(hparams.get("plugins"), dict) else None
+    for registry, name in (
+        (NETWORKS, hparams.get("architecture", "lstm")),  # melodygen 0.1 had the LSTM alone
+        (REPRESENTATIONS, hparams.get("representation")),
+    ):
+        if not isinstance(name, str):
+            raise MelodygenError(f"{what} names no {registry.kind} ({registry.key}={name!r})")
+        missing = missing_part(registry, name, plugins, what)
+        if missing:
+            raise MelodygenError(missing)
+
+
+def model_from_checkpoint(
+    ckpt: dict, device: str | torch.device | None = None, what: str = "the checkpoint"
+) -> MelodyModel:
     """Rebuild the :class:`MelodyModel` a checkpoint holds, on ``device`` (default CPU), in eval mode."""
+    check_parts(ckpt["hyper_parameters"], what)
     try:
         model = MelodyModel(**ckpt["hyper_parameters"])
     except (MelodygenError, TypeError, ValueError) as exc:
@@ -97,4 +116,5 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None) 
 
 def load_model(ckpt_path: str | os.PathLike, device: str | torch.device | None = None) -> MelodyModel:
     """Read a checkpoint file and rebuild its model (see :func:`read_checkpoint`)."""
-    return model_from_checkpoint(read_checkpoint(ckpt_path), device)
+    what = f"ckpt_path={str(Path(ckpt_path).expanduser())!r}"
+    return model_from_checkpoint(read_checkpoint(ckpt_path), device, what)

@@ -9,10 +9,11 @@ import pytorch_lightning as pl
 import torch
 
 from melodygen.conditions import Conditioning
-from melodygen.config import Architecture, DataConfig, TrainerConfig, architecture_defaults, network_keys
+from melodygen.config import DataConfig, TrainerConfig, architecture_defaults, network_keys
 from melodygen.models.architectures import build_network
 from melodygen.models.network import State
-from melodygen.representations import get_representation, total_bits
+from melodygen.registry import NETWORKS, REPRESENTATIONS, providers_of
+from melodygen.representations import representation_from_hparams, total_bits
 
 _D = DataConfig  # the defaults are the schemas'
 
@@ -34,8 +35,8 @@ class MelodyModel(pl.LightningModule):
 
     def __init__(
         self,
-        representation: str = _D.representation.value,
-        architecture: str = Architecture.lstm.value,
+        representation: str = _D.representation,
+        architecture: str = "lstm",
         optimizer: str | None = None,
         lr: float | None = None,
         weight_decay: float | None = None,
@@ -48,11 +49,16 @@ class MelodyModel(pl.LightningModule):
         conditions: list[str] | None = None,
         condition_labels: dict | None = None,
         condition_counts: list | None = None,
+        representation_settings: dict | None = None,
+        plugins: dict | None = None,
         **network,
     ):
         super().__init__()
         architecture = getattr(architecture, "value", architecture)
-        self.representation = get_representation(representation, tokenizer)
+        self.representation = representation_from_hparams(
+            {"representation": representation, "tokenizer": tokenizer,
+             "representation_settings": representation_settings}
+        )  # fmt: skip
         self.conditioning = Conditioning.from_hparams(
             {
                 "conditions": conditions,
@@ -83,11 +89,24 @@ class MelodyModel(pl.LightningModule):
                 "key": getattr(key, "value", key),
                 **self.representation.hparams(),
                 **self.conditioning.hparams(),
+                # where a plugin's parts came from, for the line that says what to install
+                **(
+                    {"plugins": parts}
+                    if (
+                        parts := providers_of(
+                            {
+                                "architecture": (NETWORKS, architecture),
+                                "representation": (REPRESENTATIONS, self.representation.name),
+                            }
+                        )
+                    )
+                    else {}
+                ),
             },
             # a tokenizer's JSON (tens of kB) and a conditioned model's label counts stay in the checkpoint, out
             # of the loggers' hyperparameters;
             # melodygen-train logs the whole composed config to them itself
-            logger=not (self.representation.hparams() or self.conditioning),
+            logger=not (self.representation.hparams().get("tokenizer") or self.conditioning),
         )
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[list[torch.Tensor], State]:

@@ -1,39 +1,46 @@
-"""Interchangeable melody representations, chosen by ``data.representation``."""
+"""Interchangeable melody representations, chosen by ``data.representation`` (a registered name)."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from enum import Enum
 
-from melodygen.errors import MelodygenError
+from melodygen.registry import REPRESENTATIONS
 from melodygen.representations.base import Representation, sample_logits, total_bits
 from melodygen.representations.categorical import Categorical
 from melodygen.representations.continuous import Continuous, decode_norm, encode_norm
 from melodygen.representations.event import Event
 
-REPRESENTATIONS: dict[str, type[Representation]] = {cls.name: cls for cls in (Continuous, Categorical, Event)}
-#: built from a tokenizer, and only when MidiTok is installed (melodygen[miditok])
-TOKENIZED = "miditok"
+
+def representation_class(name: str | Enum, hint: str = "") -> type[Representation]:
+    """The class registered as ``name`` (one line naming the registered ones otherwise)."""
+    return REPRESENTATIONS.get_class(getattr(name, "value", name), hint)
 
 
-def get_representation(name: str | Enum, tokenizer: str | None = None) -> Representation:
-    """A representation by name (``data.representation``), e.g. ``get_representation("categorical")``.
+def get_representation(name: str | Enum, tokenizer: str | None = None, **settings) -> Representation:
+    """A representation by name (``data.representation``), e.g. ``get_representation("categorical")``;
+    ``settings`` are its own (``data.representations.NAME``).
 
     ``miditok`` needs ``tokenizer``: a MidiTok tokenization's name, a tokenizer.json file, or its text.
     """
-    name = name.value if isinstance(name, Enum) else name
-    if name == TOKENIZED:
-        from melodygen.representations.tokenized import MidiTok
+    hparams = {"tokenizer": tokenizer} if tokenizer is not None else {}
+    if settings:
+        hparams["representation_settings"] = settings
+    return representation_class(name).from_hparams(hparams)
 
-        if tokenizer is None:
-            raise MelodygenError("data.representation=miditok needs a tokenizer (data.tokenizer)")
-        return MidiTok.from_spec(tokenizer)
-    if name not in REPRESENTATIONS:
-        known = sorted([*REPRESENTATIONS, TOKENIZED])
-        raise MelodygenError(f"unknown data.representation={name!r}; choose one of {known}")
-    return REPRESENTATIONS[name]()
+
+def representation_from_config(data: Mapping) -> Representation:
+    """The representation a ``data`` config (or a datamodule's hyperparameters) asks for, with its settings."""
+    return representation_class(data["representation"]).from_config(data)
+
+
+def representation_from_hparams(hparams: Mapping, what: str = "the checkpoint") -> Representation:
+    """The representation a model's hyperparameters (a checkpoint's) rebuild, with no access to the data."""
+    return representation_class(hparams["representation"]).from_hparams(hparams)
 
 
 __all__ = [
     "REPRESENTATIONS",
-    "TOKENIZED",
     "Categorical",
     "Continuous",
     "Event",
@@ -41,6 +48,9 @@ __all__ = [
     "decode_norm",
     "encode_norm",
     "get_representation",
+    "representation_class",
+    "representation_from_config",
+    "representation_from_hparams",
     "sample_logits",
     "total_bits",
 ]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from melodygen.melody import Melody
+from melodygen.registry import REPRESENTATIONS
 
 LOG2 = math.log(2.0)
 
@@ -40,16 +44,57 @@ class Representation(ABC):
     max_elements_per_note: int = 1
     #: False when :meth:`with_pitch` cannot move every pitch of a window (tokens that merge several)
     transposes_elements: bool = True
+    #: True when each element is (pitch-or-rest, duration) and the first head's classes are MIDI pitches
+    #: 0–127 and the rest (128), so note-by-note prediction (:mod:`melodygen.prediction`) can score it
+    pitch_head_is_midi_pitch: bool = False
+
+    #: the settings it was built with (``data.representations.NAME``), for :meth:`hparams`
+    settings: dict | None = None
 
     @property
     def label(self) -> str:
         """What tables call it: its name, and its tokenizer where it has one."""
         return self.name
 
+    # --- building: from a config, from a checkpoint, and learning from the training melodies -------------
+    @classmethod
+    def from_settings(cls, settings: Mapping | None = None) -> Representation:
+        """Built with its own settings (the fields of the config dataclass it was registered with; those not
+        given take that dataclass's defaults)."""
+        entry = REPRESENTATIONS.entry(cls.name)
+        defaults = dataclasses.asdict(entry.config()) if entry.config is not None else {}
+        settings = {**defaults, **(settings or {})}
+        representation = cls(**settings)
+        representation.settings = settings or None
+        return representation
+
+    @classmethod
+    def from_config(cls, data: Mapping) -> Representation:
+        """As a ``data`` config asks: its settings are ``data.representations.<name>``."""
+        return cls.from_settings((data.get("representations") or {}).get(cls.name))
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping) -> Representation:
+        """As a checkpoint's hyperparameters (what :meth:`hparams` gave) rebuild it."""
+        return cls.from_settings(hparams.get("representation_settings"))
+
     def hparams(self) -> dict:
-        """Plain values beyond its name that rebuild this representation (a tokenizer's, say); a
-        checkpoint keeps them, so it needs nothing else."""
-        return {}
+        """Plain values beyond its name that rebuild this representation (its settings, a tokenizer's
+        vocabulary); a checkpoint keeps them, so it needs nothing else."""
+        return {"representation_settings": dict(self.settings)} if self.settings else {}
+
+    @property
+    def needs_fit(self) -> bool:
+        """True when it learns something from the training melodies (:meth:`fit`) before it can encode."""
+        return False
+
+    def fit(self, melodies: Sequence[Melody]) -> None:  # noqa: B027 (optional hook)
+        """Learn from the training split's melodies (a vocabulary, say); called once, before any encoding,
+        when :attr:`needs_fit` is true."""
+
+    def write_files(self, folder: Path) -> list[Path]:
+        """Files a run keeps beside its checkpoints (a tokenizer's JSON, say); none by default."""
+        return []
 
     @property
     def num_features(self) -> int:

@@ -20,6 +20,7 @@ class Categorical(Representation):
     input_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
     output_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
     dtype = np.dtype(np.int64)
+    pitch_head_is_midi_pitch = True
 
     @property
     def start(self) -> np.ndarray:

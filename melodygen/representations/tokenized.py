@@ -255,6 +255,44 @@ class MidiTok(Representation):
                 f"of 4 per beat, with every pitch and rests (see data.tokenizer_beat_res)"
             )
 
+    @classmethod
+    def from_config(cls, data) -> MidiTok:
+        """From ``data.tokenizer`` and the ``data.tokenizer_*`` settings; a vocabulary of
+        ``data.tokenizer_vocab_size`` is learned in :meth:`fit`."""
+        representation = cls.from_spec(
+            str(data["tokenizer"]),
+            int(data["tokenizer_beat_res"]),
+            int(data["tokenizer_rest_res"]),
+            bool(data["tokenizer_rests"]),
+            bool(data["tokenizer_time_signatures"]),
+        )
+        representation.vocab_size = int(data["tokenizer_vocab_size"])
+        representation.vocab_model = str(getattr(data["tokenizer_model"], "value", data["tokenizer_model"]))
+        return representation
+
+    @classmethod
+    def from_hparams(cls, hparams) -> MidiTok:
+        """From the tokenizer a checkpoint keeps (its JSON, with any learned vocabulary)."""
+        if hparams.get("tokenizer") is None:
+            raise MelodygenError("data.representation=miditok needs a tokenizer (data.tokenizer)")
+        return cls.from_spec(hparams["tokenizer"])
+
+    #: a vocabulary to learn on the training melodies (0: none), and how (BPE or Unigram)
+    vocab_size: int = 0
+    vocab_model: str = "BPE"
+
+    @property
+    def needs_fit(self) -> bool:
+        return bool(self.vocab_size) and not self.trained
+
+    def fit(self, melodies: Sequence[Melody]) -> None:
+        """Learn ``data.tokenizer_vocab_size`` tokens on ``melodies`` (the training split)."""
+        if self.needs_fit:
+            self.train_vocabulary(melodies, self.vocab_size, self.vocab_model)
+
+    def write_files(self, folder) -> list[Path]:
+        return [save_tokenizer(self, folder)]
+
     def train_vocabulary(self, melodies: Sequence[Melody], vocab_size: int, model: str = "BPE") -> None:
         """Learn ``vocab_size`` tokens (``model``: BPE or Unigram) from ``melodies`` (the training split)."""
         base = len(self.tokenizer)
@@ -433,13 +471,7 @@ class _TrainingText:
 
 def miditok_representation(data) -> MidiTok:
     """The representation a ``data`` config (or the datamodule's hyperparameters) asks for."""
-    return MidiTok.from_spec(
-        str(data.tokenizer),
-        int(data.tokenizer_beat_res),
-        int(data.tokenizer_rest_res),
-        bool(data.tokenizer_rests),
-        bool(data.tokenizer_time_signatures),
-    )
+    return MidiTok.from_config(data)
 
 
 def save_tokenizer(representation: MidiTok, folder: str | os.PathLike) -> Path:

@@ -67,7 +67,7 @@ def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
         ("+model.hiden_size=64", "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
         ("data.seqlen=32", "error: data.seqlen is not a setting: did you mean data.seq_len?"),
         ("hidden_size=64", "error: hidden_size is not a setting: did you mean model.hidden_size?"),
-        ("data.rep=event", "error: data.rep is not a setting: did you mean data.representation?"),
+        ("data.rep=event", "error: data.rep is not a setting: did you mean data.representation or"),
         ("model.zzz=1", "error: model.zzz is not a setting: `melodygen-train --cfg job` lists every setting"),
         (
             "experiment=seed",

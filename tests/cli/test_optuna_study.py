@@ -278,7 +278,7 @@ def test_conditional_ranges_are_drawn_only_in_their_branch(tmp_path, tune_dir):
         overrides = trial_overrides(params)
         assert f"model={architecture}" in overrides and not any("[" in o for o in overrides)
         composed = compose_train(tmp_path, tune_dir, *fixed, *overrides)  # every trial composes
-        assert composed.model.architecture.value == architecture
+        assert composed.model.architecture == architecture
         study.tell(trial, 1.0)
     assert seen == {"lstm", "transformer"}
 
@@ -337,7 +337,7 @@ def test_a_study_across_architectures_trains_each_with_its_own_ranges_and_best_y
     assert best["params"]["model"] == study.best_trial.params["model"]
     overrides = [o for o in best["overrides"] if not o.startswith("data.midi_dir")]
     cfg = compose_train(tmp_path, tune_dir, *overrides)
-    assert cfg.model.architecture.value == best["params"]["model"]
+    assert cfg.model.architecture == best["params"]["model"]
     for name, value in best["params"].items():
         key = name.split("[")[0]
         if key != "model":

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import REPRESENTATIONS
 
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.splits import TEST, TRAIN, VAL, split_files
 from melodygen.errors import MelodygenError
 from melodygen.keys import estimate_key
 from melodygen.melody import REST
-from melodygen.representations import REPRESENTATIONS
 
 NAMES = sorted(REPRESENTATIONS)
 SPLITS = (TRAIN, VAL, TEST)

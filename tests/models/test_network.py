@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+from helpers import REPRESENTATIONS
 
 from melodygen.models import NETWORKS, MelodyModel
-from melodygen.representations import REPRESENTATIONS, get_representation
+from melodygen.representations import get_representation
 
 ARCHITECTURES = sorted(NETWORKS)
 EVERY = [(a, r) for a in ARCHITECTURES for r in sorted(REPRESENTATIONS)]
