@@ -85,12 +85,12 @@ bench-idyom: data
 		--markdown outputs/bench_idyom/kinder.md $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check melodygen tests scripts
-	$(BIN)/ruff format --check melodygen tests scripts
+	$(BIN)/ruff check melodygen tests scripts examples
+	$(BIN)/ruff format --check melodygen tests scripts examples
 
 format: setup
-	$(BIN)/ruff check --fix melodygen tests scripts
-	$(BIN)/ruff format melodygen tests scripts
+	$(BIN)/ruff check --fix melodygen tests scripts examples
+	$(BIN)/ruff format melodygen tests scripts examples
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache data/cache
