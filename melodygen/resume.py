@@ -64,9 +64,10 @@ def adopt_checkpoint(cfg: DictConfig, hparams: dict, overridden: set[str]) -> li
     """
     remedy = "drop the override to resume, or leave out ckpt_path to start a new run"
     architecture = _adopt_architecture(cfg, hparams, overridden, "ckpt_path", remedy)
-    return _adopt(
+    changes = _adopt(
         cfg, hparams, overridden, fixed_keys(architecture), DEFAULTS_FROM_CHECKPOINT, "ckpt_path", remedy
     )
+    return changes + _adopt_settings(cfg, hparams, overridden, "ckpt_path", remedy)
 
 
 def adopt_shape(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[str]:
@@ -74,7 +75,31 @@ def adopt_shape(cfg: DictConfig, hparams: dict, overridden: set[str]) -> list[st
     learning rate and dropout stay the config's); returns the changes made."""
     remedy = "drop the override, or leave out init_from to train from scratch"
     architecture = _adopt_architecture(cfg, hparams, overridden, "init_from", remedy)
-    return _adopt(cfg, hparams, overridden, shape_keys(architecture), {}, "init_from", remedy)
+    changes = _adopt(cfg, hparams, overridden, shape_keys(architecture), {}, "init_from", remedy)
+    return changes + _adopt_settings(cfg, hparams, overridden, "init_from", remedy)
+
+
+def _adopt_settings(
+    cfg: DictConfig, hparams: dict, overridden: set[str], source: str, remedy: str
+) -> list[str]:
+    """``data.representations.<name>``: the settings the checkpoint's representation was built with."""
+    settings = hparams.get("representation_settings") or {}
+    name = hparams.get("representation")
+    if not settings or name not in (cfg.data.get("representations") or {}):
+        return []
+    changes, node = [], cfg.data.representations[name]
+    for leaf, stored in settings.items():
+        key = f"data.representations.{name}.{leaf}"
+        if leaf not in node or _as_text(node[leaf]) == _as_text(stored):
+            continue
+        if key in overridden:
+            raise MelodygenError(
+                f"{key}={_as_text(node[leaf])} contradicts the checkpoint in {source}, which has "
+                f"{leaf}={_as_text(stored)}: {remedy}"
+            )
+        node[leaf] = stored
+        changes.append(f"{key}={_as_text(stored)}")
+    return changes
 
 
 def _adopt_architecture(
@@ -95,6 +120,7 @@ def _adopt_architecture(
         )
     old_defaults = OmegaConf.to_container(OmegaConf.structured(ARCHITECTURES[current]))
     node = OmegaConf.structured(ARCHITECTURES[stored])
+    node.architecture = stored  # a plugin's schema may leave it to its registered name
     for key, value in OmegaConf.to_container(cfg.model).items():
         if key in node and key != "architecture" and value != old_defaults.get(key):
             node[key] = value

@@ -301,3 +301,35 @@ def test_every_job_of_a_parallel_sweep_loads_the_working_directorys_plugin(tmp_p
     for job in ("0", "1"):
         assert json.loads((sweep / job / "metrics.json").read_text())["val/pitch_bits"] > 0
         assert len(list((sweep / job / "samples").glob("sample_*.mid"))) == 1
+
+
+def test_a_plugin_model_resumes_with_its_own_shape_and_settings(example, tmp_path, tune_dir):
+    from helpers import compose_train
+
+    from melodygen.train import train
+
+    first_overrides = [
+        "model=mlp",
+        "data.representation=intervals",
+        "data.representations.intervals.max_interval=12",
+    ]
+    small = [*QUIET_SMALL_RUN, "samples.num_samples=0", "callbacks.sample_monitor=null", "logger=none"]
+    cfg = compose_train(
+        tmp_path, tune_dir, *small, *first_overrides, "model.context=3", "trainer.max_epochs=1"
+    )
+    cfg.paths.output_dir = str(tmp_path / "first")
+    first = train(cfg, [*first_overrides, "model.context=3"])
+    # resumed without naming the network or its settings: the checkpoint's are taken
+    cfg = compose_train(tmp_path, tune_dir, *small, "trainer.max_epochs=2")
+    cfg.paths.output_dir = str(tmp_path / "resumed")
+    cfg.ckpt_path = first["last_checkpoint"]
+    resumed = train(cfg, ["trainer.max_epochs=2"])
+    assert resumed["epochs"] == 2 and cfg.model.architecture == "mlp" and cfg.model.context == 3
+    assert cfg.data.representations.intervals.max_interval == 12
+    model = load_model(resumed["last_checkpoint"])
+    assert model.representation.max_interval == 12 and model.net.window == 3
+    contradicting = "data.representations.intervals.max_interval=24"
+    cfg = compose_train(tmp_path, tune_dir, *small, "trainer.max_epochs=3", contradicting)
+    cfg.ckpt_path = resumed["last_checkpoint"]
+    with pytest.raises(MelodygenError, match=r"^data.representations.intervals.max_interval=24 contradicts"):
+        train(cfg, ["trainer.max_epochs=3", contradicting])
