@@ -235,7 +235,9 @@ def main() -> None:
     parser.add_argument("--midi-dir", type=Path, help="the melodies to benchmark (default: kinder)")
     parser.add_argument("--folk-dir", type=Path, default=ROOT / "data" / "folk", help="pretraining corpus")
     parser.add_argument(
-        "--models", default="lstm", help="comma-separated registered networks: lstm, gru, transformer, a plugin's"
+        "--models",
+        default="lstm",
+        help="comma-separated registered networks: lstm, gru, transformer, a plugin's",
     )
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="the folds' seed (data.split_seed)")

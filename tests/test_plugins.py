@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,6 +54,17 @@ def example():
 def _mlp(**settings) -> MelodyModel:
     shape = {"context": 4, "hidden_size": 16, "num_layers": 2, "embedding_dim": 8, "dropout": 0.0}
     return MelodyModel(architecture="mlp", representation="intervals", **{**shape, **settings}).eval()
+
+
+def test_composing_with_the_example_loaded_imports_no_torch():
+    code = (
+        "import sys; from melodygen.config import register_configs; register_configs(['melodygen_mlp']); "
+        "from melodygen.registry import NETWORKS; print(sorted(NETWORKS), 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **ENV}
+    )
+    assert done.stdout.split() == ["['gru',", "'lstm',", "'mlp',", "'transformer']", "False"], done.stderr
 
 
 def test_the_example_registers_its_parts_under_its_module(example):
