@@ -22,6 +22,7 @@ from melodygen.callbacks import Curves, RunFacts, TrialPruning, trial_callback
 from melodygen.conditions import Conditioning
 from melodygen.config import check_train, require, sampler_options, samples_conditions, to_plain
 from melodygen.data.datamodule import MelodyDataModule
+from melodygen.data.protocol import MELODY_DATA
 from melodygen.errors import MelodygenError
 from melodygen.generate import sample_melodies
 from melodygen.interrupts import AtomicCheckpointIO, DataOrder, StopOnNonFinite, StopOnSignal, Stopped
@@ -52,6 +53,12 @@ def build_datamodule(cfg: DictConfig) -> MelodyDataModule:
     """The data source ``cfg.data`` chooses (``midi``: :class:`MelodyDataModule`; a plugin's with ``data=NAME``),
     given every ``data.*`` key."""
     datamodule = DATA_SOURCES.get_class(cfg.data.source)
+    missing = [name for name in MELODY_DATA if not callable(getattr(datamodule, name, None))]
+    if missing or not issubclass(datamodule, pl.LightningDataModule):
+        lacks = f"lacks {', '.join(missing)}" if missing else "is not a LightningDataModule"
+        raise MelodygenError(
+            f"data.source={cfg.data.source}: {datamodule.__qualname__} {lacks} (see melodygen.data.protocol)"
+        )
     return datamodule(
         **to_plain(cfg.data),
         conditions=list(cfg.model.conditions),

@@ -345,3 +345,33 @@ def test_a_plugin_model_resumes_with_its_own_shape_and_settings(example, tmp_pat
     cfg.ckpt_path = resumed["last_checkpoint"]
     with pytest.raises(MelodygenError, match=r"^data.representations.intervals.max_interval=24 contradicts"):
         train(cfg, ["trainer.max_epochs=3", contradicting])
+
+
+def test_a_data_source_without_what_training_asks_is_one_line(tmp_path, tune_dir):
+    from dataclasses import dataclass
+
+    from helpers import compose_train
+
+    from melodygen.plugins import DataConfig, register_data
+    from melodygen.train import build_datamodule
+
+    @dataclass
+    class HalfConfig(DataConfig):
+        midi_dir: str = "."
+
+    class HalfData:  # reads melodies, but is no LightningDataModule and has none of its hooks
+        def report(self):
+            return {}
+
+    try:
+        with registry.provided_by("module half_data"):
+            register_data("half", HalfConfig, HalfData)
+        cfg = compose_train(tmp_path, tune_dir, "data=half")
+        with pytest.raises(MelodygenError) as caught:
+            build_datamodule(cfg)
+        assert str(caught.value).startswith(
+            "data.source=half: test_a_data_source_without_what_training_asks_is_one_line.<locals>.HalfData lacks "
+            "use_representation, fit_representation, use_conditioning, fit_conditioning, split_of"
+        )
+    finally:
+        _forget("half_data")

@@ -43,3 +43,9 @@ class MelodyData(Protocol):
     def split_of(self, which: int) -> list[str]:
         """The names of one split's melodies (``TRAIN``, ``VAL`` or ``TEST`` of
         :mod:`melodygen.data.datamodule`)."""
+
+
+#: the methods of :class:`MelodyData`, which a data source's class must have
+MELODY_DATA = (
+    "use_representation", "fit_representation", "use_conditioning", "fit_conditioning", "report", "split_of",
+)  # fmt: skip

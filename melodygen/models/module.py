@@ -19,11 +19,16 @@ _D = DataConfig  # the defaults are the schemas'
 
 
 class MelodyModel(pl.LightningModule):
-    """A melody model: ``architecture`` (``lstm``, ``gru``, ``transformer``) reading ``representation``.
+    """A melody model: ``architecture`` (a registered network: ``lstm``, ``gru``, ``transformer``, a plugin's)
+    reading ``representation`` (a registered name too).
 
-    Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too).
+    Hyperparameters are plain values, so a checkpoint alone rebuilds the model (``weights_only`` too), and
+    names, never import paths: the network and representation are looked up in the registries.
     ``tokenizer`` is the MidiTok tokenizer's JSON for ``representation="miditok"`` (or a tokenization's
-    name, or a tokenizer.json path), kept whole in the hyperparameters. ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
+    name, or a tokenizer.json path), kept whole in the hyperparameters; ``representation_settings`` are a
+    representation's own settings (``data.representations.NAME``); ``plugins`` records which plugin
+    registered a part that is not built in, for the line that says what to install when it is missing.
+    ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
     training settings left out (None) are the architecture's schema defaults; :attr:`hparams` holds
     every value. ``transpose_to_c`` records that the training melodies were moved to C, so a primer is
     moved there too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
