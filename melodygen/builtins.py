@@ -20,14 +20,14 @@ REPRESENTATIONS.register("miditok", "melodygen.representations.tokenized:MidiTok
 DATA_SOURCES.register("midi", "melodygen.data.datamodule:MelodyDataModule", DataConfig, reads_midi_dir=True)
 
 # one_search: the samples are the best continuations of one search, so they share one set of conditions
-SAMPLERS.register("sample", "melodygen.generate:draw", SamplingConfig)
-SAMPLERS.register("beam", "melodygen.generate:beam", SamplingConfig, one_search=True)
+SAMPLERS.register("sample", "melodygen.generation.sampling:draw", SamplingConfig)
+SAMPLERS.register("beam", "melodygen.generation.sampling:beam", SamplingConfig, one_search=True)
 
 for _name in (
     "distinct_pitches", "top_pitch_share", "pitch_range", "mean_abs_interval", "pitch_classes_used",
     "pitch_class_entropy", "scale_consistency", "rest_share", "ngram_repetition",
 ):  # fmt: skip
-    STATISTICS.register(_name, f"melodygen.metrics:{_name}")
-    SET_FEATURES.register(_name, f"melodygen.metrics:{_name}")
+    STATISTICS.register(_name, f"melodygen.evaluation.metrics:{_name}")
+    SET_FEATURES.register(_name, f"melodygen.evaluation.metrics:{_name}")
 for _name in ("pitch_entropy", "interval_histogram", "note_length_histogram"):
-    SET_FEATURES.register(_name, f"melodygen.metrics:{_name}")
+    SET_FEATURES.register(_name, f"melodygen.evaluation.metrics:{_name}")

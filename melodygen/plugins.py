@@ -30,9 +30,9 @@ What each part is:
 * a data source: a LightningDataModule that provides what :class:`melodygen.data.protocol.MelodyData`
   lists, usually a :class:`melodygen.data.MelodyDataModule` subclass that overrides ``parse``; its config
   subclasses :class:`DataConfig`;
-* a sampler: a function of a :class:`melodygen.generate.SamplingRequest` that returns
+* a sampler: a function of a :class:`melodygen.generation.sampling.SamplingRequest` that returns
   ``(num_samples, N, F)`` elements; its config (if it has settings) subclasses :class:`SamplingConfig`;
-* a statistic: a function of one :class:`melodygen.melody.Melody` that returns a number.
+* a statistic: a function of one :class:`melodygen.music.melody.Melody` that returns a number.
 
 A config dataclass may define ``check(cfg)``, a static method that rejects impossible values with
 :func:`require` (one line naming the key).

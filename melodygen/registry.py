@@ -94,11 +94,12 @@ class Registry(Mapping):
         return self._entries[name]
 
     def unknown(self, name: Any, hint: str = "") -> str:
-        """``model.architecture='lstn' is not registered; did you mean lstm? (registered: gru, lstm, …)``."""
-        known = sorted(self._entries)
+        """``model.architecture=lstn is not allowed: choose one of lstm, gru, transformer (did you mean lstm?)``:
+        the registered names, built-ins first, as every other choice is refused."""
+        known = list(self._entries)
         near = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-        guess = f"did you mean {near[0]}? " if near else ""
-        return f"{self.key}={name!r} is not registered; {guess}(registered: {', '.join(known)}){hint}"
+        guess = f" (did you mean {near[0]}?)" if near else ""
+        return f"{self.key}={name} is not allowed: choose one of {', '.join(known)}{guess}{hint}"
 
     def get_class(self, name: str, hint: str = "") -> Any:
         return self.entry(name, hint).load()

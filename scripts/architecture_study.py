@@ -19,8 +19,6 @@ nothing else, with the default split (``data.split_seed=0``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,8 +26,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# the same test split, linked into a folder, and the CLIs run as a user runs them
-from blog_post_study import cli, held_out  # noqa: E402
+from study import (  # noqa: E402
+    Record,
+    checked_midi_dir,
+    held_out,
+    parser,
+    sample_and_compare,
+    score_whole_melodies,
+    time_budget,
+    train_run,
+)
 
 #: name → overrides; the LSTM is the default model, the GRU is widened to about its parameter count
 RUNS = {
@@ -45,7 +51,6 @@ TRANSFORMER_CANDIDATES = {
     "2x128": ["model=transformer", "model.hidden_size=128", "model.num_layers=2", "model.ff_size=256"],
     "3x96": ["model=transformer", "model.hidden_size=96", "model.num_layers=3", "model.ff_size=256"],
 }  # fmt: skip
-QUIET = ["callbacks.sample_monitor=null", "samples.num_samples=0", "trainer.enable_progress_bar=false"]
 DOCS = Path("docs")
 
 
@@ -56,7 +61,7 @@ def steps_per_second(midi_dir: Path, overrides: list[str], root: Path) -> tuple[
 
     from melodygen.cli.app import config_dir
     from melodygen.config import register_configs
-    from melodygen.train import build_datamodule, build_model
+    from melodygen.training.train import build_datamodule, build_model
 
     register_configs()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
@@ -84,97 +89,44 @@ def steps_per_second(midi_dir: Path, overrides: list[str], root: Path) -> tuple[
 def train(
     name: str, overrides: list[str], minutes: float, midi_dir: Path, root: Path, scheduled: bool
 ) -> dict:
-    run_dir = root / "runs" / name.replace(" ", "").replace(",", "_")
-    # the budget is the time, not the patience; stopped by the time, a run validates where it stopped
-    budget = [
-        f"trainer.max_time=00:00:{int(minutes):02d}:{round(minutes % 1 * 60):02d}",
-        "trainer.min_epochs=0",
-        "callbacks.early_stopping=null",
-    ]
-    if scheduled:  # the schedule spans the whole epochs the time allows (validation takes some of it)
+    """One run of ``minutes``; a ``scheduled`` one (warm-up + cosine) gets the whole epochs the time allows
+    as its ``max_epochs`` (validation takes some of the time), so its schedule spans the run."""
+    max_epochs = 1000
+    if scheduled:
         rate, per_epoch = steps_per_second(midi_dir, overrides, root)
-        budget.append(f"trainer.max_epochs={max(1, int(rate * minutes * 60 * 0.9 / per_epoch))}")
-    else:
-        budget.append("trainer.max_epochs=1000")
-    started = time.perf_counter()
-    cli(
-        "train",
-        f"data.midi_dir={midi_dir}",
-        *overrides,
-        *budget,
-        *QUIET,
-        f"hydra.run.dir={run_dir}",
-        root=root,
-    )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["wall_seconds"] = time.perf_counter() - started
-    metrics["overrides"] = overrides
-    print(
-        f"{name}: {metrics['global_step']} steps, {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s, "
-        f"val/pitch_bits {metrics['val/pitch_bits']:.4f}",
-        flush=True,
-    )
-    return metrics
+        max_epochs = max(1, int(rate * minutes * 60 * 0.9 / per_epoch))
+    return train_run(name, overrides, time_budget(minutes, max_epochs), midi_dir, root)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--pilot-minutes", type=float, default=3.0)
-    parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path("outputs/architecture_study"))
-    args = parser.parse_args()
-    if not args.midi_dir.is_dir():
-        raise SystemExit(f"error: {args.midi_dir} is not a folder (run `make data` or pass --midi-dir)")
-    root, midi_dir = args.out.resolve(), args.midi_dir.resolve()
-    record_path = root / "study.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {"pilot": {}, "runs": {}}
-
-    def save() -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
-
+    options = parser(__doc__, 10.0, "outputs/architecture_study")
+    options.add_argument("--pilot-minutes", type=float, default=3.0)
+    args = options.parse_args()
+    midi_dir = checked_midi_dir(args.midi_dir)
+    root = args.out.resolve()
+    record = Record(root, pilot={}, runs={})
     for name, overrides in TRANSFORMER_CANDIDATES.items():  # step 1: validation only
         if name not in record["pilot"]:
             record["pilot"][name] = train(
                 f"pilot {name}", overrides, args.pilot_minutes, midi_dir, root, True
             )
-            save()
+            record.save()
     chosen = min(record["pilot"], key=lambda n: record["pilot"][n]["val/pitch_bits"])
     record["chosen"] = chosen
     runs = {**RUNS, "transformer": TRANSFORMER_CANDIDATES[chosen]}
     for name, overrides in runs.items():  # step 2
         if name not in record["runs"]:
             record["runs"][name] = train(name, overrides, args.minutes, midi_dir, root, name == "transformer")
-            save()
+            record.save()
     test_dir = held_out(midi_dir, root / "held_out")  # step 3
     ckpts = {name: record["runs"][name]["best_checkpoint"] for name in runs}
-    cli("evaluate", f"ckpt_path=[{','.join(ckpts.values())}]", f"data.midi_dir={test_dir}",
-        f"hydra.run.dir={root / 'scores'}", root=root)  # fmt: skip
-    scores = json.loads((root / "scores" / "evaluation.json").read_text())
-    record["whole_melodies"] = {
-        name: s["overall"] for name, s in zip(runs, scores["checkpoints"], strict=True)
-    }
-    record["test_melodies"] = scores["melodies"]
+    record["whole_melodies"], record["test_melodies"] = score_whole_melodies(ckpts, test_dir, root)
     record["sets"], record["sampling_seconds"] = {}, {}
     for name, ckpt in ckpts.items():
-        samples = root / "samples" / name
-        started = time.perf_counter()
-        cli("generate", f"ckpt_path={ckpt}", f"samples.num_samples={args.samples}", "samples.length=64",
-            "max_pngs=0", "wav=false", f"out_dir={samples}", f"hydra.run.dir={root / 'generate' / name}",
-            root=root)  # fmt: skip
-        record["sampling_seconds"][name] = time.perf_counter() - started
-        cli("evaluate", f"samples_dir={samples}", f"reference_dir={test_dir}",
-            f"hydra.run.dir={root / 'sets' / name}", root=root)  # fmt: skip
-        record["sets"][name] = json.loads((root / "sets" / name / "set_comparison.json").read_text())[
-            "features"
-        ]
-        (DOCS / "architectures").mkdir(parents=True, exist_ok=True)
-        (DOCS / "architectures" / f"{name}_samples.png").write_bytes(
-            (samples / "sample_grid.png").read_bytes()
+        record["sets"][name], record["sampling_seconds"][name] = sample_and_compare(
+            name, ckpt, args.samples, test_dir, root, DOCS / "architectures"
         )
-    save()
+    record.save()
     write_report(args, record)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from melodygen.data.datamodule import MelodyDataModule
-from melodygen.data.midi import ExtractionParams
+from melodygen.data.midi_rules import ExtractionParams
 from melodygen.data.parse_cache import list_midi_files
 from melodygen.data.parsed import parse_folder, parse_midi_folder
 from melodygen.errors import MelodygenError
@@ -258,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         # (c) DataModule.setup() from the cache, categorical, a fresh DataModule each time
         def setup():
             dm = MelodyDataModule(
-                str(midi_dir),
-                str(cache_dir),
+                midi_dir=str(midi_dir),
+                cache_dir=str(cache_dir),
                 representation="categorical",
                 parse_workers=workers,
                 progress=False,

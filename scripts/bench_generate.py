@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from melodygen.generate import sample_elements, sample_melodies
+from melodygen.generation.sampling import sample_elements, sample_melodies
 from melodygen.models import MelodyModel
 
 #: name → (the model's settings, notes per melody, batches, target speed-up)

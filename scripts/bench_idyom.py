@@ -54,13 +54,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from melodygen.cli.app import config_dir, quiet_third_party_noise
-from melodygen.cli.overrides import check_overrides
 from melodygen.config import register_configs
+from melodygen.config.overrides import check_overrides
 from melodygen.data.parsed import parse_midi_folder
 from melodygen.data.splits import TEST, TRAIN, VAL, fold_split
-from melodygen.melody import Melody
+from melodygen.evaluation.prediction import Adaptation, MelodyLogProbs, bits_per_note, log_probs, mix
 from melodygen.models import load_model
-from melodygen.prediction import Adaptation, MelodyLogProbs, bits_per_note, log_probs, mix
+from melodygen.music.melody import Melody
 from melodygen.registry import NETWORKS, plugin_modules
 
 ROOT = Path(os.environ.get("MELODYGEN_ROOT", Path.cwd()))
@@ -153,7 +153,7 @@ QUIET = [
 
 def trained(run_dir: Path, overrides: Sequence[str]) -> Path:
     """The best checkpoint of ``melodygen-train`` with ``overrides`` in ``run_dir`` (trained unless there)."""
-    from melodygen.train import train
+    from melodygen.training.train import train
 
     overrides = [*overrides, *QUIET]
     metrics = run_dir / "metrics.json"

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from melodygen.threads import usable_cores
+from melodygen.runtime.threads import usable_cores
 
 TARGET = 0.9
 

@@ -36,8 +36,8 @@ CLIP = 1.0  # the default trainer.gradient_clip_val
 def real_batches(midi_dir: Path, seq_len: int, batch_size: int, count: int, representation: str):
     with tempfile.TemporaryDirectory() as cache:
         dm = MelodyDataModule(
-            str(midi_dir),
-            cache,
+            midi_dir=str(midi_dir),
+            cache_dir=cache,
             representation=representation,
             seq_len=seq_len,
             batch_size=batch_size,
@@ -135,9 +135,9 @@ def melodygen_fit(model: MelodyModel, batches, warmup: int, device: torch.device
 
     from melodygen.cli.app import config_dir
     from melodygen.config import register_configs
-    from melodygen.interrupts import DataOrder, StopOnNonFinite, StopOnSignal
-    from melodygen.requeue import SaveOnPreemption
-    from melodygen.train import build_trainer
+    from melodygen.training.interrupts import DataOrder, StopOnNonFinite, StopOnSignal
+    from melodygen.training.requeue import SaveOnPreemption
+    from melodygen.training.train import build_trainer
 
     register_configs()
     clock = _Clock(warmup, len(batches) - 1, device)

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from melodygen.config import DataConfig
-from melodygen.data.parse_cache import list_midi_files
-from melodygen.data.splits import TEST, split_files
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from study import cli, held_out  # noqa: E402
 
 RUNS = {  # name → (overrides, what it is)
     "post": (["experiment=blog_post"], "the post: continuous [pitch, duration] in [-1, 1], MSE, 1 × 20 LSTM"),
@@ -35,32 +32,6 @@ RUNS = {  # name → (overrides, what it is)
     "event": (["data.representation=event"], "event: one token per 16th (note-on, off, hold), 2 × 128"),
 }
 DOCS = Path("docs")
-
-
-def cli(command: str, *overrides: str, root: Path) -> str:
-    env = {**os.environ, "MELODYGEN_ROOT": str(root)}
-    proc = subprocess.run(
-        [sys.executable, "-m", f"melodygen.cli.{command}", *overrides],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if proc.returncode:
-        raise SystemExit(f"melodygen-{command} {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
-    return proc.stdout
-
-
-def held_out(midi_dir: Path, folder: Path) -> Path:
-    """The test split of ``midi_dir`` (the same files every training run holds out), linked into ``folder``."""
-    files = list_midi_files(midi_dir)
-    split = split_files(files, DataConfig.val_fraction, DataConfig.test_fraction, DataConfig.split_seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, which in zip(files, split):
-        if which == TEST:
-            target = folder / name.replace("/", "__")
-            if not target.exists():
-                target.symlink_to((midi_dir / name).resolve())
-    return folder
 
 
 def predicted_pitches(ckpt: Path, melodies_dir: Path, limit: int = 200) -> tuple[np.ndarray, ...]:
@@ -190,7 +161,7 @@ def main() -> None:
         sets[name] = json.loads((root / "sets" / name / "set_comparison.json").read_text())["features"]
         shutil.copy(samples / "sample_grid.png", pictures / f"{name}_samples.png")
         from melodygen.data.midi import ExtractionParams, load_melody
-        from melodygen.render import write_wav
+        from melodygen.music.render import write_wav
 
         write_wav(
             load_melody(samples / "sample_000.mid", ExtractionParams()), pictures / f"{name}_sample_000.wav"

@@ -10,7 +10,7 @@ checkpoint). What is measured, for each asked value:
 - key: the key estimated from the melody's notes (Krumhansl–Schmuckler, the estimator the training labels
   came from) equals the asked one; for real tunes, the estimate from their first ``--length`` notes equals
   their label;
-- meter: a classifier of onset patterns (:mod:`melodygen.measure`), fit on the training split's notated
+- meter: a classifier of onset patterns (:mod:`melodygen.evaluation.adherence`), fit on the training split's notated
   meters, finds the asked meter; for real tunes, the test split's;
 - style: a classifier of collection, fit on the training split, finds the asked one.
 
@@ -33,9 +33,7 @@ import numpy as np
 
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.splits import TEST, TRAIN
-from melodygen.evaluate import figures, melody_sums, total
-from melodygen.generate import sample_melodies
-from melodygen.measure import (
+from melodygen.evaluation.adherence import (
     cut,
     estimated_key_name,
     feature_matrix,
@@ -43,6 +41,8 @@ from melodygen.measure import (
     rhythm_features,
     style_classifier,
 )
+from melodygen.evaluation.scoring import figures, melody_sums, total
+from melodygen.generation.sampling import sample_melodies
 from melodygen.models import load_model
 from melodygen.models.checkpoint import read_checkpoint
 

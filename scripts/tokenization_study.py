@@ -17,16 +17,22 @@ nothing else, with the default split (``data.split_seed=0``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blog_post_study import cli, held_out  # noqa: E402
+from study import (  # noqa: E402
+    Record,
+    checked_midi_dir,
+    held_out,
+    parser,
+    sample_and_compare,
+    score_whole_melodies,
+    time_budget,
+    train_run,
+)
 
 #: name → the data overrides of its representation
 RUNS = {
@@ -36,7 +42,6 @@ RUNS = {
     "TSD": ["data.representation=miditok", "data.tokenizer=TSD"],
     "REMI + BPE 1000": ["data.representation=miditok", "data.tokenizer=REMI", "data.tokenizer_vocab_size=1000"],
 }  # fmt: skip
-QUIET = ["callbacks.sample_monitor=null", "samples.num_samples=0", "trainer.enable_progress_bar=false"]
 NOTES_PER_WINDOW = 64
 DOCS = Path("docs")
 
@@ -46,7 +51,7 @@ def training_melodies(midi_dir: Path, root: Path):
     from melodygen.data.datamodule import MelodyDataModule
     from melodygen.data.splits import TRAIN
 
-    datamodule = MelodyDataModule(str(midi_dir), str(root / "cache"), progress=False)
+    datamodule = MelodyDataModule(midi_dir=str(midi_dir), cache_dir=str(root / "cache"), progress=False)
     datamodule.prepare_data()
     parsed, split = datamodule._split()
     return [parsed.melody(i) for i in np.flatnonzero(split == TRAIN)]
@@ -69,86 +74,33 @@ def elements_per_note(name: str, melodies) -> float:
     return sum(len(rep.encode(m)) for m in sample) / sum(len(m) for m in sample)
 
 
-def train(name: str, overrides: list[str], minutes: float, midi_dir: Path, root: Path) -> dict:
-    run_dir = root / "runs" / name.replace(" ", "").replace("+", "_")
-    budget = [
-        f"trainer.max_time=00:00:{int(minutes):02d}:{round(minutes % 1 * 60):02d}",
-        "trainer.min_epochs=0",
-        "trainer.max_epochs=1000",
-        "callbacks.early_stopping=null",
-    ]
-    cli(
-        "train",
-        f"data.midi_dir={midi_dir}",
-        *overrides,
-        *budget,
-        *QUIET,
-        f"hydra.run.dir={run_dir}",
-        root=root,
-    )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["overrides"] = overrides
-    print(f"{name}: {metrics['global_step']} steps, val/bits {metrics['val/bits']:.4f}", flush=True)
-    return metrics
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--midi-dir", type=Path, default=Path("data/folk"))
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path("outputs/tokenization_study"))
-    args = parser.parse_args()
-    if not args.midi_dir.is_dir():
-        raise SystemExit(f"error: {args.midi_dir} is not a folder (run `make data` or pass --midi-dir)")
-    root, midi_dir = args.out.resolve(), args.midi_dir.resolve()
-    record_path = root / "study.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {"ratio": {}, "runs": {}}
-
-    def save() -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
-
+    args = parser(__doc__, 5.0, "outputs/tokenization_study").parse_args()
+    midi_dir = checked_midi_dir(args.midi_dir)
+    root = args.out.resolve()
+    record = Record(root, ratio={}, runs={})
     melodies = None
     for name in RUNS:  # the window of each: about 64 notes and rests, measured on the training split
         if name not in record["ratio"]:
             melodies = melodies if melodies is not None else training_melodies(midi_dir, root)
             record["ratio"][name] = elements_per_note(name, melodies)
-            save()
+            record.save()
     for name, overrides in RUNS.items():
         if name not in record["runs"]:
             seq_len = max(8, round(NOTES_PER_WINDOW * record["ratio"][name]))
-            record["runs"][name] = train(
-                name, [*overrides, f"data.seq_len={seq_len}"], args.minutes, midi_dir, root
+            record["runs"][name] = train_run(
+                name, [*overrides, f"data.seq_len={seq_len}"], time_budget(args.minutes), midi_dir, root
             )
-            save()
+            record.save()
     test_dir = held_out(midi_dir, root / "held_out")
     ckpts = {name: record["runs"][name]["best_checkpoint"] for name in RUNS}
-    cli("evaluate", f"ckpt_path=[{','.join(ckpts.values())}]", f"data.midi_dir={test_dir}",
-        f"hydra.run.dir={root / 'scores'}", root=root)  # fmt: skip
-    scores = json.loads((root / "scores" / "evaluation.json").read_text())
-    record["whole_melodies"] = {
-        name: s["overall"] for name, s in zip(RUNS, scores["checkpoints"], strict=True)
-    }
-    record["test_melodies"] = scores["melodies"]
+    record["whole_melodies"], record["test_melodies"] = score_whole_melodies(ckpts, test_dir, root)
     record["sets"], record["token_errors"] = {}, {}
     for name, ckpt in ckpts.items():
-        samples = root / "samples" / name.replace(" ", "").replace("+", "_")
-        started = time.perf_counter()
-        cli("generate", f"ckpt_path={ckpt}", f"samples.num_samples={args.samples}", "samples.length=64",
-            "max_pngs=0", "wav=false", f"out_dir={samples}", f"hydra.run.dir={root / 'generate' / samples.name}",
-            root=root)  # fmt: skip
-        record["runs"][name]["sampling_seconds"] = time.perf_counter() - started
-        cli("evaluate", f"samples_dir={samples}", f"reference_dir={test_dir}",
-            f"hydra.run.dir={root / 'sets' / samples.name}", root=root)  # fmt: skip
-        record["sets"][name] = json.loads((root / "sets" / samples.name / "set_comparison.json").read_text())[
-            "features"
-        ]
-        (DOCS / "tokenizations").mkdir(parents=True, exist_ok=True)
-        (DOCS / "tokenizations" / f"{samples.name}_samples.png").write_bytes(
-            (samples / "sample_grid.png").read_bytes()
+        record["sets"][name], record["runs"][name]["sampling_seconds"] = sample_and_compare(
+            name, ckpt, args.samples, test_dir, root, DOCS / "tokenizations"
         )
-    save()
+    record.save()
     write_report(args, record)
 
 

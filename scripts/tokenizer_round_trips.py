@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from melodygen.data.parsed import parse_midi_folder
-from melodygen.melody import REST
+from melodygen.music.melody import REST
 from melodygen.representations.tokenized import MidiTok
 
 TOKENIZATIONS = ["REMI", "TSD", "MIDILike", "Structured"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -182,8 +183,8 @@ def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
     for i in range(6):
         write_tune(root / "midi" / f"tune{i}.mid", random_tune(rng, 40))
     datamodule = MelodyDataModule(
-        str(root / "midi"),
-        str(root / "cache"),
+        midi_dir=str(root / "midi"),
+        cache_dir=str(root / "cache"),
         seq_len=16,
         batch_size=8,
         val_fraction=0.0,
@@ -206,3 +207,14 @@ def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
     path = root / "tiny.ckpt"
     trainer.save_checkpoint(path)
     return TinyCheckpoint(path, model.eval())
+
+
+@pytest.fixture(autouse=True)
+def keep_ctrl_c():
+    """Every test ends with Ctrl-C handled as it began. Lightning answers a KeyboardInterrupt inside ``fit``
+    by ignoring SIGINT from then on (its shutdown must not be interrupted); in this process that would reach
+    every later test, and every command a later test starts would inherit it and ignore Ctrl-C."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    if signal.getsignal(signal.SIGINT) is not handler:
+        signal.signal(signal.SIGINT, handler)

@@ -18,9 +18,9 @@ from helpers import QUIET_SMALL_RUN, run_cli
 
 from melodygen import registry
 from melodygen.errors import MelodygenError
-from melodygen.generate import sample_melodies
-from melodygen.melody import REST, Melody
+from melodygen.generation.sampling import sample_melodies
 from melodygen.models import MelodyModel, load_model, read_checkpoint
+from melodygen.music.melody import REST, Melody
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "melodygen-mlp"
@@ -201,7 +201,7 @@ def test_an_unknown_plugin_module_or_part_is_one_line(tmp_path, tune_dir):
         proc.stderr.strip()
         .splitlines()[-1]
         .startswith(
-            "error: data.representation='intervalz' is not registered; (registered: categorical, continuous"
+            "error: data.representation=intervalz is not allowed: choose one of continuous, categorical, event"
         )
     )
 
@@ -214,8 +214,8 @@ import torch
 
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.parsed import melodies_folder
-from melodygen.generate import draw
-from melodygen.melody import Melody
+from melodygen.generation.sampling import draw
+from melodygen.music.melody import Melody
 from melodygen.plugins import DataConfig, SamplingConfig, register_data, register_sampler, require
 
 
@@ -228,19 +228,15 @@ class NotesConfig(DataConfig):
 
 
 @register_data("notes", NotesConfig)
-class NotesData(MelodyDataModule):
-    def __init__(self, notes_file, **settings):
-        self.notes_file = notes_file
-        super().__init__(**settings)
-
+class NotesData(MelodyDataModule):  # its keys (notes_file) arrive in self.hparams
     def parse(self, progress):
         names, melodies = [], []
-        for line in open(self.notes_file):
+        for line in open(self.hparams.notes_file):
             name, _, notes = line.partition(":")
             pairs = [token.split(":") for token in notes.split()]
             names.append(name.strip())
             melodies.append(Melody([int(p) for p, _ in pairs], [int(d) for _, d in pairs]))
-        return melodies_folder(self.notes_file, names, melodies)
+        return melodies_folder(self.hparams.notes_file, names, melodies)
 
 
 @dataclass
@@ -318,7 +314,7 @@ def test_every_job_of_a_parallel_sweep_loads_the_working_directorys_plugin(tmp_p
 def test_a_plugin_model_resumes_with_its_own_shape_and_settings(example, tmp_path, tune_dir):
     from helpers import compose_train
 
-    from melodygen.train import train
+    from melodygen.training.train import train
 
     first_overrides = [
         "model=mlp",
@@ -353,7 +349,7 @@ def test_a_data_source_without_what_training_asks_is_one_line(tmp_path, tune_dir
     from helpers import compose_train
 
     from melodygen.plugins import DataConfig, register_data
-    from melodygen.train import build_datamodule
+    from melodygen.training.train import build_datamodule
 
     @dataclass
     class HalfConfig(DataConfig):

@@ -1,4 +1,4 @@
-"""The Hydra side of melodygen's Optuna search: a Sweeper that hands the study to melodygen.search."""
+"""The Hydra side of melodygen's Optuna search: a Sweeper that hands the study to melodygen.sweeps.optuna_search."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from melodygen.errors import MelodygenError
-        from melodygen.search import run_study
+        from melodygen.sweeps.optuna_search import run_study
 
         try:
             return run_study(

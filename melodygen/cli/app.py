@@ -149,7 +149,7 @@ def hydra_app(
             _fail(str(exc))
         overrides = command_line_overrides(sys.argv[1:])
         if overrides is not None:
-            from melodygen.cli.overrides import check_overrides
+            from melodygen.config.overrides import check_overrides
 
             try:
                 prints_config = any(a.split("=")[0] in ("--cfg", "-c") for a in sys.argv[1:])
@@ -193,6 +193,9 @@ def quiet_third_party_noise() -> None:
     # scoring the best checkpoint after DDP training: each rank scores its share of the windows, the last
     # share padded with up to (ranks - 1) repeated windows (the README says so); nothing to act on
     warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders. During")
+    # torch's own loggers (FakeTensor cache statistics printed at exit, compile internals) are for torch's
+    # developers; Hydra's INFO root would let them through
+    logging.getLogger("torch").setLevel(logging.WARNING)
     # Lightning's "💡 Tip: …" adverts for its cloud products
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "Tip:" not in record.getMessage() and "litlogger" not in record.getMessage()

@@ -9,7 +9,7 @@ or ``data.fold`` are one row: the mean, sd, n and 95% t interval of the metric, 
 paired t-test where the runs share seeds or folds (Welch's where they do not). Lists pruned, failed and
 unfinished runs, and writes ``compare.csv`` (the groups and the runs) and one plot per swept axis
 (``compare_<metric>_by_<axis>.png``) into ``--out`` (by default the first directory given); ``--html``
-adds the listening report (:mod:`melodygen.report`).
+adds the listening report (:mod:`melodygen.analysis.report`).
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def _interval(low: float, high: float) -> str:
 
 
 def _verdict(diff, metric: str) -> str:
-    from melodygen.compare import higher_is_better
-    from melodygen.stats import verdict
+    from melodygen.analysis.compare import higher_is_better
+    from melodygen.analysis.uncertainty import verdict
 
     return verdict(diff.includes_zero, diff.delta, higher_is_better(metric))
 
@@ -93,7 +93,7 @@ def compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from melodygen.compare import (
+    from melodygen.analysis.compare import (
         DEFAULT_METRIC,
         DONE,
         PRUNED,
@@ -111,10 +111,11 @@ def compare(
         swept_axes,
         write_csv,
     )
-    from melodygen.stats import difference
+    from melodygen.analysis.uncertainty import difference
 
     metric = metric or DEFAULT_METRIC
-    runs = find_runs(paths)
+    left_out: list[Path] = []
+    runs = find_runs(paths, left_out)
     axes = swept_axes(runs)
     best = ranked(runs, metric)
     done = [run for run in runs if run.status == DONE]
@@ -202,6 +203,10 @@ def compare(
         settings = ",".join(f"{a}={run.overrides.get(a, '')}" for a in axes)
         line = escape(f"{run.status}: {run.name} ({settings}){detail}")
         console.print(line, highlight=False, soft_wrap=True)
+    if left_out:
+        names = ", ".join(p.name for p in left_out)
+        console.print(f"left out {len(left_out)} run(s) of other commands (not melodygen-train): {names}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
     first = Path(paths[0]).expanduser()
     out_dir = Path(out).expanduser() if out else first if first.is_dir() else first.parent
     written = [write_csv(runs, axes, out_dir / "compare.csv", metric)]
@@ -209,9 +214,10 @@ def compare(
     if plots and best:
         for axis in plotted:
             by = line_axis(plotted, axis, best)
-            written.append(plot_axis(runs, metric, axis, by, out_dir / plot_name(metric, axis)))
+            plotted_png = plot_axis(runs, metric, axis, by, out_dir / plot_name(metric, axis))
+            written += [plotted_png] if plotted_png else []
     if html is not None:
-        from melodygen.report import write_report
+        from melodygen.analysis.report import write_report
 
         report_dir = Path(html).expanduser() if html else out_dir / "report"
         pngs = [p for p in written if p.suffix == ".png"]

@@ -32,7 +32,7 @@ def _console():
 
 
 def _parse(folder: str, cfg):
-    from melodygen.data.midi import ExtractionParams
+    from melodygen.data.midi_rules import ExtractionParams
     from melodygen.data.parsed import parse_midi_folder
 
     return parse_midi_folder(
@@ -43,14 +43,14 @@ def _parse(folder: str, cfg):
 def score_checkpoints(cfg, out: Path) -> dict:
     from rich.table import Table
 
-    from melodygen.atomic import write_json_atomic
+    from melodygen.analysis.uncertainty import bootstrap_ratio, paired_bootstrap
+    from melodygen.analysis.uncertainty import verdict as says
     from melodygen.cli.generate import resolve_device
-    from melodygen.conditions import style_labels
-    from melodygen.evaluate import figures, melody_sums, total
+    from melodygen.evaluation.scoring import figures, melody_sums, total
     from melodygen.models import load_model
+    from melodygen.music.conditions import style_labels
     from melodygen.representations import total_bits
-    from melodygen.stats import bootstrap_ratio, paired_bootstrap
-    from melodygen.stats import verdict as says
+    from melodygen.runtime.atomic import write_json_atomic
 
     parsed = _parse(cfg.data.midi_dir, cfg)
     parsed.write_report(out / "data_report.json")
@@ -62,7 +62,7 @@ def score_checkpoints(cfg, out: Path) -> dict:
     for path in checkpoint_list(cfg.ckpt_path):
         model = load_model(path, device)
         if cfg.adapt_lr > 0:  # one melody at a time, each with its own copy of the weights
-            from melodygen.prediction import Adaptation, log_probs
+            from melodygen.evaluation.prediction import Adaptation, log_probs
 
             adaptation = Adaptation(cfg.adapt_lr, cfg.adapt_chunk)
             per_melody = [scores.sums() for scores in log_probs(model, melodies, adaptation=adaptation)]
@@ -158,8 +158,8 @@ def _short(path: str) -> str:
 def compare_folders(cfg, out: Path) -> dict:
     from rich.table import Table
 
-    from melodygen.atomic import write_json_atomic
-    from melodygen.metrics import MAX_SET, compare_sets
+    from melodygen.evaluation.metrics import MAX_SET, compare_sets
+    from melodygen.runtime.atomic import write_json_atomic
 
     reference_dir = cfg.reference_dir or cfg.data.midi_dir
     generated = _parse(cfg.samples_dir, cfg)
@@ -201,8 +201,8 @@ def plot_distances(results: dict, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from melodygen.atomic import write_atomic
-    from melodygen.metrics import density
+    from melodygen.evaluation.metrics import density
+    from melodygen.runtime.atomic import write_atomic
 
     names = list(results)
     columns = 4

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from melodygen.atomic import write_json_atomic
+from melodygen.runtime.atomic import write_json_atomic
 
 FAILURE_FILE = "failure.json"
 

@@ -35,10 +35,10 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
     check_generate(cfg)
     s = cfg.samples
 
-    from melodygen.generate import parse_primer, sample_melodies
+    from melodygen.generation.sampling import parse_primer, sample_melodies
     from melodygen.models import load_model
-    from melodygen.parallel import progress_display
-    from melodygen.render import write_melodies
+    from melodygen.music.render import write_melodies
+    from melodygen.runtime.pool import progress_display
 
     primer = parse_primer(cfg.primer) if cfg.primer is not None else None
     model = load_model(cfg.ckpt_path, resolve_device(cfg.device))

@@ -9,7 +9,7 @@ from melodygen.config import check_prepare
 
 
 def prepare(cfg, overrides: list[str] = ()) -> dict:
-    from melodygen.data.midi import ExtractionParams
+    from melodygen.data.midi_rules import ExtractionParams
     from melodygen.data.parsed import no_melody_error, parse_midi_folder
 
     check_prepare(cfg)

@@ -8,7 +8,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from melodygen.cli.app import hydra_app
-from melodygen.config import check_train, resolve_last_checkpoint
+from melodygen.config import check_train
+from melodygen.runtime.outputs import resolve_last_checkpoint
 
 
 def finished_job(job_dir: Path, overrides: list[str]) -> dict | None:
@@ -25,14 +26,14 @@ def _train(cfg, overrides: list[str]) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from melodygen.callbacks import ShareCores
-    from melodygen.ddp import ddp_job, local_ranks
-    from melodygen.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu, visible_gpus
-    from melodygen.interrupts import unfinished_checkpoint
-    from melodygen.requeue import preempted_checkpoint
-    from melodygen.search import quoted
-    from melodygen.threads import CoreShare, job_threads, parallel_jobs, shares_cores
-    from melodygen.train import train  # heavy imports after the command line has been checked
+    from melodygen.runtime.ddp import ddp_job, local_ranks
+    from melodygen.runtime.gpus import GpuSlot, gpus_for_jobs, jobs_per_gpu, visible_gpus
+    from melodygen.runtime.threads import CoreShare, job_threads, parallel_jobs, shares_cores
+    from melodygen.sweeps.optuna_search import quoted
+    from melodygen.training.callbacks import ShareCores
+    from melodygen.training.interrupts import unfinished_checkpoint
+    from melodygen.training.requeue import preempted_checkpoint
+    from melodygen.training.train import train  # heavy imports after the command line has been checked
 
     hydra_config = HydraConfig.get()
     multirun = hydra_config.mode == RunMode.MULTIRUN
@@ -71,7 +72,7 @@ def _train(cfg, overrides: list[str]) -> dict:
     logging.getLogger("melodygen").info("threads: %d (%s)", cfg.threads, why)
     wandb = (cfg.logger or {}).get("wandb")
     if wandb is not None:
-        from melodygen.loggers import name_wandb_run
+        from melodygen.runtime.loggers import name_wandb_run
 
         name_wandb_run(wandb, cfg.task_name, cfg.ckpt_path, hydra_config, cfg.sweep.name)
     slot, sharing = None, 1

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from melodygen.conditions import (
+from melodygen.config import DataConfig
+from melodygen.config.data import data_settings
+from melodygen.data.midi_rules import ExtractionParams
+from melodygen.data.parsed import ParsedFolder, parse_midi_folder
+from melodygen.data.splits import TEST, TRAIN, VAL, fold_split, split_files
+from melodygen.errors import MelodygenError
+from melodygen.music.conditions import (
     DEFAULT_METER,
     Conditioning,
     check_names,
@@ -20,17 +27,12 @@ from melodygen.conditions import (
     meter_label,
     style_labels,
 )
-from melodygen.config import DataConfig
-from melodygen.data.midi import ExtractionParams
-from melodygen.data.parsed import ParsedFolder, parse_midi_folder
-from melodygen.data.splits import TEST, TRAIN, VAL, fold_split, split_files
-from melodygen.errors import MelodygenError
-from melodygen.keys import MAX_PITCH, transpose, transposition_to_c
-from melodygen.melody import Melody
+from melodygen.music.keys import MAX_PITCH, transpose, transposition_to_c
+from melodygen.music.melody import Melody
 from melodygen.representations import Representation, representation_from_config
 
 log = logging.getLogger(__name__)
-_D = DataConfig  # every default below is the schema's
+
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
 _SPLIT_WORDS = {TRAIN: "training", VAL: "validation", TEST: "test"}
 
@@ -102,7 +104,7 @@ class EpochOrder(Sampler):
     """The training windows' order in each epoch: a permutation drawn from ``(seed, epoch)`` alone.
 
     Lightning calls :meth:`set_epoch` before every epoch. A run resumed in the middle of an epoch draws
-    that epoch's permutation again and, with ``skip`` set (by :class:`~melodygen.callbacks.DataOrder`),
+    that epoch's permutation again and, with ``skip`` set (by :class:`~melodygen.training.callbacks.DataOrder`),
     goes on after the windows it had already trained on: the same batches, in the same order, as a run
     that never stopped. Each index comes with a salt for its window's random transposition.
     """
@@ -124,8 +126,8 @@ class EpochOrder(Sampler):
             yield i, salt
 
 
-def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.ndarray:
-    """Semitones that move each melody to C (:func:`~melodygen.keys.transposition_to_c`), its key
+def transpositions_to_c(parsed: ParsedFolder, key: str = DataConfig.key.value) -> np.ndarray:
+    """Semitones that move each melody to C (:func:`~melodygen.music.keys.transposition_to_c`), its key
     estimated or, with ``key="notated"``, its file's key signature where it has one."""
     tonic = parsed.tonic.astype(np.int64)
     if key == "notated":
@@ -139,11 +141,11 @@ def transpositions_to_c(parsed: ParsedFolder, key: str = _D.key.value) -> np.nda
 
 def conditions_of(
     parsed: ParsedFolder,
-    key: str = _D.key.value,
+    key: str = DataConfig.key.value,
     transpose_to_c: bool = False,
     style_lists: dict | None = None,
 ) -> list[dict[str, str]]:
-    """The meter, key and style of every melody of ``parsed`` (see :mod:`melodygen.conditions`): the key
+    """The meter, key and style of every melody of ``parsed`` (see :mod:`melodygen.music.conditions`): the key
     as ``data.key`` says, and in C where ``transpose_to_c`` moves the melody there."""
     tonic, mode = parsed.tonic.astype(np.int64), parsed.mode.astype(np.int64)
     if key == "notated":
@@ -211,56 +213,24 @@ class MelodyDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        midi_dir: str,
-        cache_dir: str,
-        representation: str = _D.representation,
-        tokenizer: str = _D.tokenizer,
-        tokenizer_vocab_size: int = _D.tokenizer_vocab_size,
-        tokenizer_model: str = _D.tokenizer_model.value,
-        tokenizer_beat_res: int = _D.tokenizer_beat_res,
-        tokenizer_rest_res: int = _D.tokenizer_rest_res,
-        tokenizer_rests: bool = _D.tokenizer_rests,
-        tokenizer_time_signatures: bool = _D.tokenizer_time_signatures,
-        reader: str = _D.reader.value,
-        seq_len: int = _D.seq_len,
-        window_stride: int = _D.window_stride,
-        batch_size: int = _D.batch_size,
-        num_workers: int = _D.num_workers,
-        val_fraction: float = _D.val_fraction,
-        test_fraction: float = _D.test_fraction,
-        split_seed: int = _D.split_seed,
-        folds: int = _D.folds,
-        fold: int = _D.fold,
-        exclude_dir: str | None = _D.exclude_dir,
-        exclude_shared_run: int = _D.exclude_shared_run,
-        transpose: int = _D.transpose,
-        transpose_to_c: bool = _D.transpose_to_c,
-        key: str = _D.key.value,
-        min_notes: int = _D.min_notes,
-        parse_workers: int = _D.parse_workers,
-        max_file_bytes: int = _D.max_file_bytes,
-        max_tracks: int = _D.max_tracks,
-        max_events: int = _D.max_events,
-        max_notes: int = _D.max_notes,
-        max_beats: int = _D.max_beats,
-        style_lists: dict | None = None,
+        data: Any = None,
+        *,
         conditions: Sequence[str] = (),
         progress: bool = True,
         seed: int = 0,
-        source: str = _D.source,
-        representations: dict | None = None,
+        **settings: Any,
     ):
+        """``data``: the ``data.*`` settings (``cfg.data``, a :class:`~melodygen.config.DataConfig`, or a dict
+        of its keys); keywords set single keys over them (``midi_dir=…, seq_len=32``), and the rest are the
+        schema's defaults (see :func:`~melodygen.config.data.data_settings`; a plugin's schema adds its keys,
+        which its subclass reads in ``self.hparams``). ``conditions`` are the model's (``model.conditions``);
+        ``seed`` orders each epoch's windows."""
         super().__init__()
-        # plain strings in the checkpoint's hyperparameters keep it loadable with weights_only=True
-        midi_dir, cache_dir = str(midi_dir), str(cache_dir)
-        style_lists = {str(k): str(v) for k, v in (style_lists or {}).items()}
+        # plain values in the checkpoint's hyperparameters keep it loadable with weights_only=True
+        plain = data_settings(data, **settings)
+        plain["style_lists"] = {str(k): str(v) for k, v in plain["style_lists"].items()}
         conditions = list(check_names(conditions))
-        representation, reader = (
-            getattr(representation, "value", representation),
-            getattr(reader, "value", reader),
-        )
-        tokenizer_model = getattr(tokenizer_model, "value", tokenizer_model)
-        self.save_hyperparameters()
+        self.save_hyperparameters({**plain, "conditions": conditions, "progress": progress, "seed": seed})
         self.representation = representation_from_config(self.hparams)
         self._check_transpose()
         self.params = ExtractionParams.from_config(self.hparams)

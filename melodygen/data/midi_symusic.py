@@ -1,10 +1,10 @@
 """MIDI file → :class:`Melody` with symusic (``data.reader=symusic``): the extraction rules, limits and skip
-reasons of :mod:`melodygen.data.midi`, read by a C++ parser about 50 times faster than pretty_midi.
+reasons of :mod:`melodygen.data.midi_rules`, read by a C++ parser about 50 times faster than pretty_midi.
 
-The same bytes pass the same checks first (:func:`~melodygen.data.midi.read_checked`); then symusic reads
-the notes in ticks, and the grid, the track choice, the skyline and the key signature follow the
-pretty_midi path rule for rule. A file finer than :data:`~melodygen.data.midi.MAX_TICKS_PER_BEAT` is
-put on that resolution first, as the pretty_midi path does, so both round notes to the same 16ths.
+The same bytes pass the same checks first (:func:`~melodygen.data.midi_rules.read_checked`); then symusic
+reads the notes in ticks, the same rules pick the track and finish the melody, and the grid and skyline
+follow the pretty_midi reader's. A file finer than :data:`~melodygen.data.midi_rules.MAX_TICKS_PER_BEAT`
+is put on that resolution first, as the pretty_midi reader does, so both round notes to the same 16ths.
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ import os
 
 import numpy as np
 
-from melodygen.data.midi import MAX_TICKS_PER_BEAT, ExtractionParams, SkipFile, plausible_meter, read_checked
+from melodygen.data.midi_rules import (
+    MAX_TICKS_PER_BEAT,
+    ExtractionParams,
+    SkipFile,
+    check_tracks,
+    damage,
+    finished,
+    melodic_track,
+    read_checked,
+)
 from melodygen.errors import MelodygenError
-from melodygen.melody import DEFAULT_QPM, STEPS_PER_QUARTER, Melody, grid_melody
+from melodygen.music.melody import DEFAULT_QPM, STEPS_PER_QUARTER, Melody, grid_melody
 
 #: pretty_midi numbers keys 0–11 major and 12–23 minor by tonic; MIDI stores sharps (+) or flats (−)
 _MINOR_OFFSET = 9  # a minor key's tonic lies a major sixth above its relative major's
@@ -35,17 +44,16 @@ def read_score(path: str | os.PathLike, params: ExtractionParams):
     """The file's ``symusic.Score`` in ticks, after the checks every reader shares."""
     data = read_checked(path, params)
     if len(data) >= 10 and int.from_bytes(data[8:10], "big") == 2:
-        raise SkipFile("corrupt", "type 2 MIDI (independent sequences) is not supported")
+        raise SkipFile("corrupt", "it is a type 2 MIDI file (independent sequences), which is not supported")
     try:
         score = _symusic().Score.from_midi(data)
-    except Exception as exc:  # symusic raises RuntimeError with MiniMidi's message
-        text = " ".join(str(exc).split())
+    except Exception:  # symusic raises RuntimeError with MiniMidi's message
         if _ends_inside_a_track(data):
-            raise SkipFile("truncated", "data ends inside a chunk") from None
-        raise SkipFile("corrupt", f"{type(exc).__name__}: {text[:160]}") from None
+            raise SkipFile("truncated", "its data ends inside a chunk") from None
+        raise SkipFile("corrupt", damage(data)) from None
     beats = score.end() / max(score.tpq, 1)
     if beats > params.max_beats:
-        raise SkipFile("absurd_length", f"{beats:.0f} beats > {params.max_beats}")
+        raise SkipFile("absurd_length", f"it lasts {beats:.0f} beats, more than max_beats={params.max_beats}")
     return score
 
 
@@ -91,21 +99,13 @@ def _first_note_off(notes: np.ndarray) -> np.ndarray:
 
 
 def extract_score_melody(score, params: ExtractionParams, source: str = "") -> Melody:
-    """The melody of a symusic ``Score`` by the rules of :func:`melodygen.data.midi.extract_melody`."""
+    """The melody of a symusic ``Score`` by the rules of :mod:`melodygen.data.midi_rules`."""
     with_notes = [track for track in score.tracks if len(track.notes)]
-    if not with_notes:
-        raise SkipFile("no_notes")
     pitched = [track for track in with_notes if not track.is_drum]
-    if not pitched:
-        raise SkipFile("drums_only")
-    total = sum(len(track.notes) for track in pitched)
-    if total > params.max_notes:
-        raise SkipFile("absurd_length", f"{total} notes > {params.max_notes}")
+    check_tracks(len(with_notes), len(pitched))
     notes = [track.notes.numpy() for track in pitched]
-    onsets = [np.unique(n["time"]).size for n in notes]
-    busiest = max(onsets)
-    candidates = [i for i, count in enumerate(onsets) if count >= params.max_track_fraction * busiest]
-    chosen = notes[max(candidates, key=lambda i: notes[i]["pitch"].mean())]
+    shape = [(n["time"].size, float(n["pitch"].mean()), np.unique(n["time"]).size) for n in notes]
+    chosen = notes[melodic_track(shape, params)]
 
     beats = score.end() / max(score.tpq, 1)
     start, resolution = _ticks(chosen["time"], score.tpq, beats)
@@ -114,19 +114,14 @@ def extract_score_melody(score, params: ExtractionParams, source: str = "") -> M
     pitch, duration = grid_melody(start / ticks_per_step, end / ticks_per_step, chosen["pitch"])
     tempi = [t for t in score.tempos if t.time == 0]  # pretty_midi: 120 qpm unless a tempo opens the file
     qpm = 60_000_000 / tempi[-1].mspq if tempi else DEFAULT_QPM
-    melody = Melody(pitch, duration, qpm=qpm, source=source)
-    if melody.num_notes < params.min_notes:
-        raise SkipFile("too_short", f"{melody.num_notes} notes < {params.min_notes}")
+    meter = key = None
     if len(score.time_signatures):
-        first = score.time_signatures[0]
-        if plausible_meter(first.numerator, first.denominator):
-            melody.meta["time_signature"] = (int(first.numerator), int(first.denominator))
+        meter = (score.time_signatures[0].numerator, score.time_signatures[0].denominator)
     if len(score.key_signatures):
         first = score.key_signatures[0]
         minor = int(first.tonality != 0)
-        tonic = (7 * int(first.key) + (_MINOR_OFFSET if minor else 0)) % 12
-        melody.meta["key_signature"] = (tonic, minor)
-    return melody
+        key = ((7 * int(first.key) + (_MINOR_OFFSET if minor else 0)) % 12, minor)
+    return finished(Melody(pitch, duration, qpm=qpm, source=source), params, meter, key)
 
 
 def load_melody_symusic(path: str | os.PathLike, params: ExtractionParams) -> Melody:

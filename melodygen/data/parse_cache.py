@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from melodygen.atomic import write_atomic
-from melodygen.data.midi import ExtractionParams
+from melodygen.data.midi_rules import ExtractionParams
 from melodygen.errors import MelodygenError
+from melodygen.runtime.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

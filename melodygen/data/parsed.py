@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from melodygen.atomic import write_json_atomic
 from melodygen.data.midi import ExtractionParams, SkipFile, load_melody
 from melodygen.data.parse_cache import (
     FORMAT_VERSION,
@@ -25,9 +24,10 @@ from melodygen.data.parse_cache import (
     write_cache,
 )
 from melodygen.errors import MelodygenError
-from melodygen.keys import estimate_key
-from melodygen.melody import REST, Melody
-from melodygen.parallel import cut_into_units, resolve_workers, run_units
+from melodygen.music.keys import estimate_key
+from melodygen.music.melody import REST, Melody
+from melodygen.runtime.atomic import write_json_atomic
+from melodygen.runtime.pool import cut_into_units, resolve_workers, run_units
 
 #: Below this many files, parsing in the calling process is faster than starting workers.
 _POOL_MIN_FILES = 64
@@ -45,7 +45,7 @@ class ParsedFolder:
     pitch: np.ndarray
     duration: np.ndarray
     qpm: np.ndarray
-    tonic: np.ndarray  # estimated from the notes (melodygen.keys.estimate_key)
+    tonic: np.ndarray  # estimated from the notes (melodygen.music.keys.estimate_key)
     mode: np.ndarray
     #: the file's key signature, 0–11 major and 12–23 minor (tonic first), -1 where it has none
     signature: np.ndarray | None = None

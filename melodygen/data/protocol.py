@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from melodygen.conditions import Conditioning
+    from melodygen.music.conditions import Conditioning
     from melodygen.representations import Representation
 
 
 @runtime_checkable
 class MelodyData(Protocol):
-    """A data source as :func:`melodygen.train.train` uses it, in this order: ``use_representation`` and
+    """A data source as :func:`melodygen.training.train.train` uses it, in this order: ``use_representation`` and
     ``use_conditioning`` (a resumed or fine-tuned run's, from its checkpoint), ``fit_representation`` and
     ``fit_conditioning`` (before the model is built), then Lightning's hooks, then ``report``."""
 
@@ -34,7 +34,7 @@ class MelodyData(Protocol):
 
     def fit_conditioning(self) -> Conditioning:
         """What the model is conditioned on: the labels of the training split's melodies (an empty
-        :class:`~melodygen.conditions.Conditioning` when ``model.conditions`` is empty)."""
+        :class:`~melodygen.music.conditions.Conditioning` when ``model.conditions`` is empty)."""
 
     def report(self) -> dict:
         """What was read, kept and left out, and the split of each melody: written as the run's

@@ -33,7 +33,7 @@ from melodygen.folk import music21_route, smf
 from melodygen.folk.abc import Tune, has_repeat_signs, unplayed_marks
 from melodygen.folk.abc2midi_copy import renumbered
 from melodygen.folk.checked import ExportError, Outcome, reason, write_checked
-from melodygen.melody import DEFAULT_QPM
+from melodygen.music.melody import DEFAULT_QPM
 
 ROUTE = "abc2midi"
 OPTIONS = ("-NGRA", "-NGUI", "-NFER", "-silent", "-Q", str(round(DEFAULT_QPM)))

@@ -1,7 +1,7 @@
 """The build loop: check the options, plan the tunes, skip what is done, export the rest, save the CSV files.
 
 Tunes are cut into units (about a second of work each, the slowest collection first) that
-:func:`melodygen.parallel.run_units` runs on every core. Failures are counted and listed in
+:func:`melodygen.runtime.pool.run_units` runs on every core. Failures are counted and listed in
 ``failures.csv``, never fatal; a unit whose worker dies fails its tunes and the build goes on. A re-run
 skips tunes whose manifest row is present and whose ``.mid`` exists, retries earlier failures, keeps the
 rows of collections it does not touch, and removes temporary files an interrupted build left. The
@@ -38,7 +38,7 @@ from melodygen.folk.plan import (
     resolve_route,
 )
 from melodygen.folk.summary import CorpusSummary, Tally, print_summary
-from melodygen.parallel import run_units
+from melodygen.runtime.pool import run_units
 
 _CHECKPOINT_SECONDS = 30.0
 

@@ -3,7 +3,7 @@
 A file goes into place only after it is read back: note-ons and note-offs pair up (every note-off closes
 an open note of the same channel and pitch, none stays open), pretty_midi reads it as one instrument
 holding at least one note and at most ``max_tune_notes``, no note has zero length and no two notes
-overlap. It is then written with :func:`melodygen.atomic.write_bytes_atomic`, so an interrupted build
+overlap. It is then written with :func:`melodygen.runtime.atomic.write_bytes_atomic`, so an interrupted build
 never leaves a half-written ``.mid``.
 """
 
@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from melodygen.atomic import write_bytes_atomic
 from melodygen.folk.abc import TuneKey
+from melodygen.runtime.atomic import write_bytes_atomic
 
 
 class ExportError(Exception):

@@ -6,7 +6,7 @@ is the note count read back from the MIDI file, ``repeats`` how repeats were han
 route built the file (``abc2midi`` or ``music21``). ``failures.csv`` has one row per tune or file that
 gave no melody (:data:`FAILURE_COLUMNS`); a whole ABC file that failed (unreadable, no tunes) has an
 empty ``tune_number``. Both are sorted (tune numbers in numeric order) and written with
-:func:`melodygen.atomic.write_atomic`. A manifest from before the ``route`` column reads back with an
+:func:`melodygen.runtime.atomic.write_atomic`. A manifest from before the ``route`` column reads back with an
 empty ``route``.
 """
 
@@ -17,9 +17,9 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from melodygen.atomic import write_atomic
 from melodygen.folk.abc import Tune, TuneKey
 from melodygen.folk.checked import Outcome
+from melodygen.runtime.atomic import write_atomic
 
 MANIFEST_COLUMNS = (
     "collection",

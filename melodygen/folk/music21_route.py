@@ -32,7 +32,7 @@ ROUTE = "music21"
 
 
 def export_unit(tunes: list[Tune], out_dir: str, max_tune_notes: int) -> list[Outcome]:
-    """Export a unit of tunes one by one (the function :func:`melodygen.parallel.run_units` runs)."""
+    """Export a unit of tunes one by one (the function :func:`melodygen.runtime.pool.run_units` runs)."""
     return [export_tune(tune, Path(out_dir), max_tune_notes) for tune in tunes]
 
 

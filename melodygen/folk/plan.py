@@ -19,7 +19,7 @@ from melodygen.config import FolkCollection, FolkRoute, require
 from melodygen.errors import MelodygenError
 from melodygen.folk import abc2midi_route
 from melodygen.folk.abc import Tune
-from melodygen.parallel import cut_into_units, resolve_workers
+from melodygen.runtime.pool import cut_into_units, resolve_workers
 
 #: Collection name → folder inside music21's corpus.
 COLLECTIONS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from melodygen.data.midi import read_varlen
+from melodygen.data.midi_rules import read_varlen
 
 END_OF_TRACK = 0x2F
 

@@ -8,14 +8,12 @@ import math
 import pytorch_lightning as pl
 import torch
 
-from melodygen.conditions import Conditioning
 from melodygen.config import DataConfig, TrainerConfig, architecture_defaults, network_keys
 from melodygen.models.architectures import build_network
 from melodygen.models.network import State
+from melodygen.music.conditions import Conditioning
 from melodygen.registry import NETWORKS, REPRESENTATIONS, providers_of
 from melodygen.representations import representation_from_hparams, total_bits
-
-_D = DataConfig  # the defaults are the schemas'
 
 
 class MelodyModel(pl.LightningModule):
@@ -31,16 +29,16 @@ class MelodyModel(pl.LightningModule):
     ``network`` holds the architecture's own settings (``hidden_size``, ``num_heads`` …) and the
     training settings left out (None) are the architecture's schema defaults; :attr:`hparams` holds
     every value. ``transpose_to_c`` records that the training melodies were moved to C, so a primer is
-    moved there too before the model continues it (see :func:`melodygen.generate.sample_melodies`).
+    moved there too before the model continues it (see :func:`melodygen.generation.sampling.sample_melodies`).
     A checkpoint of melodygen 0.1, which had only the LSTM and no ``architecture``, loads as an LSTM.
     ``conditions``, ``condition_labels`` and ``condition_counts`` make a conditioned model (the hyperparameters
-    of a :class:`~melodygen.conditions.Conditioning`): its inputs carry one class per condition after the
+    of a :class:`~melodygen.music.conditions.Conditioning`): its inputs carry one class per condition after the
     representation's columns (:meth:`with_conditions`); a checkpoint without them is unconditioned.
     """
 
     def __init__(
         self,
-        representation: str = _D.representation,
+        representation: str = DataConfig.representation,
         architecture: str = "lstm",
         optimizer: str | None = None,
         lr: float | None = None,
@@ -48,8 +46,8 @@ class MelodyModel(pl.LightningModule):
         scheduler: str | None = None,
         warmup_steps: int | None = None,
         max_epochs: int = TrainerConfig.max_epochs,
-        transpose_to_c: bool = _D.transpose_to_c,
-        key: str = _D.key.value,
+        transpose_to_c: bool = DataConfig.transpose_to_c,
+        key: str = DataConfig.key.value,
         tokenizer: str | None = None,
         conditions: list[str] | None = None,
         condition_labels: dict | None = None,

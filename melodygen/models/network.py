@@ -30,7 +30,7 @@ class MelodyNetwork(nn.Module):
     in, as the blog post did).
 
     ``condition_sizes`` makes a conditioned network: each element then has one more column per condition
-    after the representation's ``F`` (a class index of that many classes: see :mod:`melodygen.conditions`),
+    after the representation's ``F`` (a class index of that many classes: see :mod:`melodygen.music.conditions`),
     and each is embedded in :data:`CONDITION_DIM` values beside the element's own input vector. What comes
     after the input layer never knows.
     """

@@ -13,8 +13,6 @@ from melodygen.config import LSTMConfig
 from melodygen.models.network import MelodyNetwork, State
 from melodygen.representations import Representation
 
-_R = LSTMConfig  # the recurrent defaults are the schema's (the GRU's are the same)
-
 
 class RecurrentNetwork(MelodyNetwork):
     """What the LSTM and the GRU share; a subclass names its ``nn`` module and its one-step cell."""
@@ -24,10 +22,10 @@ class RecurrentNetwork(MelodyNetwork):
     def __init__(
         self,
         representation: Representation,
-        hidden_size: int = _R.hidden_size,
-        num_layers: int = _R.num_layers,
-        dropout: float = _R.dropout,
-        embedding_dim: int = _R.embedding_dim,
+        hidden_size: int = LSTMConfig.hidden_size,
+        num_layers: int = LSTMConfig.num_layers,
+        dropout: float = LSTMConfig.dropout,
+        embedding_dim: int = LSTMConfig.embedding_dim,
         condition_sizes: tuple[int, ...] = (),
     ):
         super().__init__(representation, embedding_dim, condition_sizes)

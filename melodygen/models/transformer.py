@@ -27,7 +27,6 @@ from melodygen.config import DataConfig, TransformerConfig
 from melodygen.models.network import MelodyNetwork
 from melodygen.representations import Representation
 
-_T = TransformerConfig  # the defaults are the schema's (context follows data.seq_len there)
 ROTARY_BASE = 10_000.0
 
 
@@ -87,12 +86,12 @@ class TransformerNetwork(MelodyNetwork):
     def __init__(
         self,
         representation: Representation,
-        hidden_size: int = _T.hidden_size,
-        num_layers: int = _T.num_layers,
-        num_heads: int = _T.num_heads,
-        ff_size: int = _T.ff_size,
-        dropout: float = _T.dropout,
-        embedding_dim: int = _T.embedding_dim,
+        hidden_size: int = TransformerConfig.hidden_size,
+        num_layers: int = TransformerConfig.num_layers,
+        num_heads: int = TransformerConfig.num_heads,
+        ff_size: int = TransformerConfig.ff_size,
+        dropout: float = TransformerConfig.dropout,
+        embedding_dim: int = TransformerConfig.embedding_dim,
         context: int = DataConfig.seq_len,
         condition_sizes: tuple[int, ...] = (),
     ):

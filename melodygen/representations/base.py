@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodygen.melody import Melody
+from melodygen.music.melody import Melody
 from melodygen.registry import REPRESENTATIONS
 
 LOG2 = math.log(2.0)
@@ -45,7 +45,7 @@ class Representation(ABC):
     #: False when :meth:`with_pitch` cannot move every pitch of a window (tokens that merge several)
     transposes_elements: bool = True
     #: True when each element is (pitch-or-rest, duration) and the first head's classes are MIDI pitches
-    #: 0–127 and the rest (128), so note-by-note prediction (:mod:`melodygen.prediction`) can score it
+    #: 0–127 and the rest (128), so note-by-note prediction (:mod:`melodygen.evaluation.prediction`) can score it
     pitch_head_is_midi_pitch: bool = False
 
     #: the settings it was built with (``data.representations.NAME``), for :meth:`hparams`

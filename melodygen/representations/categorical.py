@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.music.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.representations.base import Representation, bits, rest_sums, sample_logits
 
 PITCH_CLASSES = REST + 1  # 0–127 and the rest class 128

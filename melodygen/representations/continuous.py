@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.music.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.representations.base import LOG2, Representation, rest_sums
 
 PITCH_CENTER, PITCH_SCALE = 64.0, 64.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.music.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.representations.base import Representation, bits, rest_sums, sample_logits
 
 HOLD, OFF, FIRST_PITCH = 0, 1, 2

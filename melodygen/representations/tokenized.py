@@ -17,6 +17,7 @@ with one, a token can hold several notes and durations, so only the total is rep
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -26,10 +27,11 @@ import numpy as np
 import torch
 
 from melodygen.errors import MelodygenError
-from melodygen.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody, grid_melody
+from melodygen.music.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody, grid_melody
 from melodygen.representations.base import Representation, bits, sample_logits
 
 #: The tokenizations that write a melody as one stream of single tokens.
+log = logging.getLogger(__name__)
 TOKENIZERS = ("REMI", "TSD", "MIDILike", "Structured")
 EXTRA = "pip install 'melodygen[miditok]' (make setup installs it)"
 #: token types that carry a note's pitch and open it
@@ -289,6 +291,8 @@ class MidiTok(Representation):
         """Learn ``data.tokenizer_vocab_size`` tokens on ``melodies`` (the training split)."""
         if self.needs_fit:
             self.train_vocabulary(melodies, self.vocab_size, self.vocab_model)
+            log.info("learned a vocabulary of %d tokens (%s) on the %d training melodies", self.vocab_size,
+                     self.vocab_model, len(melodies))  # fmt: skip
 
     def write_files(self, folder) -> list[Path]:
         return [save_tokenizer(self, folder)]

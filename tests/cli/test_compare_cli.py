@@ -7,7 +7,7 @@ import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
 from helpers import run_compare as compare
 
-from melodygen.compare import find_runs, ranked, swept_axes
+from melodygen.analysis.compare import find_runs, ranked, swept_axes
 
 TINY = [*QUIET_SMALL_RUN, "samples.num_samples=0", "logger=none", "trainer.max_epochs=1", "test=false"]
 
@@ -89,3 +89,30 @@ def test_mistakes_are_one_line(sweep, tmp_path, args, message):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_a_folder_of_training_and_generating_runs_compares_the_training_runs_alone(sweep, tmp_path):
+    """A parent of several runs, as a new user points compare at it: two training runs and a
+    melodygen-generate run, whose folder looks alike (``.hydra/overrides.yaml``) but is no training run."""
+    parent = tmp_path / "runs"
+    for job in ("0", "1"):
+        shutil.copytree(sweep / job, parent / f"train_{job}")
+    generated = run_cli(
+        "generate", tmp_path, f"ckpt_path={sweep / '0' / 'checkpoints' / 'last.ckpt'}", "samples.num_samples=2",
+        "wav=false", "png=false", f"hydra.run.dir={parent / 'generate'}",
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    proc = compare(parent, "--out", tmp_path / "compared")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs, best val/pitch_bits first" in proc.stdout
+    assert "left out 1 run(s) of other commands (not melodygen-train): generate" in proc.stdout
+    assert "Warning" not in proc.stderr, proc.stderr  # no plot without lines, so no legend without labels
+    pngs = sorted(p.name for p in (tmp_path / "compared").glob("*.png"))
+    assert pngs == ["compare_val_pitch_bits_by_model_hidden_size.png"], (
+        pngs
+    )  # not ckpt_path, out_dir, png, wav
+    with (tmp_path / "compared" / "compare.csv").open() as handle:
+        header = next(csv.reader(handle))
+    assert not {"ckpt_path", "out_dir", "png", "wav"} & set(header)
+    only_generated = compare(parent / "generate", "--out", tmp_path)
+    assert only_generated.returncode == 2 and "holds no training run" in only_generated.stderr

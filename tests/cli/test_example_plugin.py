@@ -19,7 +19,7 @@ import yaml
 from conftest import write_tune_folder
 from helpers import QUIET_SMALL_RUN, run_cli, run_compare
 
-from melodygen.search import load_study, storage_url
+from melodygen.sweeps.optuna_search import load_study, storage_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [*QUIET_SMALL_RUN, "model.hidden_size=16", "trainer.max_epochs=2", "logger=none", "samples.length=16",

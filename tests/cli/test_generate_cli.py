@@ -7,7 +7,7 @@ import pretty_midi
 from helpers import run_cli
 
 from melodygen.data.midi import ExtractionParams, load_melody
-from melodygen.melody import REST
+from melodygen.music.melody import REST
 
 
 def _run(cwd, *overrides, env=None):

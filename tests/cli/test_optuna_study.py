@@ -18,7 +18,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from melodygen.cli.compare import compare
 from melodygen.errors import MelodygenError
-from melodygen.search import load_study, quoted, search_space, storage_url, trial_overrides
+from melodygen.sweeps.optuna_search import load_study, quoted, search_space, storage_url, trial_overrides
 
 #: 8 trials of at most 3 tiny epochs; random search over a learning rate range wide enough that some
 #: trials barely learn, so the median pruner has something to prune.
@@ -184,7 +184,7 @@ def test_a_resumed_study_settles_the_trials_its_killed_sweeper_left_running(tmp_
 
     import optuna
 
-    from melodygen.search import open_storage, settle_interrupted
+    from melodygen.sweeps.optuna_search import open_storage, settle_interrupted
 
     url = storage_url(None, tmp_path)
     study = optuna.create_study(study_name="s", storage=open_storage(url))
@@ -219,7 +219,7 @@ def test_each_pruner_prunes_bad_trials_but_never_in_the_warmup_epoch(name):
     import optuna
     from optuna.trial import TrialState
 
-    from melodygen.search import make_pruner
+    from melodygen.sweeps.optuna_search import make_pruner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = make_pruner(name, n_startup_trials=2, n_warmup_epochs=1, max_epochs=9)
@@ -244,7 +244,7 @@ def test_each_pruner_prunes_bad_trials_but_never_in_the_warmup_epoch(name):
 def test_conditional_ranges_are_drawn_only_in_their_branch(tmp_path, tune_dir):
     import optuna
 
-    from melodygen.search import conditional_space, suggest
+    from melodygen.sweeps.optuna_search import conditional_space, suggest
 
     cfg = compose_train(tmp_path, tune_dir)
     space, _ = search_space(parsed("model=choice(lstm,transformer)", "model.dropout=interval(0,0.5)"), cfg)
@@ -284,7 +284,7 @@ def test_conditional_ranges_are_drawn_only_in_their_branch(tmp_path, tune_dir):
 
 
 def test_a_branch_needs_its_choice_searched(tmp_path, tune_dir):
-    from melodygen.search import conditional_space
+    from melodygen.sweeps.optuna_search import conditional_space
 
     cfg = compose_train(tmp_path, tune_dir)
     space, _ = search_space(parsed("model.dropout=interval(0,0.5)"), cfg)

@@ -5,7 +5,7 @@ import json
 import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
 
-from melodygen.threads import usable_cores
+from melodygen.runtime.threads import usable_cores
 
 TINY = ["model.hidden_size=16", *QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "logger=none"]
 

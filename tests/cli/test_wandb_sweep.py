@@ -9,7 +9,7 @@ import pytest
 from helpers import QUIET_SMALL_RUN, run_cli
 from wandb_records import read_run
 
-from melodygen.loggers import WandbLogger, run_name, wandb_mode
+from melodygen.runtime.loggers import WandbLogger, run_name, wandb_mode
 
 TINY = [*QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "trainer.max_epochs=1", "logger=wandb"]
 OFFLINE = {"WANDB_MODE": "offline", "WANDB_API_KEY": ""}

@@ -13,8 +13,8 @@ from helpers import REPRESENTATIONS
 from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.splits import TEST, TRAIN, VAL, split_files
 from melodygen.errors import MelodygenError
-from melodygen.keys import estimate_key
-from melodygen.melody import REST
+from melodygen.music.keys import estimate_key
+from melodygen.music.melody import REST
 
 NAMES = sorted(REPRESENTATIONS)
 SPLITS = (TRAIN, VAL, TEST)
@@ -31,7 +31,7 @@ def make_dm(midi_dir: Path, tmp_path: Path, **kwargs) -> MelodyDataModule:
         "progress": False,
         **kwargs,
     }
-    dm = MelodyDataModule(str(midi_dir), str(tmp_path / "cache"), **kwargs)
+    dm = MelodyDataModule(midi_dir=str(midi_dir), cache_dir=str(tmp_path / "cache"), **kwargs)
     dm.prepare_data()
     dm.setup()
     return dm

@@ -11,9 +11,9 @@ from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.midi import load_melody
 from melodygen.data.parsed import parse_midi_folder
 from melodygen.data.splits import TRAIN
-from melodygen.generate import primer_as_trained
-from melodygen.keys import MAJOR, MINOR, estimate_key, key_of
+from melodygen.generation.sampling import primer_as_trained
 from melodygen.models import MelodyModel
+from melodygen.music.keys import MAJOR, MINOR, estimate_key, key_of
 
 # a C major tune: its notes alone say C major, whatever its file's key signature says
 C_MAJOR_TUNE = [(60, 4), (62, 4), (64, 4), (65, 4), (67, 8), (65, 4), (64, 4), (62, 4), (60, 8)] * 2
@@ -62,9 +62,11 @@ def test_transpose_to_c_by_the_notated_key_moves_each_tune_by_its_signature(tmp_
     for i in range(6):
         write_with_signature(folder / f"d{i}.mid", C_MAJOR_TUNE, 2)  # notes in C, written in D
     common = {"seq_len": 8, "batch_size": 4, "val_fraction": 0.2, "test_fraction": 0.0, "progress": False}
-    by_notes = MelodyDataModule(str(folder), str(tmp_path / "cache"), transpose_to_c=True, **common)
+    by_notes = MelodyDataModule(
+        midi_dir=str(folder), cache_dir=str(tmp_path / "cache"), transpose_to_c=True, **common
+    )
     by_signature = MelodyDataModule(
-        str(folder), str(tmp_path / "cache"), transpose_to_c=True, key="notated", **common
+        midi_dir=str(folder), cache_dir=str(tmp_path / "cache"), transpose_to_c=True, key="notated", **common
     )
     for dm in (by_notes, by_signature):
         dm.prepare_data()

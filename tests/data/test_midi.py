@@ -15,7 +15,7 @@ from midi_files import MIXED_PARAMS, corrupt_second_track, write_broken_files
 from melodygen.data.midi import SKIP_REASONS, ExtractionParams, SkipFile, load_melody
 from melodygen.data.parsed import parse_midi_folder
 from melodygen.errors import MelodygenError
-from melodygen.melody import REST, Melody
+from melodygen.music.melody import REST, Melody
 
 R = REST
 
@@ -185,8 +185,8 @@ def test_a_symlink_to_nothing_or_in_a_loop_is_a_broken_link(tmp_path):
     (tmp_path / "a.mid").symlink_to(tmp_path / "b.mid")
     (tmp_path / "b.mid").symlink_to(tmp_path / "a.mid")
     for name, detail in (
-        ("gone.mid", f"a symbolic link to {tmp_path / 'missing.mid'}, which is not there"),
-        ("a.mid", "a symbolic link in a loop"),
+        ("gone.mid", f"it is a symbolic link to {tmp_path / 'missing.mid'}, which is not there"),
+        ("a.mid", "it is a symbolic link in a loop"),
     ):
         with pytest.raises(SkipFile) as skip:
             load_melody(tmp_path / name)

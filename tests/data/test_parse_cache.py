@@ -175,8 +175,8 @@ def test_skipped_files_and_keys_survive_the_cache(tmp_path, tune_dir, make_tune,
     assert second.from_cache
     assert_same_parse(first, second)
     assert second.skipped == [
-        ("broken.mid", "not_midi", "no MThd header"),
-        ("short.mid", "too_short", "3 notes < 8"),
+        ("broken.mid", "not_midi", "it does not start with a MIDI header (MThd)"),
+        ("short.mid", "too_short", "its melody has 3 notes, fewer than min_notes=8"),
     ]
     assert second.report()["skipped_files"] == first.report()["skipped_files"]
 

@@ -84,7 +84,7 @@ def test_rerun_rebuilds_a_file_missing_from_the_manifest_and_keeps_other_rows(tm
         writer.writeheader()
         writer.writerows(r for r in rows if r is not dropped)
     (tmp_path / "essen" / "altdeu10-1.mid.tmp-123").write_bytes(b"junk")  # an older build's temp file
-    (tmp_path / "essen" / ".altdeu10-2.mid.x1y2.tmp").write_bytes(b"junk")  # melodygen.atomic's
+    (tmp_path / "essen" / ".altdeu10-2.mid.x1y2.tmp").write_bytes(b"junk")  # melodygen.runtime.atomic's
     (tmp_path / ".manifest.csv.x1y2.tmp").write_bytes(b"junk")
 
     summary = build_corpus(

@@ -20,7 +20,7 @@ def test_cli_builds_a_small_corpus(tmp_path, folk):
     assert len(list((out / "ryans").glob("*.mid"))) == 2
     assert "exported" in done.stdout and "route:" in done.stdout
     # standard output is a pipe, not a terminal: the progress comes as plain lines
-    assert "[melodygen.progress][INFO] - corpus: 2/2 tunes (100%)" in done.stdout
+    assert "[melodygen.runtime.progress][INFO] - corpus: 2/2 tunes (100%)" in done.stdout
     assert list((tmp_path / "outputs" / "corpus").iterdir())  # Hydra's run folder, not out_dir
 
 

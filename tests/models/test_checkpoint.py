@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from melodygen.errors import MelodygenError
-from melodygen.generate import sample_melodies
-from melodygen.melody import REST
+from melodygen.generation.sampling import sample_melodies
 from melodygen.models import MelodyModel, load_model, read_checkpoint
+from melodygen.music.melody import REST
 
 
 def _same(a, b):

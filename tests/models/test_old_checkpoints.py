@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from melodygen.evaluate import melody_sums
-from melodygen.generate import sample_elements
-from melodygen.melody import Melody
+from melodygen.evaluation.scoring import melody_sums
+from melodygen.generation.sampling import sample_elements
 from melodygen.models import load_model, read_checkpoint
+from melodygen.music.melody import Melody
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "before_plugins"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodygen.evaluate import melody_sums
-from melodygen.generate import sample_elements
-from melodygen.melody import Melody
+from melodygen.evaluation.scoring import melody_sums
+from melodygen.generation.sampling import sample_elements
 from melodygen.models import MelodyModel, load_model, read_checkpoint
+from melodygen.music.melody import Melody
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "release_0_1"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())

@@ -33,6 +33,42 @@ def test_the_cache_gives_the_logits_of_re_feeding_the_whole_window():
     assert isinstance(cache, KVCache) and cache.position == 16
 
 
+def _stepped(model, x):
+    """The logits of every position of ``x``, one step at a time through the key/value cache."""
+    outputs, cache = model(x[:, :1])
+    stepped = [outputs[0][:, 0]]
+    for t in range(1, x.shape[1]):
+        out, cache = model.net.step(x[:, t], cache)
+        stepped.append(out[0])
+    return torch.stack(stepped, 1)
+
+
+def test_past_the_window_one_block_s_cache_gives_the_logits_of_re_feeding_the_last_context_elements():
+    """With one block, a prediction depends on the last ``context`` elements alone: the rolled cache at
+    positions past the window gives what a fresh pass over those elements gives, from an empty state."""
+    context = 6
+    model, x = _model(context=context, num_layers=1), _tokens(3 * context + 2)
+    with torch.no_grad():
+        stepped = _stepped(model, x)
+        for t in range(context, x.shape[1]):
+            refed = model(x[:, t - context + 1 : t + 1])[0][0][:, -1]
+            torch.testing.assert_close(stepped[:, t], refed, rtol=1e-4, atol=1e-5)
+
+
+def test_past_the_window_the_cache_of_deeper_blocks_follows_the_whole_melody_as_a_full_pass_does():
+    """With several blocks each layer looks ``context - 1`` elements back from what the layer below saw,
+    so a prediction reaches further back than the window; stepping with the rolled cache gives what one
+    pass over the whole melody gives (scoring's), and no longer what re-feeding the last window gives."""
+    context = 6
+    model, x = _model(context=context, num_layers=3), _tokens(3 * context + 2)
+    with torch.no_grad():
+        stepped = _stepped(model, x)
+        whole = model(x)[0][0]
+        last_window = model(x[:, -context:])[0][0][:, -1]
+    torch.testing.assert_close(stepped, whole, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(stepped[:, -1], last_window, atol=1e-4)
+
+
 def test_within_the_window_a_prediction_sees_only_what_came_before():
     model, x = _model(), _tokens(12)
     changed = x.clone()

@@ -1,40 +1,44 @@
 """Checkpoint files under fault: a writer killed mid-write, and a last.ckpt damaged on disk."""
 
-import random
+import json
 import subprocess
 import sys
 
 import pytest
-import torch
 from helpers import QUIET_SMALL_RUN_NO_SAMPLES, run_cli
 
-WRITER = """
-import sys, torch
-from melodygen.interrupts import AtomicCheckpointIO
-writer, weights, step = AtomicCheckpointIO(), torch.randn(4_000_000), 0  # 16 MB a file
-while True:
-    step += 1
-    writer.save_checkpoint({"step": step, "weights": weights}, sys.argv[1])
-    if step == 1:
-        print("saved", flush=True)
+KILLED_WRITERS = """
+import json, os, random, signal, sys, time, torch
+from melodygen.training.interrupts import AtomicCheckpointIO
+path, rng, steps = sys.argv[1], random.Random(0), []
+weights = torch.randn(4_000_000)  # 16 MB a file
+for _ in range(8):
+    ready, go = os.pipe()
+    child = os.fork()  # torch is imported once; each writer is a copy of this process
+    if child == 0:
+        writer, step = AtomicCheckpointIO(), 0
+        while True:
+            step += 1
+            writer.save_checkpoint({"step": step, "weights": weights}, path)
+            if step == 1:
+                os.write(go, b"1")
+    os.read(ready, 1)  # its first checkpoint is whole
+    time.sleep(rng.uniform(0.0, 0.4))
+    os.kill(child, signal.SIGKILL)  # wherever the writer is: inside torch.save, the fsync or the rename
+    os.waitpid(child, 0)
+    checkpoint = torch.load(path, weights_only=True)
+    steps.append([checkpoint["step"], checkpoint["weights"].numel()])
+print(json.dumps(steps))
 """
 
 
 def test_a_writer_killed_at_any_moment_leaves_a_whole_last_checkpoint(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
-    steps, rng = [], random.Random(0)
-    for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "saved"
-        try:
-            proc.wait(timeout=rng.uniform(0.0, 0.4))  # it never ends by itself: this is a random delay
-        except subprocess.TimeoutExpired:
-            proc.kill()  # SIGKILL, wherever the writer is: inside torch.save, the fsync or the rename
-        proc.wait()
-        checkpoint = torch.load(path, weights_only=True)
-        assert checkpoint["weights"].numel() == 4_000_000
-        steps.append(checkpoint["step"])
-    assert all(step >= 1 for step in steps)
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITERS, str(path)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steps = json.loads(proc.stdout)
+    assert len(steps) == 8 and all(step >= 1 and size == 4_000_000 for step, size in steps)
     assert [p.name for p in path.parent.glob("*.ckpt")] == ["last.ckpt"]  # temporaries are never *.ckpt
 
 

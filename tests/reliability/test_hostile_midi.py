@@ -129,4 +129,7 @@ def test_a_device_that_never_ends_is_read_no_further_than_the_size_limit(tmp_pat
     (tmp_path / "endless.mid").symlink_to("/dev/zero")  # its size reads as 0, its data never ends
     with pytest.raises(SkipFile) as skip:
         load_melody(tmp_path / "endless.mid")
-    assert (skip.value.reason, skip.value.detail) == ("too_large", "more than 4000000 bytes")
+    assert (skip.value.reason, skip.value.detail) == (
+        "too_large",
+        "it has more than max_file_bytes=4000000 bytes",
+    )

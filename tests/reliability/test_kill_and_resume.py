@@ -47,8 +47,15 @@ def train(root: Path, tune_dir: Path, run_dir: Path | None, *extra: str) -> subp
     )
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    out, err = proc.communicate(timeout=300)
+def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    """The status and output of ``proc`` once it ends; one that does not end in time is killed (a test
+    that fails leaves no process behind to slow the rest of the suite)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"still running after {timeout} s:\n{(out + err)[-3000:]}") from None
     return proc.returncode, out + err
 
 
@@ -163,18 +170,21 @@ def test_ctrl_c_outside_training_is_one_line_and_status_130(tmp_path, tiny_check
     env = {**os.environ, "MELODYGEN_ROOT": str(tmp_path)}
     command = [sys.executable, "-m", "melodygen.cli.generate", f"ckpt_path={tiny_checkpoint.path}"]
     command += ["samples.num_samples=1000000", "samples.length=500", "png=false", "wav=false"]  # minutes
-    proc = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(  # Ctrl-C as a terminal delivers it, whatever this process does with SIGINT
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("outputs/generate/runs/*/.hydra")):  # the command has started its work
         assert proc.poll() is None and time.monotonic() < deadline, finish(proc)[1][-3000:]
         time.sleep(0.05)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    code, output = finish(proc)
+    code, output = finish(proc, timeout=60)
     assert code == 130 and "Traceback" not in output, output[-3000:]
-    assert "stopped by Ctrl-C; every file written so far is whole: run the command again to go on" in output
+    assert output.strip().endswith(  # the last line: nothing printed after it (torch's exit statistics)
+        "stopped by Ctrl-C; every file written so far is whole: run the command again to go on"
+    ), output[-3000:]
 
 
 def test_ctrl_c_during_an_exec_of_a_string_still_exits_130(tmp_path):

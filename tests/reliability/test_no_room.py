@@ -14,7 +14,7 @@ from helpers import QUIET_SMALL_RUN_NO_SAMPLES
 WRITE = """
 import json, sys
 from pathlib import Path
-from melodygen.atomic import write_bytes_atomic
+from melodygen.runtime.atomic import write_bytes_atomic
 from melodygen.errors import MelodygenError
 path = Path(sys.argv[1])
 write_bytes_atomic(path, b"a" * 500_000)  # fits

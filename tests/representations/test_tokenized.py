@@ -15,10 +15,10 @@ from melodygen.data.datamodule import MelodyDataModule  # noqa: E402
 from melodygen.data.midi import load_melody  # noqa: E402
 from melodygen.data.splits import TRAIN  # noqa: E402
 from melodygen.errors import MelodygenError  # noqa: E402
-from melodygen.generate import sample_melodies  # noqa: E402
-from melodygen.keys import transpose  # noqa: E402
-from melodygen.melody import MAX_DURATION, REST, Melody  # noqa: E402
+from melodygen.generation.sampling import sample_melodies  # noqa: E402
 from melodygen.models import MelodyModel  # noqa: E402
+from melodygen.music.keys import transpose  # noqa: E402
+from melodygen.music.melody import MAX_DURATION, REST, Melody  # noqa: E402
 from melodygen.representations import get_representation  # noqa: E402
 from melodygen.representations.tokenized import TOKENIZERS, MidiTok, load_tokenizer  # noqa: E402
 
@@ -123,7 +123,7 @@ def test_the_vocabulary_is_learned_on_the_training_split_alone(tmp_path, make_tu
     # pitch 100 occurs only in the melodies outside the training split: no learned token may hold it
     rng = np.random.default_rng(0)
     names = [f"tune{i:02d}.mid" for i in range(30)]
-    datamodule = MelodyDataModule(str(tmp_path / "midi"), str(tmp_path / "cache"), representation="miditok",
+    datamodule = MelodyDataModule(midi_dir=str(tmp_path / "midi"), cache_dir=str(tmp_path / "cache"), representation="miditok",
                                   tokenizer="TSD", tokenizer_vocab_size=420, val_fraction=0.2,
                                   test_fraction=0.2, progress=False)  # fmt: skip
     from melodygen.data.splits import split_files
@@ -165,7 +165,9 @@ def test_mistakes_are_one_line_naming_the_key(tmp_path):
     with pytest.raises(MelodygenError, match="cannot write 16th-note melodies exactly"):
         MidiTok.from_spec(str(tmp_path / "coarse.json"))
     with pytest.raises(MelodygenError, match=r"data.transpose=2: .* use data.transpose=0"):
-        datamodule = MelodyDataModule(str(tmp_path), str(tmp_path), representation="miditok", transpose=2)
+        datamodule = MelodyDataModule(
+            midi_dir=str(tmp_path), cache_dir=str(tmp_path), representation="miditok", transpose=2
+        )
         learned = MidiTok.from_spec("REMI")
         learned.train_vocabulary([Melody([60, 62, 64, 65] * 10, [2] * 40)] * 4, 400)
         datamodule.use_representation(learned)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygen.melody import MAX_DURATION, REST, Melody, normalize
+from melodygen.music.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.representations import Representation, sample_logits
 from melodygen.representations.base import bits, rest_sums
 

@@ -1,0 +1,185 @@
+"""``data.*``: where the melodies come from, how they are encoded and cut into windows, and its checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf, ValidationError
+
+from melodygen.config.choices import KeySource, Reader, TokenizerModel
+from melodygen.config.values import require
+from melodygen.errors import MelodygenError
+from melodygen.registry import DATA_SOURCES, REPRESENTATIONS
+
+# Hydra's structured configs need typing.Optional rather than "X | None" in field annotations.
+# ruff: noqa: UP045
+
+
+@dataclass
+class DataConfig:
+    """``MelodyDataModule``: a folder of MIDI files → windows of ``seq_len`` elements."""
+
+    # where the melodies come from: midi (a folder of MIDI files), or a registered data source (data=NAME)
+    source: str = "midi"
+    midi_dir: str = MISSING
+    cache_dir: str = "${paths.cache_dir}"
+    # how a melody is encoded, a registered name: continuous (the blog post's [pitch, duration] in [-1, 1],
+    # MSE), categorical ((pitch-or-rest, duration) classes), event (one token per 16th), miditok (a MidiTok
+    # tokenization, data.tokenizer), or a plugin's
+    representation: str = "categorical"
+    # each representation's own settings, by name: data.representations.NAME.KEY (a plugin's, say)
+    representations: dict[str, Any] = field(default_factory=lambda: representation_settings())
+    # data.representation=miditok: REMI, TSD, MIDILike, Structured, or a tokenizer.json saved by MidiTok
+    tokenizer: str = "REMI"
+    # > 0: learn a vocabulary of this many tokens (tokenizer_model) on the training split, on top of the tokenizer
+    tokenizer_vocab_size: int = 0
+    tokenizer_model: TokenizerModel = TokenizerModel.BPE
+    tokenizer_beat_res: int = (
+        4  # positions and durations per beat: 4 = 16ths (the melodies' grid), or 8, 12 …
+    )
+    tokenizer_rest_res: int = 4  # rest values per beat; MidiTok needs it no finer than tokenizer_beat_res
+    tokenizer_rests: bool = True  # Rest tokens for silences (else only time tokens move past them)
+    tokenizer_time_signatures: bool = True  # TimeSig tokens (4/4: the melodies carry no meter)
+    reader: Reader = Reader.pretty_midi  # how MIDI files are read: pretty_midi or symusic (faster)
+    seq_len: int = 64  # inputs per training window (notes and rests; 16th steps for event)
+    window_stride: int = 16
+    # windows per batch on each device; one optimizer step sees batch_size × devices × nodes ×
+    # trainer.accumulate_grad_batches (logged as "batch: …" and kept in metrics.json as global_batch_size)
+    batch_size: int = 64
+    # DataLoader worker processes; 0 suits the in-memory windows: a batch is a slice of one tensor, so
+    # workers would only copy it between processes (and take cores from training on a CPU)
+    num_workers: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    # k-fold cross-validation: with folds=K the test split is fold `fold` of K (by file, seeded by
+    # split_seed; test_fraction is then unused) and val_fraction of the other files validate
+    folds: int = 0  # 0 = off
+    fold: int = 0
+    # melodies that also occur in this folder (the same notes and durations) are left out of every split,
+    # e.g. the melodies a pretrained model will be tested on
+    exclude_dir: Optional[str] = None
+    # with exclude_dir: also leave out melodies that share this many consecutive pitch intervals with one of
+    # its melodies, in any key (variants and transposed copies of the same tune); 0 = exact copies only
+    exclude_shared_run: int = 0
+    transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
+    transpose_to_c: bool = False  # move every melody to C (major or minor), by the key data.key says
+    key: KeySource = KeySource.estimated
+    # the style of each melody (model.conditions=[style]): by default the sub-folder of midi_dir it lies in
+    # (the folk corpus's collection); or {label: file of paths}, e.g. '+data.style_lists={jig: jigs.txt}'
+    style_lists: dict[str, str] = field(default_factory=dict)
+    min_notes: int = 8  # a file whose melody has fewer notes is skipped
+    parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
+    # Limits that keep a huge or crafted file from taking memory or time: a file past one is skipped
+    # with its reason (too_large, too_complex, absurd_length) in data_report.json. In musical terms
+    # where they can be: 100,000 beats is about 14 hours at 120 beats a minute.
+    max_file_bytes: int = 4_000_000
+    max_tracks: int = 512
+    max_events: int = 200_000
+    max_notes: int = 20_000  # notes of all pitched tracks together
+    max_beats: int = 100_000
+
+
+def representation_settings() -> dict[str, Any]:
+    """``data.representations``: the settings of each registered representation that has some, at their
+    defaults (a representation registered with a config dataclass; see :mod:`melodygen.plugins`)."""
+    return {e.name: e.config() for e in REPRESENTATIONS.entries() if e.config is not None}
+
+
+#: the data.* keys that bound what one MIDI file may cost to read
+LIMITS = ("max_file_bytes", "max_tracks", "max_events", "max_notes", "max_beats")
+
+
+def check_data(d: DictConfig) -> None:
+    """Reject ``data.*`` values no run can use, naming the key (a data source's own keys by its schema's
+    ``check``)."""
+    representation = REPRESENTATIONS.entry(REPRESENTATIONS.check(d.representation))
+    settings_check = getattr(representation.config, "check", None)
+    if settings_check is not None:  # its own settings, data.representations.<name>
+        settings_check(d.representations[representation.name])
+    source = DATA_SOURCES.entry(d.source)
+    if source.config is not None and OmegaConf.get_type(d) not in (source.config, dict):
+        raise MelodygenError(
+            f"data.source={source.name} is not allowed: choose the data source with data={source.name}"
+        )
+    own_check = getattr(source.config, "check", None)
+    if own_check is not None:
+        own_check(d)
+    for key in ("seq_len", "batch_size", "window_stride", "min_notes", *LIMITS):
+        require(d[key] >= 1, f"data.{key}", d[key], "must be at least 1")
+    for key in ("num_workers", "parse_workers", "transpose", "exclude_shared_run"):
+        require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
+    require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
+    require(
+        d.tokenizer_vocab_size >= 0, "data.tokenizer_vocab_size", d.tokenizer_vocab_size, "0 (off) or more"
+    )
+    rule = "a multiple of 4 (4 = 16ths, the melodies' grid), so every note keeps its place and length"
+    require(d.tokenizer_beat_res >= 4 and d.tokenizer_beat_res % 4 == 0, "data.tokenizer_beat_res",
+            d.tokenizer_beat_res, rule)  # fmt: skip
+    require(d.tokenizer_rest_res >= 1, "data.tokenizer_rest_res", d.tokenizer_rest_res, "must be at least 1")
+    for key in ("val_fraction", "test_fraction"):
+        require(0 <= d[key] < 1, f"data.{key}", d[key], "must be in [0, 1)")
+    require(
+        d.folds == 0 or d.folds >= 2, "data.folds", d.folds, "at least 2 folds (or 0 for no cross-validation)"
+    )
+    if d.folds:
+        require(0 <= d.fold < d.folds, "data.fold", d.fold, f"a fold number from 0 to {d.folds - 1}")
+    require(
+        d.val_fraction + d.test_fraction < 1,
+        "data.val_fraction",
+        d.val_fraction,
+        f"val_fraction + test_fraction must stay below 1 (test_fraction={d.test_fraction})",
+    )
+
+
+def check_midi_dir(cfg: DictConfig) -> None:
+    """``data.midi_dir`` must be a folder (for a data source that reads one); the built-in folk corpus says
+    how to build it."""
+    if not DATA_SOURCES.entry(cfg.data.source).extra.get("reads_midi_dir", False):
+        return
+    midi_dir = os.path.expanduser(cfg.data.midi_dir)
+    if not os.path.isdir(midi_dir):
+        if cfg.data.midi_dir == cfg.paths.folk_dir:
+            hint = (
+                "build the folk corpus with melodygen-corpus (make data in a checkout), or point "
+                "data.midi_dir at a folder of MIDI files"
+            )
+        else:
+            hint = "give a folder of MIDI files"
+        raise MelodygenError(f"data.midi_dir={midi_dir!r} is not a folder: {hint}")
+
+
+def data_settings(data: Any = None, **settings: Any) -> dict[str, Any]:
+    """Every ``data.*`` setting as a plain value: ``data`` (``cfg.data``, a :class:`DataConfig` or a dict of
+    its keys) with ``settings`` over it, and the rest at the defaults of the schema of the data source they
+    name (``source``: a plugin's schema brings its own keys). A key that schema lacks, a value of the wrong
+    type, or a required key left out is one line naming it."""
+    given: dict[str, Any] = {}
+    if isinstance(data, DictConfig):
+        given.update(OmegaConf.to_container(data, resolve=True, enum_to_str=True))
+    elif dataclasses.is_dataclass(data):
+        given.update({f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
+    elif data is not None:
+        given.update(data)
+    given.update(settings)
+    schema = DATA_SOURCES.entry(given.get("source", DataConfig.source)).config or DataConfig
+    node = OmegaConf.structured(schema)
+    keys = set(node.keys())  # `in node` is False for a key still missing its value
+    for key, value in given.items():
+        if key not in keys:
+            names = ", ".join(sorted(keys))
+            raise MelodygenError(f"data.{key}: {schema.__name__} has no such key (its keys: {names})")
+        try:
+            node[key] = value.value if isinstance(value, Enum) else value
+        except ValidationError as err:
+            raise MelodygenError(f"data.{key}={value!r} is not allowed: {str(err).splitlines()[0]}") from None
+    for key in keys:
+        if OmegaConf.is_missing(node, key) or OmegaConf.is_interpolation(node, key):
+            raise MelodygenError(
+                f"data.{key} is required here: give it (its default comes from a composed config)"
+            )
+    return OmegaConf.to_container(node, enum_to_str=True)

@@ -1,0 +1,1 @@
+"""Sampling melodies from a model: ancestral sampling, beam search, primers and conditions."""

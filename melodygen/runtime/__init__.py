@@ -1,0 +1,1 @@
+"""What runs under every stage: threads, GPUs, DDP, progress lines, atomic writes, process pools and loggers."""

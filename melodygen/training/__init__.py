@@ -1,0 +1,1 @@
+"""A training run: the Trainer and its callbacks, resuming, interruptions and preemption."""
