@@ -98,7 +98,9 @@ def test_categorical_and_event_layouts():
 
 
 def test_unknown_representation_is_a_user_error():
-    with pytest.raises(MelodygenError, match=r"^data.representation=midi is not allowed: choose one of .*categorical"):
+    with pytest.raises(
+        MelodygenError, match=r"^data.representation=midi is not allowed: choose one of .*categorical"
+    ):
         get_representation("midi")
 
 
