@@ -315,7 +315,7 @@ def plot_axis(runs: Sequence[Run], metric: str, axis: str, by: str | None, path:
     # a grid's few values are joined by lines; a search's (many values, or several runs at one) are points
     many = numeric and len(values) > MAX_TICKS
     repeated = any(len({run.overrides[axis] for run in group}) < len(group) for group in groups.values())
-    scattered = many or repeated
+    scattered = many or repeated or not numeric  # a line between two names (lstm, mlp) would be no trend
     for label in sorted(groups, key=lambda v: (isinstance(_value(v), str), _value(v))):
         points = sorted(groups[label], key=lambda run: values.index(_value(run.overrides[axis])))
         xs = [
