@@ -15,11 +15,10 @@ TINY = [*QUIET_SMALL_RUN, "samples.num_samples=1", "samples.length=8", "trainer.
 OFFLINE = {"WANDB_MODE": "offline", "WANDB_API_KEY": ""}
 
 
-def sweep(root, tune_dir, *more):
+def sweep(root, tune_dir, *more, axes=("model.hidden_size=8,16", "data.seq_len=8,16")):
     root.mkdir()
     proc = run_cli(
-        "train", root, "-m", f"data.midi_dir={tune_dir}", *TINY, "model.hidden_size=8,16", "data.seq_len=8,16",
-        *more, env=OFFLINE,
+        "train", root, "-m", f"data.midi_dir={tune_dir}", *TINY, *axes, *more, env=OFFLINE,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = sorted((root / "outputs" / "train" / "multiruns").iterdir())[-1:]
@@ -53,15 +52,16 @@ def test_a_sweep_is_one_group_of_runs_named_after_their_own_overrides(tmp_path, 
         assert {"audio", "images", "table"} <= media
         assert not [a for a in run["artifacts"] if a["type"] == "model"]  # log_model=auto: online only
         assert json.loads((job / "wandb_run.json").read_text())["id"] == run["run"]["id"]
-    _, again = sweep(tmp_path / "b", tune_dir)
+    _, again = sweep(tmp_path / "b", tune_dir, axes=["model.hidden_size=8"])  # another sweep of one job
     assert {run["run"]["group"] for run in again}.isdisjoint({run["run"]["group"] for run in runs})
     # a named sweep, two jobs at a time: its folder and its group carry the name
     named, runs = sweep(
-        tmp_path / "c", tune_dir, "sweep.name=lr-search", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
-    )
+        tmp_path / "c", tune_dir, "sweep.name=lr-search", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        axes=["model.hidden_size=8,16"],
+    )  # fmt: skip
     assert named[0].parent.name.endswith("_lr-search")
     assert {run["run"]["group"] for run in runs} == {"lr-search"}
-    assert sorted(run["run"]["name"] for run in runs) == names
+    assert sorted(run["run"]["name"] for run in runs) == ["hidden_size=16", "hidden_size=8"]
 
 
 def test_run_names_and_mode(monkeypatch, tmp_path):
