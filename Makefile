@@ -60,8 +60,10 @@ generate: setup
 study: data
 	$(BIN)/python scripts/blog_post_study.py $(ARGS)
 
+# one worker per core (pytest-xdist), each pinned to its own core; a file's tests stay on one worker, so the
+# runs a module shares are made once
 test: setup
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
 bench: data
 	$(BIN)/python scripts/bench_data.py

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import CSVLogger as _LightningCSVLogger
+from pytorch_lightning.loggers import TensorBoardLogger as _LightningTensorBoardLogger
 from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -163,3 +164,31 @@ def name_wandb_run(
     if wandb.name is None:
         name = run_name(hydra_config.overrides.task, swept_keys(hydra_config.sweep.dir) if multirun else None)
         wandb.name = name or Path(hydra_config.runtime.output_dir).name
+
+
+class TensorBoardLogger(_LightningTensorBoardLogger):
+    """Lightning's TensorBoard logger, writing one event file per run.
+
+    Lightning finalizes its loggers after ``fit`` and again after each of ``validate`` and ``test`` (the
+    scores of the best checkpoint). A closed tensorboardX writer opens a new file named after the current
+    second, so the test's file replaced the validation's when both came in the same second, and the best
+    checkpoint's ``val/*`` were lost. Between stages this one only flushes; :meth:`close` (at the end of the
+    run) closes it.
+    """
+
+    def finalize(self, status: str) -> None:
+        if self._experiment is not None:
+            self.experiment.flush()
+        if status == "success":
+            self.save()
+
+    def close(self) -> None:
+        """Flush and close the event file, once the run is over."""
+        super().finalize("success")
+
+
+def close_loggers(loggers: Iterable) -> None:
+    """Close the loggers that keep a file open across a run's stages (:class:`TensorBoardLogger`)."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.close()

@@ -28,7 +28,7 @@ from melodygen.music.conditions import Conditioning
 from melodygen.registry import DATA_SOURCES
 from melodygen.representations import Representation, representation_from_config, representation_from_hparams
 from melodygen.runtime.atomic import write_json_atomic
-from melodygen.runtime.loggers import WandbLogger
+from melodygen.runtime.loggers import WandbLogger, close_loggers
 from melodygen.sweeps.pruning import TrialPruning, trial_callback
 from melodygen.training.callbacks import Curves, RunFacts
 from melodygen.training.interrupts import (
@@ -300,6 +300,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
         failed = False
         return summary
     finally:
+        close_loggers(trainer.loggers)
         _finish_wandb(failed)
 
 

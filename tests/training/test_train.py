@@ -268,7 +268,11 @@ def test_the_sample_statistics_reach_tensorboard_too(tmp_path, tune_dir):
     scalars = tensorboard_scalars(tmp_path / "run" / "tensorboard")
     assert len(scalars["sample/distinct_pitches"]) == 2  # one per epoch, as in the CSV
     assert all(0 < share <= 1 for share in scalars["sample/top_pitch_share"])
-    assert len(scalars["val/loss"]) == 2
+    # one per epoch, then the best checkpoint's validation and test, all in the run's one event file
+    assert len(scalars["val/loss"]) == 3
+    assert scalars["val/loss"][2] == min(scalars["val/loss"][:2])
+    assert len(scalars["test/loss"]) == 1
+    assert len(list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))) == 1
 
 
 def test_mixed_precision_is_bf16_where_the_gpu_has_it(monkeypatch):
