@@ -10,6 +10,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+
 def pytest_configure(config):
     """Under pytest-xdist (``make test`` runs ``-n auto``), give each worker its own cores.
 
