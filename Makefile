@@ -10,17 +10,17 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup debs data train sweep generate study study-architectures study-tokenizations test bench bench-idyom lint format clean distclean
+.PHONY: setup debs data train sweep generate study study-architectures study-tokenizations test docs bench bench-idyom lint format clean distclean
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, audio, MidiTok and symusic, dev tools), at the exact versions of constraints.txt; then debs.
+# every extra (folk corpus, SLURM, audio, MidiTok and symusic, the docs site, dev tools), at the exact versions of constraints.txt; then debs.
 # A failed install is tried once more without pip's cache (a package index that sent a cut-off page).
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "$(TORCH_SPEC)" || { echo "pip failed; retrying once without its cache"; sleep 5; $(PIP) --no-cache-dir "$(TORCH_SPEC)"; }
-	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]" || { echo "pip failed; retrying once without its cache"; \
-		sleep 5; $(PIP) --no-cache-dir -c constraints.txt -e ".[folk,slurm,audio,miditok,dev]"; }
+	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,docs,dev]" || { echo "pip failed; retrying once without its cache"; \
+		sleep 5; $(PIP) --no-cache-dir -c constraints.txt -e ".[folk,slurm,audio,miditok,docs,dev]"; }
 	@$(MAKE) --no-print-directory debs
 	touch $@
 
@@ -65,6 +65,10 @@ study: data
 test: setup
 	$(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
+# the documentation site, built offline into site/ (strict: a broken link or a page left out fails)
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: data
 	$(BIN)/python scripts/bench_data.py
 	$(BIN)/python scripts/bench_train.py
@@ -95,7 +99,7 @@ format: setup
 	$(BIN)/ruff format melodygen tests scripts examples
 
 clean:
-	rm -rf outputs multirun .pytest_cache .ruff_cache data/cache
+	rm -rf outputs multirun site .pytest_cache .ruff_cache data/cache
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 
 distclean: clean

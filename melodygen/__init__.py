@@ -13,7 +13,7 @@ import io as _io
 
 from melodygen import _moved
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # pretty_midi imports pyfluidsynth, which prints where it found its library on stdout whenever CI is
 # set. Our commands' stdout is theirs (melodygen-generate prints the paths it wrote), so the package is

@@ -95,8 +95,13 @@ def hydra_app(
     before any heavy import.
     """
     import hydra
+    from omegaconf import OmegaConf
+
+    from melodygen.cli.help import help_text
 
     register_configs()
+    if not OmegaConf.has_resolver("melodygen_help"):  # --help: conf/hydra/default.yaml's help.template
+        OmegaConf.register_new_resolver("melodygen_help", lambda command: help_text(command, config_dir()))
 
     @hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)
     def run(cfg):

@@ -23,65 +23,111 @@ from melodygen.registry import DATA_SOURCES, REPRESENTATIONS
 class DataConfig:
     """``MelodyDataModule``: a folder of MIDI files → windows of ``seq_len`` elements."""
 
-    # where the melodies come from: midi (a folder of MIDI files), or a registered data source (data=NAME)
     source: str = "midi"
+    """Where the melodies come from: `midi` (a folder of MIDI files) or a registered data source, chosen with
+    `data=NAME`.
+    """
     midi_dir: str = MISSING
+    """The folder of MIDI files (searched recursively); `~` is expanded. The folk corpus by default
+    (`data=folk`).
+    """
     cache_dir: str = "${paths.cache_dir}"
-    # how a melody is encoded, a registered name: continuous (the blog post's [pitch, duration] in [-1, 1],
-    # MSE), categorical ((pitch-or-rest, duration) classes), event (one token per 16th), miditok (a MidiTok
-    # tokenization, data.tokenizer), or a plugin's
+    """Where parsed melodies are cached, keyed by the folder and the reading settings: a second run skips the
+    parsing.
+    """
     representation: str = "categorical"
-    # each representation's own settings, by name: data.representations.NAME.KEY (a plugin's, say)
+    """How a melody is encoded, a registered name: `continuous` (the blog post's [pitch, duration] in [-1, 1],
+    MSE), `categorical` ((pitch-or-rest, duration) classes), `event` (one token per 16th), `miditok` (a
+    MidiTok tokenization, `data.tokenizer`), or a plugin's.
+    """
     representations: dict[str, Any] = field(default_factory=lambda: representation_settings())
-    # data.representation=miditok: REMI, TSD, MIDILike, Structured, or a tokenizer.json saved by MidiTok
+    """Each representation's own settings, by name: `data.representations.NAME.KEY` (see each representation
+    below).
+    """
     tokenizer: str = "REMI"
-    # > 0: learn a vocabulary of this many tokens (tokenizer_model) on the training split, on top of the tokenizer
+    """With `data.representation=miditok`: REMI, TSD, MIDILike, Structured, or the path of a `tokenizer.json`
+    saved by MidiTok.
+    """
     tokenizer_vocab_size: int = 0
+    """Above 0: learn a vocabulary of this many tokens (`data.tokenizer_model`) on the training split, on top
+    of the tokenizer; 0 = off.
+    """
     tokenizer_model: TokenizerModel = TokenizerModel.BPE
-    tokenizer_beat_res: int = (
-        4  # positions and durations per beat: 4 = 16ths (the melodies' grid), or 8, 12 …
-    )
-    tokenizer_rest_res: int = 4  # rest values per beat; MidiTok needs it no finer than tokenizer_beat_res
-    tokenizer_rests: bool = True  # Rest tokens for silences (else only time tokens move past them)
-    tokenizer_time_signatures: bool = True  # TimeSig tokens (4/4: the melodies carry no meter)
-    reader: Reader = Reader.pretty_midi  # how MIDI files are read: pretty_midi or symusic (faster)
-    seq_len: int = 64  # inputs per training window (notes and rests; 16th steps for event)
+    """What MidiTok learns when `data.tokenizer_vocab_size` is set."""
+    tokenizer_beat_res: int = 4
+    """MidiTok's positions and durations per beat: 4 = 16ths (the melodies' grid), or 8, 12 …"""
+    tokenizer_rest_res: int = 4
+    """MidiTok's rest values per beat; no finer than `data.tokenizer_beat_res`."""
+    tokenizer_rests: bool = True
+    """MidiTok Rest tokens for silences (else only time tokens move past them)."""
+    tokenizer_time_signatures: bool = True
+    """MidiTok TimeSig tokens."""
+    reader: Reader = Reader.pretty_midi
+    """How MIDI files are read: `pretty_midi`, or `symusic` (much faster on big folders; the same rules and
+    skip reasons).
+    """
+    seq_len: int = 64
+    """Inputs per training window (notes and rests; 16th steps for `event`)."""
     window_stride: int = 16
-    # windows per batch on each device; one optimizer step sees batch_size × devices × nodes ×
-    # trainer.accumulate_grad_batches (logged as "batch: …" and kept in metrics.json as global_batch_size)
+    """Elements between the starts of two training windows (validation and test windows do not overlap)."""
     batch_size: int = 64
-    # DataLoader worker processes; 0 suits the in-memory windows: a batch is a slice of one tensor, so
-    # workers would only copy it between processes (and take cores from training on a CPU)
+    """Windows per batch on each device; one optimizer step sees batch_size × devices × nodes ×
+    `trainer.accumulate_grad_batches` (logged as "batch: …", kept in metrics.json as `global_batch_size`).
+    """
     num_workers: int = 0
+    """DataLoader worker processes. 0 suits the in-memory windows: a batch is a slice of one tensor, so
+    workers would only copy it between processes (and take cores from training on a CPU).
+    """
     val_fraction: float = 0.1
+    """Share of the files (not windows) that validate."""
     test_fraction: float = 0.1
+    """Share of the files that test the best checkpoint (unused with `data.folds`)."""
     split_seed: int = 0
-    # k-fold cross-validation: with folds=K the test split is fold `fold` of K (by file, seeded by
-    # split_seed; test_fraction is then unused) and val_fraction of the other files validate
-    folds: int = 0  # 0 = off
+    """Seed of the split of files into training, validation and test."""
+    folds: int = 0
+    """K-fold cross-validation: with folds=K the test split is fold `data.fold` of K (by file, seeded by
+    `data.split_seed`; `data.test_fraction` is then unused) and `data.val_fraction` of the other files
+    validate. 0 = off.
+    """
     fold: int = 0
-    # melodies that also occur in this folder (the same notes and durations) are left out of every split,
-    # e.g. the melodies a pretrained model will be tested on
+    """With `data.folds`: which fold tests, from 0 to folds - 1."""
     exclude_dir: Optional[str] = None
-    # with exclude_dir: also leave out melodies that share this many consecutive pitch intervals with one of
-    # its melodies, in any key (variants and transposed copies of the same tune); 0 = exact copies only
+    """Melodies that also occur in this folder (the same notes and durations) are left out of every split,
+    e.g. the melodies a pretrained model will be tested on.
+    """
     exclude_shared_run: int = 0
-    transpose: int = 0  # random transposition of training windows within ±N semitones (0 = off)
-    transpose_to_c: bool = False  # move every melody to C (major or minor), by the key data.key says
+    """With `data.exclude_dir`: also leave out melodies that share this many consecutive pitch intervals with
+    one of its melodies, in any key (variants and transposed copies of a tune); 0 = exact copies only.
+    """
+    transpose: int = 0
+    """Random transposition of training windows within ±N semitones (0 = off)."""
+    transpose_to_c: bool = False
+    """Move every melody to C (major or minor), by the key `data.key` says."""
     key: KeySource = KeySource.estimated
-    # the style of each melody (model.conditions=[style]): by default the sub-folder of midi_dir it lies in
-    # (the folk corpus's collection); or {label: file of paths}, e.g. '+data.style_lists={jig: jigs.txt}'
+    """Where a melody's key comes from (for `data.transpose_to_c` and the `key` condition): `estimated` from
+    all its notes, or `notated`, the key signature written before the first note (else estimated).
+    """
     style_lists: dict[str, str] = field(default_factory=dict)
-    min_notes: int = 8  # a file whose melody has fewer notes is skipped
-    parse_workers: int = 0  # processes for parsing MIDI (0 = all cores)
-    # Limits that keep a huge or crafted file from taking memory or time: a file past one is skipped
-    # with its reason (too_large, too_complex, absurd_length) in data_report.json. In musical terms
-    # where they can be: 100,000 beats is about 14 hours at 120 beats a minute.
+    """The style of each melody (`model.conditions=[style]`): by default the sub-folder of `data.midi_dir` it
+    lies in (the folk corpus's collection); or {label: file of paths}, e.g. `+data.style_lists={jig:
+    jigs.txt}`.
+    """
+    min_notes: int = 8
+    """A file whose melody has fewer notes is skipped."""
+    parse_workers: int = 0
+    """Processes that parse MIDI (0 = all cores)."""
     max_file_bytes: int = 4_000_000
+    """A larger file is skipped (`too_large` in data_report.json): one of the limits that keep a huge or
+    crafted file from taking memory or time.
+    """
     max_tracks: int = 512
+    """A file with more tracks is skipped (`too_complex`)."""
     max_events: int = 200_000
-    max_notes: int = 20_000  # notes of all pitched tracks together
+    """A file with more MIDI events is skipped (`too_complex`)."""
+    max_notes: int = 20_000
+    """A file with more notes, all pitched tracks together, is skipped (`too_complex`)."""
     max_beats: int = 100_000
+    """A longer file is skipped (`absurd_length`); 100,000 beats is about 14 hours at 120 beats a minute."""
 
 
 def representation_settings() -> dict[str, Any]:

@@ -22,14 +22,23 @@ class ModelConfig:
     """``MelodyModel``: how every architecture is trained. Each architecture's schema below adds its
     network's own keys; ``model=lstm|gru|transformer`` chooses one."""
 
-    architecture: str = MISSING  # a registered network: lstm, gru, transformer, or a plugin's
+    architecture: str = MISSING
+    """The network, a registered name: lstm, gru, transformer, or a plugin's; chosen with `model=NAME`."""
     optimizer: Optimizer = Optimizer.adam
+    """The optimizer."""
     lr: float = 2e-3
+    """The learning rate."""
     weight_decay: float = 0.0
+    """Weight decay (L2 for adam and sgd, decoupled for adamw)."""
     scheduler: Scheduler = Scheduler.none
-    warmup_steps: int = 0  # optimizer steps of linear warm-up, for scheduler=warmup_cosine
-    # what the network is told beside every element: any of meter, key, style ([] = nothing, as before)
+    """The learning-rate schedule: `cosine` decays over `trainer.max_epochs`, `plateau` lowers it when
+    validation stalls, `warmup_cosine` warms up over `model.warmup_steps` then decays to 0 at the last
+    step.
+    """
+    warmup_steps: int = 0
+    """Optimizer steps of linear warm-up, for `scheduler=warmup_cosine`."""
     conditions: list[str] = field(default_factory=list)
+    """What the network is told beside every element: any of meter, key, style ([] = nothing)."""
 
 
 def check_sizes(m: DictConfig, *keys: str) -> None:
@@ -49,11 +58,15 @@ class RecurrentConfig(ModelConfig):
     """A recurrent network: input layer → ``num_layers`` recurrent layers → one head per predicted quantity."""
 
     hidden_size: int = 128
+    """Units of each recurrent layer."""
     num_layers: int = 2
+    """Recurrent layers, stacked."""
     dropout: float = 0.2
-    # width of each class embedding (categorical, event) or of the linear input layer (continuous;
-    # 0 feeds the raw [pitch, duration] pair to the network, as the blog post did)
+    """Dropout between the recurrent layers and before the heads."""
     embedding_dim: int = 32
+    """Width of each class embedding (categorical, event) or of the linear input layer (continuous; 0 feeds
+    the raw [pitch, duration] pair to the network, as the blog post did).
+    """
 
     @staticmethod
     def check(m: DictConfig) -> None:
@@ -85,14 +98,20 @@ class TransformerConfig(ModelConfig):
     """
 
     architecture: str = "transformer"
-    # the shape that won a pilot of four at about the default LSTM's parameter count (docs/architectures.md)
-    hidden_size: int = 128  # the width of every block (d_model)
+    hidden_size: int = 128
+    """The width of every block (d_model)."""
     num_layers: int = 2
-    num_heads: int = 4  # must divide hidden_size
-    ff_size: int = 256  # the feed-forward layer's width
-    dropout: float = 0.1  # on the input and each block's residual branches
-    embedding_dim: int = 32  # as for the recurrent networks; projected to hidden_size
-    context: int = II("data.seq_len")  # elements each prediction sees at most
+    """Transformer blocks, stacked."""
+    num_heads: int = 4
+    """Attention heads; must divide `model.hidden_size`."""
+    ff_size: int = 256
+    """The feed-forward layer's width."""
+    dropout: float = 0.1
+    """Dropout on the input and each block's residual branches."""
+    embedding_dim: int = 32
+    """As for the recurrent networks; projected to `model.hidden_size`."""
+    context: int = II("data.seq_len")
+    """Elements each prediction sees at most (`data.seq_len` by default)."""
     lr: float = 1e-3
     scheduler: Scheduler = Scheduler.warmup_cosine
     warmup_steps: int = 200

@@ -28,65 +28,116 @@ class PathsConfig:
     """Where things live. ``root_dir`` is the folder melodygen was started from (or $MELODYGEN_ROOT)."""
 
     root_dir: str = "${oc.env:MELODYGEN_ROOT,${cwd:}}"
+    """The folder melodygen was started from, or `$MELODYGEN_ROOT`."""
     data_dir: str = "${paths.root_dir}/data"
+    """Data and its cache."""
     folk_dir: str = "${paths.data_dir}/folk"
+    """The built-in folk corpus (`melodygen-corpus` writes it)."""
     cache_dir: str = "${paths.data_dir}/cache"
+    """Parsed melodies (`data.cache_dir`)."""
     log_dir: str = "${paths.root_dir}/outputs"
-    output_dir: str = "${hydra:runtime.output_dir}"  # this run's directory
+    """Every run's folder: `<log_dir>/<task_name>/runs/<time>` and
+    `<log_dir>/<task_name>/multiruns/<time>/<job>`.
+    """
+    output_dir: str = "${hydra:runtime.output_dir}"
+    """This run's folder (Hydra's)."""
 
 
 @dataclass
 class TrainerConfig:
     """The ``pytorch_lightning.Trainer`` arguments melodygen sets; ``+trainer.NAME=value`` adds others."""
 
-    accelerator: Accelerator = Accelerator.auto  # auto: a GPU when there is one, else the CPU
+    accelerator: Accelerator = Accelerator.auto
+    """Where to train: `auto` uses a GPU when there is one, else the CPU."""
     devices: Any = 1
+    """Devices per node (GPUs, or CPU processes with `trainer=ddp trainer.accelerator=cpu`)."""
     num_nodes: int = 1
+    """Machines, for DDP across nodes (SLURM)."""
     strategy: str = "auto"
-    precision: Any = "32-true"  # or mixed: bf16-mixed where the GPU supports it, else 16-mixed
+    """Lightning's strategy: `auto`, `ddp` …"""
+    precision: Any = "32-true"
+    """`32-true`, or mixed: `bf16-mixed` where the GPU supports it, else `16-mixed`."""
     max_epochs: int = 5
+    """Epochs to train at most."""
     min_epochs: int = 1
+    """Epochs to train at least (before early stopping may stop the run)."""
     max_steps: int = -1
+    """Optimizer steps to train at most; -1 = no limit."""
     max_time: Any = None
+    """Wall-clock limit, e.g. `00:00:10:00` (DD:HH:MM:SS); null = none."""
     gradient_clip_val: Any = 1.0
+    """Gradients are clipped to this norm; null = off."""
     accumulate_grad_batches: int = 1
+    """Batches whose gradients add up to one optimizer step."""
     val_check_interval: Any = None
+    """Validate every this many training batches (an int) or this share of an epoch (a float); null = once an
+    epoch.
+    """
     check_val_every_n_epoch: Any = 1
+    """Validate every N epochs."""
     log_every_n_steps: int = 50
+    """Training metrics are logged every N steps."""
     limit_train_batches: Any = None
+    """Train on at most this many batches (an int) or this share (a float) of an epoch; null = all."""
     limit_val_batches: Any = None
+    """The same for validation."""
     limit_test_batches: Any = None
+    """The same for the test."""
     overfit_batches: Any = 0.0
+    """Train and validate on this many training batches only (`debug=overfit`); 0 = off."""
     fast_dev_run: Any = False
+    """One batch of training and validation to check that everything runs (`debug=fast_dev_run`)."""
     num_sanity_val_steps: int = 2
+    """Validation batches run before training starts, to catch a bug early."""
     deterministic: Any = False
+    """Deterministic algorithms only (bit-for-bit repeatable on a GPU, and slower)."""
     enable_checkpointing: bool = True
+    """Write checkpoints."""
     enable_progress_bar: bool = True
+    """Show a progress bar."""
     enable_model_summary: bool = True
+    """Print the network's layers and parameter counts at the start."""
     default_root_dir: Any = "${paths.output_dir}"
+    """Lightning's own files (the run's folder)."""
 
 
 @dataclass
 class TrainConfig:
     plugins: list[str] = field(default_factory=list)
+    """Modules to import before the config is composed, whose parts become options (`plugins=[my_parts]`);
+    installed plugin packages load by themselves.
+    """
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)  # conf/train.yaml chooses model: lstm
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network and how it is trained; conf/train.yaml chooses `model: lstm`."""
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     logger: Any = None
+    """Where metrics go, chosen with `logger=csv|tensorboard|wandb|none` (metrics.json is always written)."""
     callbacks: Any = None
+    """Checkpoints, early stopping and the sample monitor, chosen with `callbacks=default|none`."""
     task_name: str = "train"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
     seed: int = 42
-    train: bool = True  # fit the model
-    test: bool = True  # then score the best checkpoint on the test split
-    # resume from this checkpoint (or score it, with train=false); last = the newest last.ckpt of this task
+    """Seed of the weights, the batches' order and the samples: the same seed and settings give the same run.
+    """
+    train: bool = True
+    """Fit the model (false: only score `ckpt_path`)."""
+    test: bool = True
+    """Then score the best checkpoint on the test split."""
     ckpt_path: Optional[str] = None
-    # start a new run from this checkpoint's weights (fine-tuning): the model's shape comes from it, the
-    # optimizer, learning rate and epochs start anew
+    """Resume from this checkpoint (or score it, with train=false); `last` = the newest last.ckpt of this
+    task.
+    """
     init_from: Optional[str] = None
-    # torch's intra-op threads; null = this job's share of the cores (see melodygen/runtime/threads.py)
+    """Start a new run from this checkpoint's weights (fine-tuning): the model's shape comes from it; the
+    optimizer, learning rate and epochs start anew.
+    """
     threads: Optional[int] = None
+    """Torch's intra-op threads; null = this job's share of the cores (its CPU affinity, SLURM's count, or the
+    cores divided by the sweep's parallel jobs).
+    """
     trial: TrialConfig = field(default_factory=TrialConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
@@ -94,48 +145,70 @@ class TrainConfig:
 @dataclass
 class PrepareConfig:
     plugins: list[str] = field(default_factory=list)
+    """Modules to import before the config is composed (see `melodygen-train`)."""
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     task_name: str = "prepare"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
 
 
 @dataclass
 class GenerateConfig:
     plugins: list[str] = field(default_factory=list)
-    ckpt_path: str = MISSING  # the checkpoint to sample from; last = the newest last.ckpt of any run
+    """Modules to import before the config is composed (see `melodygen-train`)."""
+    ckpt_path: str = MISSING
+    """The checkpoint to sample from; `last` = the newest last.ckpt of any run."""
     samples: SamplingConfig = field(default_factory=SamplingConfig)
-    # a MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none
     primer: Optional[str] = None
-    seed: Optional[int] = 0  # the same seed gives the same melodies; null draws a fresh one
-    out_dir: Optional[str] = None  # null = <run dir>/samples
-    png: bool = True  # piano rolls: one beside each of the first max_pngs MIDI files, and a grid of 16
-    max_pngs: int = 16  # drawing one takes about 0.8 s, so a thousand samples get the first 16
-    wav: bool = True  # a WAV beside each of those (FluidSynth's SoundFont piano, or sine tones)
-    device: str = "auto"  # auto = cuda when available, else cpu; or any torch device
+    """A MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none."""
+    seed: Optional[int] = 0
+    """The same seed gives the same melodies; null draws a fresh one."""
+    out_dir: Optional[str] = None
+    """Where the melodies go; null = `<run dir>/samples`."""
+    png: bool = True
+    """Piano rolls: one beside each of the first `max_pngs` MIDI files, and a grid of 16."""
+    max_pngs: int = 16
+    """Drawing one takes about 0.8 s, so a thousand samples get the first 16."""
+    wav: bool = True
+    """A WAV beside each of those (FluidSynth's SoundFont piano, or sine tones)."""
+    device: str = "auto"
+    """`auto` = cuda when available, else cpu; or any torch device."""
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "generate"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
 
 
 @dataclass
 class EvaluateConfig:
     """``melodygen-evaluate``: score checkpoints on a MIDI folder, and/or compare generated melodies with real ones."""
 
-    # a checkpoint, or a list of them for one comparison table ('ckpt_path=[a.ckpt,b.ckpt]'); last = the
-    # newest last.ckpt of any run; null with samples_dir = compare sets only
     ckpt_path: Any = None
+    """A checkpoint, or a list of them for one comparison table (`'ckpt_path=[a.ckpt,b.ckpt]'`); `last` = the
+    newest last.ckpt of any run; null with `samples_dir` = compare sets only.
+    """
     plugins: list[str] = field(default_factory=list)
-    data: DataConfig = field(default_factory=DataConfig)  # data.midi_dir: the melodies to score
-    # a folder of generated MIDI to compare with reference_dir (Yang & Lerch 2018); null = no comparison
+    """Modules to import before the config is composed (see `melodygen-train`)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """`data.midi_dir` holds the melodies to score."""
     samples_dir: Optional[str] = None
-    reference_dir: Optional[str] = None  # null = data.midi_dir
-    device: str = "auto"  # auto = cuda when available, else cpu
-    batch_size: int = 32  # melodies scored at once
-    # dynamic evaluation (categorical models): the model also learns within each melody it scores, one SGD
-    # step of adapt_lr after every adapt_chunk elements; the weights return before the next melody. 0 = off
+    """A folder of generated MIDI to compare with `reference_dir` (Yang & Lerch 2018); null = no comparison.
+    """
+    reference_dir: Optional[str] = None
+    """The real melodies to compare `samples_dir` with; null = `data.midi_dir`."""
+    device: str = "auto"
+    """`auto` = cuda when available, else cpu."""
+    batch_size: int = 32
+    """Melodies scored at once."""
     adapt_lr: float = 0.0
+    """Dynamic evaluation (categorical models): the model also learns within each melody it scores, one SGD
+    step of this learning rate after every `adapt_chunk` elements; the weights return before the next
+    melody. 0 = off.
+    """
     adapt_chunk: int = 4
+    """With `adapt_lr` above 0: elements scored between two learning steps."""
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "evaluate"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
 
 
 @dataclass
@@ -144,13 +217,22 @@ class CorpusConfig:
 
     paths: PathsConfig = field(default_factory=PathsConfig)
     out_dir: str = "${paths.folk_dir}"
+    """Where the MIDI files go, one sub-folder per collection."""
     collections: list[FolkCollection] = field(default_factory=lambda: list(FolkCollection))
+    """The ABC collections shipped inside music21 to export."""
     route: FolkRoute = FolkRoute.auto
-    workers: int = 0  # processes; 0 = all cores, 1 = run in this process
-    limit: Optional[int] = None  # at most this many tunes per collection (quick runs)
-    max_tune_notes: int = 2000  # longest tune; a longer repeat expansion is exported as written
+    """How ABC becomes MIDI: `auto` uses abc2midi when it is installed (seconds), music21 otherwise (minutes).
+    """
+    workers: int = 0
+    """Processes; 0 = all cores, 1 = run in this process."""
+    limit: Optional[int] = None
+    """At most this many tunes per collection (quick runs); null = all."""
+    max_tune_notes: int = 2000
+    """The longest tune; a longer repeat expansion is exported as written."""
     progress: bool = True
+    """Show a progress bar."""
     task_name: str = "corpus"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
 
 
 SCHEMAS = {

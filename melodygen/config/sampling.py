@@ -21,19 +21,33 @@ class SamplingConfig:
     """How melodies are sampled, by ``melodygen-generate`` and at the end of ``melodygen-train``."""
 
     num_samples: int = 4
-    length: int = 64  # notes and rests generated after the primer (event: onsets)
-    temperature: float = 1.0  # 0 = always the most likely class
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1.0 = off
-    # a registered sampler: sample (draw each element: temperature, top_k, top_p; temperature 0 = the
-    # likeliest), beam (the likeliest continuations, beam_size kept at every step), or a plugin's
+    """Melodies to sample (per primer)."""
+    length: int = 64
+    """Notes and rests generated after the primer (`event`: onsets)."""
+    temperature: float = 1.0
+    """Divides the logits before drawing; 0 = always the most likely class."""
+    top_k: int = 0
+    """Draw from the k likeliest classes only; 0 = off."""
+    top_p: float = 1.0
+    """Nucleus sampling: draw from the smallest set of classes holding this much probability; 1.0 = off."""
     strategy: str = "sample"
-    beam_size: int = 4  # continuations kept at every step (strategy=beam); num_samples of them are returned
-    # what a conditioned model is asked for (null = drawn from its training melodies, per sample):
-    meter: Optional[str] = None  # a time signature it was trained on, e.g. 6/8
-    key: Optional[str] = None  # a tonic: C, D, F#, Bb …
-    mode: Optional[str] = None  # major or minor
-    style: Optional[str] = None  # a style label it was trained on, e.g. oneills
+    """A registered sampler: `sample` (draw each element: temperature, top_k, top_p), `beam` (the likeliest
+    continuations, `samples.beam_size` kept at every step), or a plugin's; chosen with `samples=NAME`.
+    """
+    beam_size: int = 4
+    """Continuations kept at every step (`samples=beam`); `samples.num_samples` of them are returned."""
+    meter: Optional[str] = None
+    """What a model conditioned on meter is asked for: a time signature it was trained on, e.g. 6/8 (null =
+    drawn from its training melodies, per sample).
+    """
+    key: Optional[str] = None
+    """What a model conditioned on key is asked for: a tonic, C, D, F#, Bb … (null = drawn, per sample)."""
+    mode: Optional[str] = None
+    """With `samples.key`: major or minor."""
+    style: Optional[str] = None
+    """What a model conditioned on style is asked for: a style label it was trained on, e.g. oneills (null =
+    drawn, per sample).
+    """
 
 
 def check_sampling(

@@ -24,11 +24,16 @@ from melodygen.plugins import (
 class MLPConfig(ModelConfig):
     """``model=mlp``: ``context`` elements, embedded and concatenated, through ``num_layers`` ReLU layers."""
 
-    context: int = 8  # elements each prediction reads (fewer at the start of a melody: zeros before it)
+    context: int = 8
+    """Elements each prediction reads (fewer at the start of a melody: zeros before it)."""
     hidden_size: int = 256
+    """Units of each hidden layer."""
     num_layers: int = 2
+    """Hidden ReLU layers."""
     dropout: float = 0.1
+    """Dropout after each hidden layer."""
     embedding_dim: int = 32
+    """Width of each element's embedding."""
 
     @staticmethod
     def check(m) -> None:
@@ -42,6 +47,7 @@ class IntervalsSettings:
     """``data.representations.intervals``: leaps beyond ±max_interval semitones are cut to it."""
 
     max_interval: int = 24
+    """The widest leap kept, in semitones; a wider one is cut to it."""
 
     @staticmethod
     def check(s) -> None:
