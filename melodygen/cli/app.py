@@ -196,7 +196,7 @@ def quiet_third_party_noise() -> None:
         "ignore", message=r".*ended before the epoch ended and your dataloader is not resumable"
     )
     # scoring the best checkpoint after DDP training: each rank scores its share of the windows, the last
-    # share padded with up to (ranks - 1) repeated windows (the README says so); nothing to act on
+    # share padded with up to (ranks - 1) repeated windows (docs/multi-gpu.md says so); nothing to act on
     warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders. During")
     # torch's own loggers (FakeTensor cache statistics printed at exit, compile internals) are for torch's
     # developers; Hydra's INFO root would let them through
