@@ -114,9 +114,9 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     logger: Any = None
-    """Where metrics go, chosen with `logger=csv|tensorboard|wandb|none` (metrics.json is always written)."""
+    """Where metrics go, chosen with `logger=NAME`: csv, tensorboard, wandb or none (metrics.json is always written)."""
     callbacks: Any = None
-    """Checkpoints, early stopping and the sample monitor, chosen with `callbacks=default|none`."""
+    """Checkpoints, early stopping and the sample monitor, chosen with `callbacks=default` or `callbacks=none`."""
     task_name: str = "train"
     """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
     seed: int = 42
