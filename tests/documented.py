@@ -69,8 +69,9 @@ def code_blocks(page: Path) -> list[Block]:
 def check(line: str) -> str | None:
     """Why ``line`` would not start as written (its keys, values and groups against the schema), or None."""
     from melodygen.cli.app import command_line_overrides, config_dir, expand_home
-    from melodygen.config import check_data, check_model, check_samples
+    from melodygen.config import check_data, check_model, check_samples, register_configs
     from melodygen.errors import MelodygenError
+    from melodygen.registry import plugin_modules
 
     words = shlex.split(line, comments=True)
     command, args = words[0].removeprefix("melodygen-"), expand_home(words[1:])
@@ -85,6 +86,10 @@ def check(line: str) -> str | None:
     overrides = command_line_overrides(args)
     if overrides is None:  # --help and the like: Hydra's to answer
         return None
+    try:  # plugins=[module], as the command loads it (from the working directory)
+        register_configs(plugin_modules(args))
+    except MelodygenError as exc:
+        return str(exc)
     from melodygen.config.overrides import check_overrides
 
     values = {
@@ -106,3 +111,14 @@ if __name__ == "__main__":
     register_configs()
     failures = [[line, reason] for line in json.load(sys.stdin) if (reason := check(line))]
     print(json.dumps(failures))
+
+
+def docs_module(page: str, mark: str) -> str:
+    """The code block written right after ``mark`` in ``docs/<page>``: a module the docs show, which a test
+    then runs as a user would (so the page cannot drift from what works)."""
+    lines = (ROOT / "docs" / page).read_text().splitlines()
+    start = lines.index(mark) + 1
+    if not lines[start].startswith("```"):
+        raise ValueError(f"docs/{page}: no code block right after {mark}")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
+    return "\n".join(lines[start + 1 : end]) + "\n"

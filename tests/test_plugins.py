@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pretty_midi
 import pytest
 import torch
+from documented import docs_module
 from helpers import QUIET_SMALL_RUN, run_cli
 
 from melodygen import registry
@@ -206,55 +208,8 @@ def test_an_unknown_plugin_module_or_part_is_one_line(tmp_path, tune_dir):
     )
 
 
-#: a data source and a sampler, written as a user writes a quick experiment in the working directory
-MY_PARTS = '''
-from dataclasses import dataclass
-
-import torch
-
-from melodygen.data.datamodule import MelodyDataModule
-from melodygen.data.parsed import melodies_folder
-from melodygen.generation.sampling import draw
-from melodygen.music.melody import Melody
-from melodygen.plugins import DataConfig, SamplingConfig, register_data, register_sampler, require
-
-
-@dataclass
-class NotesConfig(DataConfig):
-    """data=notes: one melody a line, "name: pitch:16ths pitch:16ths …"."""
-
-    notes_file: str = "melodies.txt"
-    midi_dir: str = "."
-
-
-@register_data("notes", NotesConfig)
-class NotesData(MelodyDataModule):  # its keys (notes_file) arrive in self.hparams
-    def parse(self, progress):
-        names, melodies = [], []
-        for line in open(self.hparams.notes_file):
-            name, _, notes = line.partition(":")
-            pairs = [token.split(":") for token in notes.split()]
-            names.append(name.strip())
-            melodies.append(Melody([int(p) for p, _ in pairs], [int(d) for _, d in pairs]))
-        return melodies_folder(self.hparams.notes_file, names, melodies)
-
-
-@dataclass
-class ColdConfig(SamplingConfig):
-    """samples=cold: sampling at a temperature that falls from the first note to the last."""
-
-    final_temperature: float = 0.1
-
-    @staticmethod
-    def check(s):
-        require(s.final_temperature >= 0, "samples.final_temperature", s.final_temperature, "not negative")
-
-
-@register_sampler("cold", config=ColdConfig)
-def cold(request):
-    request.temperature = min(request.temperature, request.options["final_temperature"])
-    return draw(request)
-'''
+#: a data source, a sampler and a statistic, as docs/plugins.md shows a user's quick experiment
+MY_PARTS = docs_module("plugins.md", "<!-- my_parts.py: the test suite trains and generates with it -->")
 
 
 def _my_parts(folder: Path) -> None:
@@ -281,6 +236,12 @@ def test_a_data_source_and_a_sampler_from_the_working_directory_train_and_genera
     report = json.loads((run / "data_report.json").read_text())
     assert sorted(f["file"] for f in report["kept_files"]) == sorted(f"tune{i}" for i in range(24))
     assert len(list((run / "samples").glob("sample_*.mid"))) == 2
+    statistics = json.loads((run / "samples" / "statistics.json").read_text())
+    highest = [
+        float(max(note.pitch for note in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes))
+        for path in sorted((run / "samples").glob("sample_*.mid"))
+    ]
+    assert [m["highest_note"] for m in statistics["each"]] == highest  # the docs' statistic, on each sample
     ckpt = read_checkpoint(run / "checkpoints" / "last.ckpt")
     assert ckpt["datamodule_hyper_parameters"]["notes_file"] == "melodies.txt"
     bad = run_cli("train", tmp_path, "plugins=[my_parts]", "data=notes", "samples=cold",
