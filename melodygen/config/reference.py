@@ -226,17 +226,11 @@ def page(conf_dir: str | Path) -> str:
     ]
     for name, schema in SCHEMAS.items():
         command = name.removesuffix("_schema")
-        groups = [
-            f.name
-            for f in dataclasses.fields(schema)
-            if dataclasses.is_dataclass(
-                typing.get_type_hints(schema, vars(sys.modules[schema.__module__])).get(f.name)
-            )
-        ]
-        intro = _summary(schema) if schema.__doc__ and "(" not in (schema.__doc__ or "")[:1] else ""
-        intro = (intro + " " if intro else "") + (
-            "Its groups: " + ", ".join(f"`{g}.*`" for g in groups) + "." if groups else ""
-        )
+        hints = typing.get_type_hints(schema)
+        groups = [f.name for f in dataclasses.fields(schema) if dataclasses.is_dataclass(hints.get(f.name))]
+        intro = _summary(schema)
+        if groups:
+            intro += (" " if intro else "") + "Its groups: " + ", ".join(f"`{g}.*`" for g in groups) + "."
         out += _section(f"`melodygen-{command}`", intro, list(settings(schema)))
     out += _section("`data.*`", _summary(DataConfig), list(settings(DataConfig, "data.")))
     for entry in DATA_SOURCES.entries():
