@@ -14,23 +14,28 @@ CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, audio, MidiTok and symusic, the docs site, dev tools), at the exact versions of constraints.txt; then debs.
-# A failed install is tried once more without pip's cache (a package index that sent a cut-off page).
+# every extra (folk corpus, SLURM, audio, MidiTok and symusic, the docs site, dev tools), at the exact versions of
+# constraints.txt, installed by uv (seconds; INSTALLER=pip for pip, a minute and a half); then debs.
+# A failed install is tried once more with pip without its cache (a package index that sent a cut-off page).
+INSTALLER ?= uv
+EXTRAS := folk,slurm,audio,miditok,docs,dev
+PACKAGES := "$(TORCH_SPEC)" -c constraints.txt -e ".[$(EXTRAS)]"
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) "$(TORCH_SPEC)" || { echo "pip failed; retrying once without its cache"; sleep 5; $(PIP) --no-cache-dir "$(TORCH_SPEC)"; }
-	$(PIP) -c constraints.txt -e ".[folk,slurm,audio,miditok,docs,dev]" || { echo "pip failed; retrying once without its cache"; \
-		sleep 5; $(PIP) --no-cache-dir -c constraints.txt -e ".[folk,slurm,audio,miditok,docs,dev]"; }
+	{ test "$(INSTALLER)" = uv && $(PIP) -c constraints.txt uv && \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python $(FIND_LINKS) $(PACKAGES); } || \
+	{ test "$(INSTALLER)" != uv || echo "uv failed; installing with pip"; $(PIP) $(PACKAGES); } || \
+	{ echo "pip failed; retrying once without its cache"; sleep 5; $(PIP) --no-cache-dir $(PACKAGES); }
 	@$(MAKE) --no-print-directory debs
 	touch $@
 
 # Debian packages that melodygen uses when they are there: abcmidi (abc2midi exports the folk corpus in
-# seconds; music21, the fallback, takes minutes), libfluidsynth3 (WAVs with a SoundFont piano; the
-# fallback is sine tones) and chromium (the test that opens the listening report in a headless browser;
-# skipped without it). Installed as root with apt-get; otherwise the line to run is printed.
+# seconds; music21, the fallback, takes minutes) and libfluidsynth3 (WAVs with a SoundFont piano; the
+# fallback is sine tones); `make test` adds chromium (the test that opens the listening report in a headless
+# browser; skipped without it). Installed as root with apt-get; otherwise the line to run is printed.
 MISSING_DEBS = $(if $(shell command -v abc2midi),,abcmidi) \
 	$(if $(shell ldconfig -p 2>/dev/null | grep libfluidsynth),,libfluidsynth3) \
-	$(if $(shell command -v chromium || command -v chromium-browser),,chromium)
+	$(if $(BROWSER),$(if $(shell command -v chromium || command -v chromium-browser),,chromium))
 APT_GET = apt-get install -y -qq --no-install-recommends $(MISSING_DEBS) >/dev/null 2>&1
 
 debs:
@@ -63,6 +68,7 @@ study: data
 # one worker per core (pytest-xdist), each pinned to its own core; a file's tests stay on one worker, so the
 # runs a module shares are made once
 test: setup
+	@$(MAKE) --no-print-directory debs BROWSER=1
 	$(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
 # the documentation site, built offline into site/ (strict: a broken link or a page left out fails)

@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study import (  # noqa: E402
+    RECURRENT_0_1,
     Record,
     checked_midi_dir,
     held_out,
@@ -39,8 +40,8 @@ from study import (  # noqa: E402
 
 #: name → overrides; the LSTM is the default model, the GRU is widened to about its parameter count
 RUNS = {
-    "lstm": ["model=lstm"],
-    "gru": ["model=gru", "model.hidden_size=152"],
+    "lstm": ["model=lstm", *RECURRENT_0_1],
+    "gru": ["model=gru", "model.hidden_size=152", *RECURRENT_0_1],
 }
 #: the Transformer shapes tried in the pilot, all about the LSTM's parameter count
 TRANSFORMER_CANDIDATES = {

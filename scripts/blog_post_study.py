@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study import cli, held_out  # noqa: E402
+from study import RECURRENT_0_1, cli, held_out  # noqa: E402
 
 RUNS = {  # name → (overrides, what it is)
     "post": (["experiment=blog_post"], "the post: continuous [pitch, duration] in [-1, 1], MSE, 1 × 20 LSTM"),
     "categorical": (
-        ["data.representation=categorical"],
+        ["data.representation=categorical", *RECURRENT_0_1],
         "categorical: pitch and duration classes, cross-entropy, 2 × 128",
     ),
-    "event": (["data.representation=event"], "event: one token per 16th (note-on, off, hold), 2 × 128"),
+    "event": (["data.representation=event", *RECURRENT_0_1], "event: one token per 16th (note-on, off, hold), 2 × 128"),
 }
 DOCS = Path("docs")
 

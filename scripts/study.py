@@ -21,6 +21,8 @@ from melodygen.config import DataConfig
 from melodygen.data.parse_cache import list_midi_files
 from melodygen.data.splits import TEST, split_files
 
+#: the recurrent networks' recipe before 0.2.0, which the studies' tables were measured with (docs/changelog.md)
+RECURRENT_0_1 = ["model.lr=0.002", "model.scheduler=none", "model.warmup_steps=0", "model.dropout=0.2"]
 #: no sample monitor, no samples at the end, no progress bar: a study's runs only train and score
 QUIET = ["callbacks.sample_monitor=null", "samples.num_samples=0", "trainer.enable_progress_bar=false"]
 

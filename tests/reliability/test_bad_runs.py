@@ -30,7 +30,7 @@ def test_a_diverged_run_stops_with_one_line_and_keeps_its_last_good_checkpoint(t
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert line == (
-        "error: train/loss is nan at epoch 1, step 6: training diverged; lower model.lr (now 0.002) or set "
+        "error: train/loss is nan at epoch 1, step 6: training diverged; lower model.lr (now 0.01) or set "
         "trainer.gradient_clip_val. The last checkpoint saved before it is kept"
     )
     assert not (run_dir / "metrics.json").exists()
