@@ -29,7 +29,10 @@ RUNS = {  # name → (overrides, what it is)
         ["data.representation=categorical", *RECURRENT_0_1],
         "categorical: pitch and duration classes, cross-entropy, 2 × 128",
     ),
-    "event": (["data.representation=event", *RECURRENT_0_1], "event: one token per 16th (note-on, off, hold), 2 × 128"),
+    "event": (
+        ["data.representation=event", *RECURRENT_0_1],
+        "event: one token per 16th (note-on, off, hold), 2 × 128",
+    ),
 }
 DOCS = Path("docs")
 

@@ -90,7 +90,11 @@ def main() -> None:
         if name not in record["runs"]:
             seq_len = max(8, round(NOTES_PER_WINDOW * record["ratio"][name]))
             record["runs"][name] = train_run(
-                name, [*overrides, *RECURRENT_0_1, f"data.seq_len={seq_len}"], time_budget(args.minutes), midi_dir, root
+                name,
+                [*overrides, *RECURRENT_0_1, f"data.seq_len={seq_len}"],
+                time_budget(args.minutes),
+                midi_dir,
+                root,
             )
             record.save()
     test_dir = held_out(midi_dir, root / "held_out")
