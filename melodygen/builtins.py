@@ -25,9 +25,10 @@ SAMPLERS.register("beam", "melodygen.generation.sampling:beam", SamplingConfig, 
 
 for _name in (
     "distinct_pitches", "top_pitch_share", "pitch_range", "mean_abs_interval", "pitch_classes_used",
-    "pitch_class_entropy", "scale_consistency", "rest_share", "ngram_repetition",
+    "pitch_class_entropy", "scale_consistency", "rest_share", "ngram_repetition", "downbeat_share",
+    "across_bar_share",
 ):  # fmt: skip
     STATISTICS.register(_name, f"melodygen.evaluation.metrics:{_name}")
     SET_FEATURES.register(_name, f"melodygen.evaluation.metrics:{_name}")
-for _name in ("pitch_entropy", "interval_histogram", "note_length_histogram"):
+for _name in ("pitch_entropy", "interval_histogram", "note_length_histogram", "onset_position_histogram"):
     SET_FEATURES.register(_name, f"melodygen.evaluation.metrics:{_name}")

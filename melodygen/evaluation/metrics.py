@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from melodygen.errors import MelodygenError
+from melodygen.music import meter
 from melodygen.music.melody import MAX_DURATION, Melody
 from melodygen.registry import SET_FEATURES as FEATURES
 from melodygen.registry import STATISTICS
@@ -106,6 +107,29 @@ def ngram_repetition(melody: Melody, n: int = 4) -> float:
     notes = _notes(melody)
     grams = [tuple(notes[i : i + n]) for i in range(notes.size - n + 1)]
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def downbeat_share(melody: Melody) -> float:
+    """Of the bar lines inside the melody, the share on which a note starts (:mod:`melodygen.music.meter`)."""
+    return meter.downbeat_share(melody)
+
+
+def across_bar_share(melody: Melody) -> float:
+    """Of the notes, the share that sound across a bar line (:mod:`melodygen.music.meter`)."""
+    return meter.across_bar_share(melody)
+
+
+#: Bins of :func:`onset_position_histogram`: 48 divides every common bar (8, 12 and 16 16ths) evenly.
+POSITION_BINS = 48
+
+
+def onset_position_histogram(melody: Melody) -> np.ndarray:
+    """Shares of the notes by where in the bar they start, the bar cut into :data:`POSITION_BINS` equal
+    parts (so melodies of different meters share one axis)."""
+    bar = meter.bar_steps(*meter.time_signature(melody))
+    positions = meter.onset_positions(melody) * POSITION_BINS // bar
+    counts = np.bincount(positions, minlength=POSITION_BINS).astype(np.float64)
+    return counts / counts.sum() if counts.sum() else counts
 
 
 #: Scalar statistics, by name (a plugin's too: :func:`melodygen.plugins.register_statistic`): logged per

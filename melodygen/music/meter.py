@@ -1,0 +1,99 @@
+"""Where a melody's bar lines fall: bar length from its meter, the bar phase, and what a listener hears of it.
+
+A :class:`~melodygen.music.melody.Melody` starts at its first note, and its file does not say where that
+note sits in the bar: abc2midi writes a tune's pickup at time 0 as if it were a whole bar, and a melody
+sampled from a model may begin with a pickup too. :func:`bar_phase` therefore finds the bar lines from the
+notes: of every way to lay bar lines of the melody's length over it, the one where the most bar lines fall
+on a note's onset and the fewest notes sound across one; on a tie, the one whose notes on the bar lines
+are the longest (a downbeat carries the accent), then the earliest. The same rule
+is applied to real and generated melodies alike, so their figures compare.
+
+What a listener hears of the meter, at that phase:
+
+* :func:`downbeat_share`: of the bar lines inside the melody, the share on which a note starts;
+* :func:`across_bar_share`: of the notes, the share that start before a bar line and still sound after it;
+* :func:`onset_positions`: where in its bar each note starts, in 16ths (for the onset-position histogram).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from melodygen.music.melody import REST, STEPS_PER_QUARTER, Melody
+
+#: a melody whose file has no time signature is in MIDI's default
+DEFAULT_TIME_SIGNATURE = (4, 4)
+
+
+def time_signature(melody: Melody) -> tuple[int, int]:
+    """The melody's time signature: its file's (or the one it was sampled in), else 4/4."""
+    signature = melody.meta.get("time_signature")
+    return (int(signature[0]), int(signature[1])) if signature else DEFAULT_TIME_SIGNATURE
+
+
+def bar_steps(numerator: int, denominator: int) -> int:
+    """16ths in a bar of ``numerator/denominator`` (6/8: 12; 3/4: 12; 4/4: 16), at least one."""
+    steps = Fraction(numerator * STEPS_PER_QUARTER * 4, denominator)
+    return max(1, round(steps))
+
+
+def _notes(melody: Melody) -> tuple[np.ndarray, np.ndarray]:
+    """Onset and end of each note (rests left out), in 16ths from the melody's start."""
+    duration = melody.duration.astype(np.int64)
+    onset = np.concatenate([[0], np.cumsum(duration)[:-1]]) if duration.size else np.zeros(0, np.int64)
+    note = melody.pitch != REST
+    return onset[note], (onset + duration)[note]
+
+
+def _score(onset: np.ndarray, end: np.ndarray, total: int, bar: int, phase: int) -> tuple[float, float]:
+    """(share of bar lines with a note on them, share of notes across a bar line) at ``phase``."""
+    lines = np.arange(phase, total, bar)
+    lines = lines[lines > 0] if lines.size > 1 else lines  # the line at 0 counts only in a one-bar melody
+    hit = float(np.isin(lines, onset).mean()) if lines.size else 0.0
+    if onset.size == 0:
+        return hit, 0.0
+    # a note crosses a bar line when a line lies strictly inside it: phase + k*bar in (onset, end)
+    first_line_after = phase + np.ceil((onset + 1 - phase) / bar).astype(np.int64) * bar
+    across = float((first_line_after < end).mean())
+    return hit, across
+
+
+def bar_phase(melody: Melody) -> int:
+    """Steps from the melody's start to its first bar line (0 when it starts on one), found from its notes
+    (the module docstring says how)."""
+    bar = bar_steps(*time_signature(melody))
+    onset, end = _notes(melody)
+    total = int(melody.duration.sum())
+    length = end - onset
+    best, best_value = 0, (-np.inf, -np.inf)
+    for phase in range(bar):
+        hit, across = _score(onset, end, total, bar, phase)
+        on_line = (onset - phase) % bar == 0
+        accent = float(length[on_line].mean()) if on_line.any() else 0.0
+        value = (round(hit - across, 9), accent)
+        if value > best_value:
+            best, best_value = phase, value
+    return best
+
+
+def downbeat_share(melody: Melody) -> float:
+    """Of the bar lines inside the melody (at :func:`bar_phase`), the share on which a note starts."""
+    bar = bar_steps(*time_signature(melody))
+    onset, end = _notes(melody)
+    return _score(onset, end, int(melody.duration.sum()), bar, bar_phase(melody))[0]
+
+
+def across_bar_share(melody: Melody) -> float:
+    """Of the notes, the share that sound across a bar line (at :func:`bar_phase`)."""
+    bar = bar_steps(*time_signature(melody))
+    onset, end = _notes(melody)
+    return _score(onset, end, int(melody.duration.sum()), bar, bar_phase(melody))[1]
+
+
+def onset_positions(melody: Melody) -> np.ndarray:
+    """Where in its bar each note starts, in 16ths from the bar line (at :func:`bar_phase`)."""
+    bar = bar_steps(*time_signature(melody))
+    onset, _ = _notes(melody)
+    return (onset - bar_phase(melody)) % bar
