@@ -66,6 +66,7 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
                 beam_size=s.beam_size,
                 conditions=asked,
                 options=sampler_options(s),
+                bars=s.bars,
             )
             bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (

@@ -24,6 +24,11 @@ class SamplingConfig:
     """Melodies to sample (per primer)."""
     length: int = 64
     """Notes and rests generated after the primer (`event`: onsets)."""
+    bars: Optional[int] = None
+    """Whole bars each melody lasts, its primer included (null = `samples.length` elements): sampled until
+    the bars are full, the last note held to the final bar line; bars of the meter asked or drawn, 4/4 for a
+    model not conditioned on meter.
+    """
     temperature: float = 1.0
     """Divides the logits before drawing; 0 = always the most likely class."""
     top_k: int = 0
@@ -88,6 +93,13 @@ def check_samples(s: DictConfig, none_allowed: bool = False) -> None:
         s.top_p,
         strategy=s.strategy,
         beam_size=s.beam_size,
+    )
+    bars = s.get("bars")
+    require(
+        bars is None or (isinstance(bars, int) and bars >= 1),
+        "samples.bars",
+        bars,
+        "must be at least 1, or null",
     )
     sampler = SAMPLERS.entry(s.strategy)
     node_type = OmegaConf.get_type(s)

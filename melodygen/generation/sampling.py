@@ -25,6 +25,7 @@ from melodygen.errors import MelodygenError
 from melodygen.music.conditions import TONICS, key_label, key_parts, melody_conditions
 from melodygen.music.keys import MAX_PITCH, key_of, semitones_to_c, transpose, transposition_to_c
 from melodygen.music.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
+from melodygen.music.meter import DEFAULT_TIME_SIGNATURE, bar_steps, whole_bars
 from melodygen.registry import SAMPLERS
 from melodygen.representations import Representation
 
@@ -306,6 +307,7 @@ def sample_melodies(
     beam_size: int = SamplingConfig.beam_size,
     conditions: Mapping[str, str] | None = None,
     options: Mapping | None = None,
+    bars: int | None = None,
 ) -> list[Melody]:
     """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
 
@@ -334,6 +336,12 @@ def sample_melodies(
     training melodies' combinations (one draw for all of a beam search's). Every melody's
     ``meta["conditions"]`` holds the labels it was generated with and ``meta["drawn"]`` which of them were
     drawn; its ``meta["time_signature"]`` and ``meta["key_signature"]`` go into its MIDI file.
+
+    ``bars`` replaces ``length``: each melody, its primer included, lasts exactly that many whole bars of
+    its meter (the one asked or drawn; 4/4 for a model not conditioned on meter, and its MIDI file says so),
+    starting on a bar line. Elements are generated for as many 16ths as the longest needs (every element
+    lasts at least one), and the melody is cut at its last bar line with its last note held to it
+    (:func:`melodygen.music.meter.whole_bars`).
     """
     seen, shift = primer_as_trained(model, primer)
     one_search = SAMPLERS.entry(getattr(strategy, "value", strategy)).extra.get("one_search", False)
@@ -341,6 +349,15 @@ def sample_melodies(
     labels, classes, key_shifts = sample_conditions(model, conditions or {}, draws, seed)
     if draws < num_samples:
         labels, key_shifts = labels * num_samples, key_shifts * num_samples
+    if bars is not None:
+        signatures = [_signature(row) for row in labels]
+        ends = [bars * bar_steps(*signature) for signature in signatures]
+        before = primer.total_steps if include_primer and primer is not None else 0
+        if before >= max(ends):
+            raise MelodygenError(
+                f"samples.bars={bars}: the primer lasts {before} sixteenths, as long as the {bars} bars or longer"
+            )
+        length = max(ends) - before + MAX_DURATION  # a margin for rests at the start, which decode drops
     elements = sample_elements(
         model,
         num_samples,
@@ -366,7 +383,10 @@ def sample_melodies(
     for i, continuation in enumerate(elements):
         stream = np.concatenate([primer_elements, continuation]) if include_primer else continuation
         melody = representation.decode(stream)
-        if trim and len(melody) > keep:
+        if bars is not None:
+            melody = whole_bars(melody, ends[i])
+            melody.meta["time_signature"] = signatures[i]
+        elif trim and len(melody) > keep:
             melody = Melody(*normalize(melody.pitch[:keep], melody.duration[:keep]))
         errors = representation.token_errors(continuation)
         if errors is not None:  # sample_statistics reports their mean
@@ -381,6 +401,14 @@ def sample_melodies(
         melody.qpm = qpm
         melodies.append(melody)
     return melodies
+
+
+def _signature(labels: Mapping[str, str]) -> tuple[int, int]:
+    """The time signature a sample is generated in: its meter condition's, else 4/4."""
+    if "meter" not in labels:
+        return DEFAULT_TIME_SIGNATURE
+    numerator, denominator = labels["meter"].split("/")
+    return int(numerator), int(denominator)
 
 
 def sample_conditions(

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from melodygen.music.melody import REST, STEPS_PER_QUARTER, Melody
+from melodygen.music.melody import MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
 
 #: a melody whose file has no time signature is in MIDI's default
 DEFAULT_TIME_SIGNATURE = (4, 4)
@@ -76,6 +76,22 @@ def bar_phase(melody: Melody) -> int:
         if value > best_value:
             best, best_value = phase, value
     return best
+
+
+def whole_bars(melody: Melody, steps: int) -> Melody:
+    """``melody`` cut to its first ``steps`` 16ths (a note sounding at the cut ends there), with rests at its
+    end taken into the last note (held up to a whole note), so that its last note ends at ``steps``. A
+    melody shorter than ``steps`` is returned as it is."""
+    duration = melody.duration.astype(np.int64)
+    onset = np.concatenate([[0], np.cumsum(duration)[:-1]]) if duration.size else duration
+    keep = onset < steps
+    pitch, duration = melody.pitch[keep].copy(), duration[keep].copy()
+    if duration.size:
+        duration[-1] = min(int(duration[-1]), steps - int(onset[keep][-1]))
+    while pitch.size > 1 and pitch[-1] == REST and duration[-2] + duration[-1] <= MAX_DURATION:
+        duration[-2] += duration[-1]
+        pitch, duration = pitch[:-1], duration[:-1]
+    return Melody(pitch, duration, qpm=melody.qpm, source=melody.source, meta=dict(melody.meta))
 
 
 def downbeat_share(melody: Melody) -> float:

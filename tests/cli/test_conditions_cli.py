@@ -104,7 +104,7 @@ def test_generate_writes_jigs_in_d_that_carry_their_meter_and_key(sweep, tmp_pat
     out = tmp_path / "jigs"
     result = run_cli(
         "generate", root, f"ckpt_path={ckpt}", "samples.meter=6/8", "samples.key=D", "samples.num_samples=3",
-        "samples.length=16", f"out_dir={out}", "png=false", "wav=false", env={"CI": "1"},
+        "samples.bars=4", f"out_dir={out}", "png=false", "wav=false", env={"CI": "1"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     asked = json.loads((out / "conditions.json").read_text())
@@ -113,6 +113,9 @@ def test_generate_writes_jigs_in_d_that_carry_their_meter_and_key(sweep, tmp_pat
         midi = pretty_midi.PrettyMIDI(str(out / name))
         assert [(t.numerator, t.denominator) for t in midi.time_signature_changes] == [(6, 8)]
         assert midi.key_signature_changes[0].key_number % 12 == 2
+        # four whole bars of 6/8: the last note ends on the fourth bar line (12 sixteenths a bar)
+        sixteenth = 60.0 / midi.get_tempo_changes()[1][0] / 4
+        assert midi.instruments[0].notes[-1].end == pytest.approx(4 * 12 * sixteenth)
     for override, message in (
         ("samples.meter=5/4", "error: samples.meter='5/4' is not a meter this model knows; known: 4/4, 6/8"),
         (

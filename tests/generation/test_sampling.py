@@ -218,3 +218,32 @@ def test_unusable_midi_primer_names_the_file_and_reason(tmp_path):
     text.write_text("not a midi file")
     with pytest.raises(MelodygenError, match=rf"{text}: not_midi"):
         parse_primer(str(text))
+
+
+@pytest.mark.parametrize("representation", ALL)
+def test_samples_of_n_bars_are_whole_bars_and_their_midi_ends_on_the_last_bar_line(tmp_path, representation):
+    import pretty_midi
+
+    from melodygen.music.render import write_melodies
+
+    melodies = sample_melodies(_model(representation), 3, 64, seed=1, bars=3)
+    for melody in melodies:
+        assert melody.total_steps == 3 * 16, melody
+        assert melody.pitch[-1] != REST  # the last note is held to the bar line
+        assert melody.meta["time_signature"] == (4, 4)
+    [path] = [p for p in write_melodies(melodies[:1], tmp_path, png=False, wav=False) if p.suffix == ".mid"]
+    midi = pretty_midi.PrettyMIDI(str(path))
+    [signature] = midi.time_signature_changes
+    assert (signature.numerator, signature.denominator) == (4, 4)
+    sixteenth = 60.0 / melodies[0].qpm / 4
+    assert midi.instruments[0].notes[-1].end == pytest.approx(48 * sixteenth)
+
+
+def test_bars_count_the_primer_and_a_primer_too_long_is_one_line():
+    model = _model("categorical")
+    primer = parse_primer("C4:4 E4:4 G4:8")
+    [melody] = sample_melodies(model, 1, 64, primer=primer, seed=0, bars=2)
+    assert melody.total_steps == 32
+    assert melody.pitch[:3].tolist() == [60, 64, 67] and melody.duration[:3].tolist() == [4, 4, 8]
+    with pytest.raises(MelodygenError, match=r"samples.bars=1: the primer lasts 16 sixteenths"):
+        sample_melodies(model, 1, 64, primer=primer, seed=0, bars=1)

@@ -7,7 +7,12 @@ import pretty_midi
 import pytest
 
 from melodygen.data.midi import load_melody
-from melodygen.evaluation.metrics import SAMPLE_STATISTICS, SET_FEATURES, compare_sets, onset_position_histogram
+from melodygen.evaluation.metrics import (
+    SAMPLE_STATISTICS,
+    SET_FEATURES,
+    compare_sets,
+    onset_position_histogram,
+)
 from melodygen.music import meter
 from melodygen.music.melody import Melody
 
@@ -56,7 +61,9 @@ def brute_force(notes, total, bar, phase):
     """(bar lines with an onset, notes across a bar line) as shares, step by step from the note list."""
     lines = [t for t in range(1, total) if (t - phase) % bar == 0] or [0]
     onsets = {start for _, start, _ in notes}
-    across = [any((t - phase) % bar == 0 for t in range(start + 1, start + length)) for _, start, length in notes]
+    across = [
+        any((t - phase) % bar == 0 for t in range(start + 1, start + length)) for _, start, length in notes
+    ]
     return sum(t in onsets for t in lines) / len(lines), sum(across) / len(notes)
 
 
