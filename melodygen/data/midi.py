@@ -15,6 +15,7 @@ from melodygen.data.midi_rules import (
     SKIP_REASONS,
     ExtractionParams,
     SkipFile,
+    bar_grid,
     check_tracks,
     damage,
     finished,
@@ -91,7 +92,12 @@ def extract_melody(midi: pretty_midi.PrettyMIDI, params: ExtractionParams, sourc
     if midi.key_signature_changes:  # the first one: the key the piece is written in
         number = midi.key_signature_changes[0].key_number  # 0–11 major, 12–23 minor, tonic first
         key = (number % 12, number // 12)
-    return finished(melody, params, meter, key)
+    signatures = [
+        (midi.time_to_tick(t.time) / ticks_per_step, t.numerator, t.denominator)
+        for t in midi.time_signature_changes
+    ]
+    first_onset = float(np.rint(starts.min() / ticks_per_step)) if starts.size else 0.0
+    return finished(melody, params, meter, key, bar_grid(first_onset, signatures))
 
 
 def load_melody(path: str | os.PathLike, params: ExtractionParams | None = None) -> Melody:

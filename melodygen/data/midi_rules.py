@@ -194,11 +194,37 @@ def plausible_meter(numerator: int, denominator: int) -> bool:
     return 1 <= numerator <= 64 and denominator in (1, 2, 4, 8, 16, 32, 64)
 
 
+def bar_grid(
+    first_onset: float, signatures: Sequence[tuple[float, int, int]]
+) -> tuple[tuple[int, int, int], ...]:
+    """The file's bar lines as seen from a melody whose first note starts at ``first_onset`` (16ths from the
+    file's start): ``((step, numerator, denominator), …)`` with steps from that note; the first entry is the
+    bar line at or before it (step ≤ 0, the time signature then in force), the rest the later changes.
+    ``signatures`` are the file's time signatures ``(step, numerator, denominator)``; implausible ones are
+    left out, and none gives ``()``."""
+    from melodygen.music.meter import bar_steps
+
+    start = round(first_onset)
+    kept = [(round(step), n, d) for step, n, d in signatures if plausible_meter(n, d)]
+    if not kept:
+        return ()
+    in_force = [sig for sig in kept if sig[0] <= start] or kept[:1]
+    step, numerator, denominator = in_force[-1]
+    back = (start - step) % bar_steps(numerator, denominator)
+    later = tuple((s - start, n, d) for s, n, d in kept if s > start)
+    return ((-back, numerator, denominator), *later)
+
+
 def finished(
-    melody: Melody, params: ExtractionParams, meter: tuple[int, int] | None, key: tuple[int, int] | None
+    melody: Melody,
+    params: ExtractionParams,
+    meter: tuple[int, int] | None,
+    key: tuple[int, int] | None,
+    grid: tuple[tuple[int, int, int], ...] = (),
 ) -> Melody:
-    """``melody`` with the file's first time signature (where a melody can be in it) and key signature
-    (``(tonic, minor)``); skipped when it has fewer than ``min_notes`` notes."""
+    """``melody`` with the file's first time signature (where a melody can be in it), key signature
+    (``(tonic, minor)``) and bar lines (``grid``, :func:`bar_grid`, as ``meta["bar_grid"]``); skipped when it
+    has fewer than ``min_notes`` notes."""
     if melody.num_notes < params.min_notes:
         raise SkipFile(
             "too_short", f"its melody has {melody.num_notes} notes, fewer than min_notes={params.min_notes}"
@@ -207,6 +233,8 @@ def finished(
         melody.meta["time_signature"] = (int(meter[0]), int(meter[1]))
     if key is not None:
         melody.meta["key_signature"] = (int(key[0]), int(key[1]))
+    if grid:
+        melody.meta["bar_grid"] = tuple((int(s), int(n), int(d)) for s, n, d in grid)
     return melody
 
 

@@ -17,6 +17,7 @@ from melodygen.data.midi_rules import (
     MAX_TICKS_PER_BEAT,
     ExtractionParams,
     SkipFile,
+    bar_grid,
     check_tracks,
     damage,
     finished,
@@ -121,7 +122,14 @@ def extract_score_melody(score, params: ExtractionParams, source: str = "") -> M
         first = score.key_signatures[0]
         minor = int(first.tonality != 0)
         key = ((7 * int(first.key) + (_MINOR_OFFSET if minor else 0)) % 12, minor)
-    return finished(Melody(pitch, duration, qpm=qpm, source=source), params, meter, key)
+    ticks = resolution / score.tpq  # symusic's ticks → the resolution read at
+    signatures = [
+        (float(np.rint(t.time * ticks)) / ticks_per_step, t.numerator, t.denominator)
+        for t in score.time_signatures
+    ]
+    first_onset = float(np.rint(start.min() / ticks_per_step)) if start.size else 0.0
+    grid = bar_grid(first_onset, signatures)
+    return finished(Melody(pitch, duration, qpm=qpm, source=source), params, meter, key, grid)
 
 
 def load_melody_symusic(path: str | os.PathLike, params: ExtractionParams) -> Melody:

@@ -25,7 +25,7 @@ from melodygen.runtime.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 #: Bump when the cached arrays change meaning; older caches are then rebuilt.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 #: Caches kept per folder: the newest, and a few older file lists or settings to switch back to.
 KEEP_PER_FOLDER = 3

@@ -51,6 +51,10 @@ class ParsedFolder:
     signature: np.ndarray | None = None
     #: the file's first time signature (numerator, denominator), (0, 0) where it has none
     meter: np.ndarray | None = None
+    #: each melody's bar lines (``meta["bar_grid"]``): melody i's are ``grid[grid_offsets[i]:grid_offsets[i+1]]``,
+    #: rows of (step, numerator, denominator); none where its file has no time signature
+    grid_offsets: np.ndarray | None = None
+    grid: np.ndarray | None = None
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (file, reason, detail)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, what a library warned)
     cache_file: Path | None = None
@@ -62,6 +66,9 @@ class ParsedFolder:
             self.signature = np.full(len(self.files), -1, np.int8)
         if self.meter is None:
             self.meter = np.zeros((len(self.files), 2), np.int16)
+        if self.grid is None:
+            self.grid_offsets = np.zeros(len(self.files) + 1, np.int64)
+            self.grid = np.zeros((0, 3), np.int32)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -77,6 +84,9 @@ class ParsedFolder:
             melody.meta["key_signature"] = (int(self.signature[i]) % 12, int(self.signature[i]) // 12)
         if self.meter[i, 0] > 0:
             melody.meta["time_signature"] = (int(self.meter[i, 0]), int(self.meter[i, 1]))
+        rows = self.grid[self.grid_offsets[i] : self.grid_offsets[i + 1]]
+        if len(rows):
+            melody.meta["bar_grid"] = tuple((int(s), int(n), int(d)) for s, n, d in rows)
         return melody
 
     def summary(self) -> dict:
@@ -118,6 +128,8 @@ class ParsedFolder:
             "mode": self.mode,
             "signature": self.signature,
             "meter": self.meter,
+            "grid_offsets": self.grid_offsets,
+            "grid": self.grid,
             "skipped": skipped,
             "warnings": np.array(self.warnings, dtype=str).reshape(-1, 2),
         }
@@ -135,6 +147,8 @@ class ParsedFolder:
             mode=arrays["mode"],
             signature=arrays["signature"],
             meter=arrays["meter"],
+            grid_offsets=arrays["grid_offsets"],
+            grid=arrays["grid"],
             skipped=[tuple(row) for row in arrays["skipped"].tolist()],
             warnings=[tuple(row) for row in arrays["warnings"].tolist()],
         )
@@ -168,6 +182,7 @@ def melodies_folder(
         mode=np.array([k[1] for k in keys], np.int8),
         signature=np.array(signatures, np.int8),
         meter=np.array([m.meta.get("time_signature", (0, 0)) for m in melodies], np.int16).reshape(-1, 2),
+        **_packed_grids([m.meta.get("bar_grid", ()) for m in melodies]),
         skipped=list(skipped),
     )
 
@@ -185,7 +200,8 @@ def _parse_unit(unit: list[tuple[str, str, ExtractionParams]]) -> list[tuple]:
                 signature = melody.meta.get("key_signature")
                 number = -1 if signature is None else signature[0] + 12 * signature[1]
                 meter = melody.meta.get("time_signature", (0, 0))
-                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode, number, meter)
+                grid = melody.meta.get("bar_grid", ())
+                outcome = (melody.pitch, melody.duration, melody.qpm, tonic, mode, number, meter, grid)
             except SkipFile as skip:
                 outcome = (skip.reason, skip.detail)
             except Exception as exc:  # a parser bug on a hostile file must not stop the build
@@ -214,7 +230,7 @@ def parse_folder(
     ):
         by_file.update((r[0], r) for r in results)
     ordered = [by_file[rel] for rel in files]
-    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 7]
+    kept = [(rel, outcome) for rel, outcome, _ in ordered if len(outcome) == 8]
     skipped = [(rel, *outcome) for rel, outcome, _ in ordered if len(outcome) == 2]
     said = [(rel, message) for rel, _, messages in ordered for message in messages]
     lengths = [len(r[1][0]) for r in kept]
@@ -230,9 +246,19 @@ def parse_folder(
         mode=np.array([r[1][4] for r in kept], np.int8),
         signature=np.array([r[1][5] for r in kept], np.int8),
         meter=np.array([r[1][6] for r in kept], np.int16).reshape(-1, 2),
+        **_packed_grids([r[1][7] for r in kept]),
         skipped=skipped,
         warnings=said,
     )
+
+
+def _packed_grids(grids: Sequence[Sequence[tuple[int, int, int]]]) -> dict[str, np.ndarray]:
+    """Melodies' bar lines as one array of rows and their offsets (:class:`ParsedFolder`)."""
+    rows = [row for grid in grids for row in grid]
+    return {
+        "grid_offsets": np.r_[0, np.cumsum([len(grid) for grid in grids])].astype(np.int64),
+        "grid": np.array(rows, np.int32).reshape(-1, 3),
+    }
 
 
 def no_melody_error(parsed: ParsedFolder) -> MelodygenError:

@@ -60,10 +60,10 @@ def _score(onset: np.ndarray, end: np.ndarray, total: int, bar: int, phase: int)
     return hit, across
 
 
-def bar_phase(melody: Melody) -> int:
+def bar_phase(melody: Melody, bar: int | None = None) -> int:
     """Steps from the melody's start to its first bar line (0 when it starts on one), found from its notes
-    (the module docstring says how)."""
-    bar = bar_steps(*time_signature(melody))
+    (the module docstring says how), in bars of ``bar`` 16ths (default: its time signature's)."""
+    bar = bar or bar_steps(*time_signature(melody))
     onset, end = _notes(melody)
     total = int(melody.duration.sum())
     length = end - onset
@@ -76,6 +76,35 @@ def bar_phase(melody: Melody) -> int:
         if value > best_value:
             best, best_value = phase, value
     return best
+
+
+def bar_lines(melody: Melody) -> tuple[tuple[int, int, int], ...]:
+    """The bar lines a melody's elements are placed by, as ``((step, numerator, denominator), …)``: the
+    first entry the bar line at or before its start (step ≤ 0), the others later meter changes.
+
+    A file's own bar lines (``meta["bar_grid"]``, read with the melody) are taken where they put the first
+    note after a bar line: a notation program writes a pickup late in a first bar. Where the file has the
+    melody start on a bar line, as abc2midi writes a tune with a pickup, or where the melody has no file
+    (a sample), the phase comes from :func:`bar_phase`; the file's later meter changes stand.
+    """
+    grid = melody.meta.get("bar_grid")
+    if grid and grid[0][0] != 0:
+        return tuple(tuple(entry) for entry in grid)
+    numerator, denominator = (grid[0][1], grid[0][2]) if grid else time_signature(melody)
+    bar = bar_steps(numerator, denominator)
+    phase = bar_phase(melody, bar)
+    return ((phase - bar if phase else 0, numerator, denominator), *(tuple(e) for e in (grid or ())[1:]))
+
+
+def element_positions(melody: Melody) -> np.ndarray:
+    """Where in its bar each element (note or rest) starts, in 16ths from the bar line (:func:`bar_lines`)."""
+    grid = bar_lines(melody)
+    duration = melody.duration.astype(np.int64)
+    onset = np.concatenate([[0], np.cumsum(duration)[:-1]]) if duration.size else duration
+    starts = np.array([step for step, _, _ in grid], np.int64)
+    bars = np.array([bar_steps(n, d) for _, n, d in grid], np.int64)
+    which = np.clip(np.searchsorted(starts, onset, side="right") - 1, 0, None)
+    return (onset - starts[which]) % bars[which]
 
 
 def whole_bars(melody: Melody, steps: int) -> Melody:

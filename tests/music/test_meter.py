@@ -39,7 +39,7 @@ def jig(pickup: int) -> list[tuple[int, int, int]]:
         notes.append((74, t, 2))
         t += 2
     for bar in range(4):
-        for beat in range(2):
+        for _beat in range(2):
             notes += [(62 + bar, t, 4), (66, t + 4, 2)]
             t += 6
     return notes
@@ -115,3 +115,72 @@ def test_the_rhythm_statistics_are_registered_and_tell_a_jig_from_a_shuffled_one
     same = compare_sets(real, real)["onset_position_histogram"]
     other = compare_sets(shuffled, real)["onset_position_histogram"]
     assert same["overlap"] > other["overlap"]
+
+
+def write_signatures(path, notes, signatures):
+    """Like :func:`write`, with several time signatures ``(numerator, denominator, at 16th)``."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    for numerator, denominator, step in signatures:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, step * SIXTEENTH))
+    piano = pretty_midi.Instrument(program=0)
+    for pitch, start, length in notes:
+        piano.notes.append(pretty_midi.Note(90, pitch, start * SIXTEENTH, (start + length) * SIXTEENTH))
+    pm.instruments.append(piano)
+    pm.write(str(path))
+    return path
+
+
+READERS = ["pretty_midi", "symusic"]
+
+
+def read(path, reader):
+    from melodygen.data.midi import ExtractionParams
+
+    return load_melody(path, ExtractionParams(reader=reader))
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_pickup_placed_late_in_its_bar_is_read_from_the_file(tmp_path, reader):
+    # 3/4 from time 0; the tune starts on beat 3 (a quarter pickup at 16th 8), then quarters
+    notes = [(67, 8, 4)] + [(60 + i % 5, 12 + 4 * i, 4) for i in range(9)]
+    melody = read(write(tmp_path / "late.mid", notes, (3, 4)), reader)
+    assert melody.meta["bar_grid"] == ((-8, 3, 4),)  # the bar line 8 sixteenths before the first note
+    assert meter.bar_lines(melody) == ((-8, 3, 4),)
+    assert meter.element_positions(melody).tolist() == [8, 0, 4, 8, 0, 4, 8, 0, 4, 8]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_pickup_written_at_time_0_gets_its_phase_from_the_notes(tmp_path, reader):
+    melody = read(write(tmp_path / "jig.mid", jig(2), (6, 8)), reader)
+    assert melody.meta["bar_grid"] == ((0, 6, 8),)  # the file has the pickup start a bar
+    assert meter.bar_lines(melody) == ((-8, 6, 8),)  # two eighths of pickup: 8 sixteenths into a bar
+    positions = meter.element_positions(melody).tolist()
+    assert positions[:2] == [8, 10] and positions[2::2] == [0, 6] * 4 and positions[3::2] == [4, 10] * 4
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_meter_change_restarts_the_bars_in_the_new_meter(tmp_path, reader):
+    # two bars of 4/4 in quarters, then 3/4 from 16th 32: two bars of quarters
+    notes = [(60 + i % 3, 4 * i, 4) for i in range(14)]
+    melody = read(write_signatures(tmp_path / "change.mid", notes, [(4, 4, 0), (3, 4, 32)]), reader)
+    assert melody.meta["time_signature"] == (4, 4)
+    assert melody.meta["bar_grid"] == ((0, 4, 4), (32, 3, 4))
+    assert meter.bar_lines(melody)[1:] == ((32, 3, 4),)
+    assert meter.element_positions(melody).tolist() == [0, 4, 8, 12] * 2 + [0, 4, 8] * 2
+
+
+def test_the_bar_lines_survive_the_parse_cache(tmp_path):
+    from melodygen.data.parsed import parse_midi_folder
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    write(folder / "late.mid", [(67, 8, 4)] + [(60 + i % 5, 12 + 4 * i, 4) for i in range(9)], (3, 4))
+    write_signatures(
+        folder / "change.mid", [(60 + i % 3, 4 * i, 4) for i in range(14)], [(4, 4, 0), (3, 4, 32)]
+    )
+    first = parse_midi_folder(folder, tmp_path / "cache", workers=1, progress=False)
+    again = parse_midi_folder(folder, tmp_path / "cache", workers=1, progress=False)
+    assert not first.from_cache and again.from_cache
+    for parsed in (first, again):
+        grids = {name: parsed.melody(i).meta["bar_grid"] for i, name in enumerate(parsed.files)}
+        assert grids == {"change.mid": ((0, 4, 4), (32, 3, 4)), "late.mid": ((-8, 3, 4),)}
