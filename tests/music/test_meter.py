@@ -19,16 +19,23 @@ from melodygen.music.melody import Melody
 SIXTEENTH = 0.125  # seconds at 120 bpm
 
 
-def write(path, notes, signature=(4, 4)):
-    """A one-track file: ``notes`` are (pitch, start, length) in 16ths, at 120 bpm, with one time signature."""
+def write_signatures(path, notes, signatures):
+    """A one-track file: ``notes`` are (pitch, start, length) in 16ths, at 120 bpm; ``signatures`` are
+    (numerator, denominator, at 16th)."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(*signature, 0.0))
+    for numerator, denominator, step in signatures:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, step * SIXTEENTH))
     piano = pretty_midi.Instrument(program=0)
     for pitch, start, length in notes:
         piano.notes.append(pretty_midi.Note(90, pitch, start * SIXTEENTH, (start + length) * SIXTEENTH))
     pm.instruments.append(piano)
     pm.write(str(path))
     return path
+
+
+def write(path, notes, signature=(4, 4)):
+    """A one-track file: ``notes`` are (pitch, start, length) in 16ths, at 120 bpm, with one time signature."""
+    return write_signatures(path, notes, [(*signature, 0)])
 
 
 def jig(pickup: int) -> list[tuple[int, int, int]]:
@@ -115,19 +122,6 @@ def test_the_rhythm_statistics_are_registered_and_tell_a_jig_from_a_shuffled_one
     same = compare_sets(real, real)["onset_position_histogram"]
     other = compare_sets(shuffled, real)["onset_position_histogram"]
     assert same["overlap"] > other["overlap"]
-
-
-def write_signatures(path, notes, signatures):
-    """Like :func:`write`, with several time signatures ``(numerator, denominator, at 16th)``."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    for numerator, denominator, step in signatures:
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, step * SIXTEENTH))
-    piano = pretty_midi.Instrument(program=0)
-    for pitch, start, length in notes:
-        piano.notes.append(pretty_midi.Note(90, pitch, start * SIXTEENTH, (start + length) * SIXTEENTH))
-    pm.instruments.append(piano)
-    pm.write(str(path))
-    return path
 
 
 READERS = ["pretty_midi", "symusic"]
