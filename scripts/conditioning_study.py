@@ -14,6 +14,10 @@ checkpoint). What is measured, for each asked value:
   meters, finds the asked meter; for real tunes, the test split's;
 - style: a classifier of collection, fit on the training split, finds the asked one.
 
+For each asked meter it also reports what a listener hears (:mod:`melodygen.music.meter`, every melody
+read in that meter): the share of bar lines with a note on them and of notes sounding across a bar line, as
+means with the 10th–90th percentiles of the real tunes of that meter.
+
 The conditioned model is asked for one condition at a time, the others drawn from the training tunes; the
 unconditioned model's samples are the same set for every row (how often an unasked melody happens to have
 the value). Real tunes are the test split's, cut to ``--length`` notes and rests like the samples. The
@@ -45,6 +49,8 @@ from melodygen.evaluation.scoring import figures, melody_sums, total
 from melodygen.generation.sampling import sample_melodies
 from melodygen.models import load_model
 from melodygen.models.checkpoint import read_checkpoint
+from melodygen.music.melody import Melody
+from melodygen.music.meter import across_bar_share, downbeat_share
 
 METERS = ("4/4", "3/4", "6/8")
 
@@ -81,6 +87,19 @@ def balanced(indices: list[int], labels: list[str], per_label: int, seed: int = 
 
 def share(found: list[str], wanted: str) -> float:
     return sum(f == wanted for f in found) / len(found) if found else float("nan")
+
+
+def rhythm(melodies: list, meter: str) -> dict[str, list[float]]:
+    """What a listener hears of ``meter`` in ``melodies`` (each read in it): for the share of bar lines with a
+    note and the share of notes across a bar line, the mean and the 10th and 90th percentiles."""
+    numerator, denominator = (int(part) for part in meter.split("/"))
+    signature = {"time_signature": (numerator, denominator)}
+    read = [Melody(m.pitch, m.duration, m.qpm, m.source, {**m.meta, **signature}) for m in melodies]
+    out = {}
+    for name, statistic in (("downbeat", downbeat_share), ("across", across_bar_share)):
+        values = np.array([statistic(m) for m in read]) if read else np.zeros(1)
+        out[name] = [float(values.mean()), float(np.percentile(values, 10)), float(np.percentile(values, 90))]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             found = styles.predict(feature_matrix(melodies))
             tunes = [i for i in test if conditions[i]["style"] == value]
             real_found = styles.predict(feature_matrix([real[i] for i in tunes])) if tunes else []
+        if name == "meter":  # the samples as a listener hears them, against real tunes of that meter
+            heard = {
+                "conditioned": rhythm(melodies, value),
+                "unconditioned": rhythm(free, value),
+                "real": rhythm([real[i] for i in tunes], value),
+            }
         same = family if name == "meter" else (lambda label: label)
         rows.append(
             {
@@ -193,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 "unconditioned": share(free_found[name], value),
                 "real": share(real_found, value),
                 "real_tunes": len(tunes),
+                "rhythm": heard if name == "meter" else None,
             }
         )
 
@@ -223,6 +249,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {row['asked']} ({family(row['asked'])}) | {row['family']:.0%} | "
                 f"{row['family_unconditioned']:.0%} | {row['family_real']:.0%} |"
             )
+    print()
+    print(
+        "| meter asked | bar lines with a note: conditioned | unconditioned | real tunes (10–90%) | "
+        "notes across a bar line: conditioned | unconditioned | real tunes (10–90%) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        if row["condition"] == "meter":
+            r = row["rhythm"]
+            cells = []
+            for what in ("downbeat", "across"):
+                low, high = r["real"][what][1:]
+                cells += [f"{r['conditioned'][what][0]:.1%}", f"{r['unconditioned'][what][0]:.1%}"]
+                cells.append(f"{r['real'][what][0]:.1%} ({low:.0%}–{high:.0%})")
+            print(f"| {row['asked']} | " + " | ".join(cells) + " |")
     print()
     print("| model | test bits/note (all) | pitch bits | duration bits |")
     print("| --- | ---: | ---: | ---: |")

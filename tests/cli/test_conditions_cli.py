@@ -153,3 +153,10 @@ def test_the_measurement_script_scores_the_sweeps_two_models(sweep, tmp_path):
     assert set(report["bits"]) == {"conditioned", "unconditioned"}
     assert all(figures["all/bits"] > 0 for figures in report["bits"].values())
     assert "| condition | asked |" in result.stdout
+    # what a listener hears of each asked meter: samples of both models and real tunes of that meter
+    for row in (row for row in report["rows"] if row["condition"] == "meter"):
+        assert set(row["rhythm"]) == {"conditioned", "unconditioned", "real"}
+        for heard in row["rhythm"].values():
+            for mean, low, high in heard.values():
+                assert 0 <= low <= high <= 1 and 0 <= mean <= 1
+    assert "| meter asked | bar lines with a note: conditioned |" in result.stdout
