@@ -123,22 +123,25 @@ def whole_bars(melody: Melody, steps: int) -> Melody:
     return Melody(pitch, duration, qpm=melody.qpm, source=melody.source, meta=dict(melody.meta))
 
 
-def downbeat_share(melody: Melody) -> float:
-    """Of the bar lines inside the melody (at :func:`bar_phase`), the share on which a note starts."""
+def _heard(melody: Melody) -> tuple[float, float]:
+    """(share of bar lines with a note, share of notes across a bar line) at :func:`bar_phase`."""
     bar = bar_steps(*time_signature(melody))
     onset, end = _notes(melody)
-    return _score(onset, end, int(melody.duration.sum()), bar, bar_phase(melody))[0]
+    return _score(onset, end, int(melody.duration.sum()), bar, bar_phase(melody, bar))
+
+
+def downbeat_share(melody: Melody) -> float:
+    """Of the bar lines inside the melody (at :func:`bar_phase`), the share on which a note starts."""
+    return _heard(melody)[0]
 
 
 def across_bar_share(melody: Melody) -> float:
     """Of the notes, the share that sound across a bar line (at :func:`bar_phase`)."""
-    bar = bar_steps(*time_signature(melody))
-    onset, end = _notes(melody)
-    return _score(onset, end, int(melody.duration.sum()), bar, bar_phase(melody))[1]
+    return _heard(melody)[1]
 
 
 def onset_positions(melody: Melody) -> np.ndarray:
     """Where in its bar each note starts, in 16ths from the bar line (at :func:`bar_phase`)."""
     bar = bar_steps(*time_signature(melody))
     onset, _ = _notes(melody)
-    return (onset - bar_phase(melody)) % bar
+    return (onset - bar_phase(melody, bar)) % bar
