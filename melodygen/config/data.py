@@ -107,6 +107,13 @@ class DataConfig:
     """Where a melody's key comes from (for `data.transpose_to_c` and the `key` condition): `estimated` from
     all its notes, or `notated`, the key signature written before the first note (else estimated).
     """
+    bar_position: bool = False
+    """Beside each element the model reads where in its bar the next one starts (16ths from the bar line)
+    and the bar's number, counted from the durations and the file's time signature and bar lines; at
+    generation from the durations drawn. Only representations that say how long their elements last
+    (categorical, continuous, event); MidiTok's tokens carry bars and positions of their own. A checkpoint
+    records it.
+    """
     style_lists: dict[str, str] = field(default_factory=dict)
     """The style of each melody (`model.conditions=[style]`): by default the sub-folder of `data.midi_dir` it
     lies in (the folk corpus's collection); or {label: file of paths}, e.g. `+data.style_lists={jig:

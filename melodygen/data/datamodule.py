@@ -30,6 +30,8 @@ from melodygen.music.conditions import (
 from melodygen.music.keys import MAX_PITCH, transpose, transposition_to_c
 from melodygen.music.melody import Melody
 from melodygen.representations import Representation, representation_from_config
+from melodygen.representations.position import SIZES as POSITION_SIZES
+from melodygen.representations.position import melody_positions, reads_bar_position
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,7 @@ def build_stream(
     stride: int,
     pitch_shift: np.ndarray | None = None,
     conditions: np.ndarray | None = None,
+    bar_position: bool = False,
 ):
     """One stream ``[start] m1 [start] m2 … [start]`` for the melodies ``indices``, and window starts.
 
@@ -185,6 +188,8 @@ def build_stream(
     melody shorter than ``seq_len`` still trains the model (on its whole length, and on its end).
     ``conditions`` ``(len(parsed), K)`` gives each element the classes of its melody's conditions in K more
     columns; a start element has those of the melody it opens (the closing one, the last melody's).
+    ``bar_position`` adds two more: where the next element starts in its bar, and the bar's number
+    (:func:`~melodygen.representations.position.melody_positions`; the closing start element has zeros).
     """
     pieces = []
     width = 0 if conditions is None else conditions.shape[1]
@@ -196,12 +201,17 @@ def build_stream(
 
     for i in indices.tolist():
         melody = _moved(parsed, i, pitch_shift)
-        pieces.append(tagged(representation.start[None], i))
-        pieces.append(tagged(representation.encode(melody), i))
-    if pieces:
-        pieces.append(tagged(representation.start[None], int(indices[-1])))
+        encoded = representation.encode(melody)
+        piece = tagged(np.concatenate([representation.start[None], encoded]).astype(representation.dtype), i)
+        if bar_position:
+            piece = np.concatenate([piece, melody_positions(representation, melody, encoded)], axis=1)
+        pieces.append(piece)
+    closing = tagged(representation.start[None], int(indices[-1])) if pieces else None
+    extra = len(POSITION_SIZES) if bar_position else 0
+    if closing is not None:
+        pieces.append(np.concatenate([closing, np.zeros((1, extra))], axis=1) if extra else closing)
     else:
-        pieces.append(np.zeros((0, representation.num_features + width)))
+        pieces.append(np.zeros((0, representation.num_features + width + extra)))
     stream = torch.from_numpy(np.concatenate(pieces).astype(representation.dtype))
     last_start = stream.shape[0] - seq_len - 1
     starts = torch.arange(0, last_start + 1, stride) if last_start >= 0 else torch.zeros(0, dtype=torch.long)
@@ -333,6 +343,11 @@ class MelodyDataModule(pl.LightningDataModule):
         self.representation = representation
         self._check_transpose()
 
+    @property
+    def bar_position(self) -> bool:
+        """Whether the model reads bar positions (``data.bar_position``, where the representation allows)."""
+        return reads_bar_position(self.hparams, self.representation)
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
@@ -346,6 +361,12 @@ class MelodyDataModule(pl.LightningDataModule):
             classes = np.stack([conditioning.index(c) for c in self.melody_conditions])
             if conditioning.key_column is not None:
                 key_column = self.representation.num_features + conditioning.key_column
+        if self.hparams.get("bar_position") and not self.bar_position:
+            log.info(
+                "data.bar_position: the %s representation does not count its elements' 16ths (its tokens "
+                "carry what they carry of the bar), so the model reads no bar positions",
+                self.representation.label,
+            )
         for which in (TRAIN, VAL, TEST):
             # validation and test windows do not overlap, so every element is scored exactly once
             stride = hp.window_stride if which == TRAIN else hp.seq_len
@@ -357,6 +378,7 @@ class MelodyDataModule(pl.LightningDataModule):
                 stride,
                 shift,
                 classes,
+                self.bar_position,
             )
             self.datasets[which] = WindowDataset(
                 stream,

@@ -29,6 +29,7 @@ from melodygen.generation.sampling import primer_as_trained
 from melodygen.models import MelodyModel
 from melodygen.music.keys import MAX_PITCH
 from melodygen.music.melody import REST, Melody
+from melodygen.representations.position import melody_positions
 
 LOG2 = math.log(2.0)
 
@@ -122,13 +123,17 @@ def _encoded(
 ) -> tuple[torch.Tensor, ...]:
     """The melody's elements after the start element, moved as the model's training melodies were, and
     the pitch mask of the alphabet moved with them; without ``lookahead``, a melody whose key would be
-    estimated from its own notes is left where it is."""
+    estimated from its own notes is left where it is, and its bar lines are its file's alone."""
     rep = model.representation
     if lookahead or not looks_ahead(model, melody):
         melody, shift = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
     else:
         shift = 0
-    elements = np.concatenate([rep.start[None], rep.encode(melody)]).astype(rep.dtype)
+    notes = rep.encode(melody)
+    elements = np.concatenate([rep.start[None], notes]).astype(rep.dtype)
+    if model.bar_position:  # where the next note starts: its place follows from the durations before it
+        places = melody_positions(rep, melody, notes, from_notes=lookahead)
+        elements = np.concatenate([elements, places.astype(rep.dtype)], axis=1)
     device = next(model.parameters()).device
     mask = _pitch_mask(alphabet, shift, rep.output_sizes[0], device)
     return torch.from_numpy(elements)[None].to(device), mask

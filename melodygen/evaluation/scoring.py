@@ -19,6 +19,7 @@ from melodygen.generation.sampling import conditions_as_trained, primer_as_train
 from melodygen.models import MelodyModel
 from melodygen.music.melody import Melody
 from melodygen.representations import total_bits
+from melodygen.representations.position import melody_positions
 
 
 def melody_sums(
@@ -35,11 +36,15 @@ def melody_sums(
     for melody in melodies:
         classes = conditions_as_trained(model, melody)  # a conditioned model reads the melody's own
         melody, _ = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
-        elements = np.concatenate([rep.start[None], rep.encode(melody), rep.start[None]])
+        notes = rep.encode(melody)
+        elements = np.concatenate([rep.start[None], notes, rep.start[None]])
         if classes is not None:
             elements = np.concatenate(
                 [elements, np.broadcast_to(classes, (len(elements), len(classes)))], axis=1
             )
+        if model.bar_position:  # where each next element starts, as the model read it in training
+            places = np.concatenate([melody_positions(rep, melody, notes), np.zeros((1, 2), np.int64)])
+            elements = np.concatenate([elements, places.astype(elements.dtype)], axis=1)
         encoded.append(elements)
     results: list[dict[str, float] | None] = [None] * len(encoded)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths share a batch

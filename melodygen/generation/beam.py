@@ -21,6 +21,7 @@ def beam_search(
     steps: int,
     done: Callable[[torch.Tensor], bool] | None = None,
     conditions: torch.Tensor | None = None,
+    clock=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(elements, scores)``: at most ``steps`` elements after ``prefix`` ``(1, P, F)`` for each of the
     ``beam_size`` kept continuations, ``(beam_size, N, F)``, likeliest first, and their summed natural
@@ -28,14 +29,18 @@ def beam_search(
 
     ``done(elements)`` may stop the search early: it is given the kept continuations, likeliest first,
     after every step. ``conditions`` ``(1, K)`` are the condition classes of a conditioned model, the same
-    for every continuation. Call it in inference mode, with the model in eval mode.
+    for every continuation, and ``clock`` (one row, :class:`~melodygen.representations.position.Clock`) counts
+    where a model that reads bar positions stands in its bar. Call it in inference mode, with the model in
+    eval mode.
     """
     representation, net = model.representation, model.net
-    outputs, state = model(model.with_conditions(prefix, conditions))
+    x = model.with_conditions(prefix, conditions)
+    outputs, state = model(x if clock is None else clock.read(x))
     if conditions is not None:
         conditions = conditions[:1].expand(beam_size, -1)
     rows = torch.zeros(beam_size, dtype=torch.long, device=prefix.device)
     state = net.select(state, rows)
+    clock = None if clock is None else clock.select(rows)
     last = [o[:, -1].index_select(0, rows) for o in outputs]
     # one continuation to begin with: the others are copies of it until the first step spreads them
     scores = torch.full((beam_size,), float("-inf"), device=prefix.device)
@@ -54,5 +59,9 @@ def beam_search(
         if done is not None and done(kept):
             break
         if step + 1 < steps:
-            last, state = net.step(model.with_conditions(element, conditions), net.select(state, parent))
+            x = model.with_conditions(element, conditions)
+            if clock is not None:
+                clock = clock.select(parent)
+                x = clock.beside(x)
+            last, state = net.step(x, net.select(state, parent))
     return kept, scores

@@ -25,14 +25,16 @@ from melodygen.errors import MelodygenError
 from melodygen.music.conditions import TONICS, key_label, key_parts, melody_conditions
 from melodygen.music.keys import MAX_PITCH, key_of, semitones_to_c, transpose, transposition_to_c
 from melodygen.music.melody import DEFAULT_QPM, MAX_DURATION, REST, Melody, normalize
-from melodygen.music.meter import DEFAULT_TIME_SIGNATURE, bar_steps, whole_bars
+from melodygen.music.meter import bar_steps, whole_bars
 from melodygen.registry import SAMPLERS
 from melodygen.representations import Representation
+from melodygen.representations.position import Clock, signature_of
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # Lightning takes seconds to import; a CLI that fails early should not wait for it
     from melodygen.models import MelodyModel
+    from melodygen.models.network import State
 
 
 # --- primers -----------------------------------------------------------------------------------------
@@ -157,6 +159,32 @@ class SamplingRequest:
     seed: int | None = None
     conditions: torch.Tensor | None = None  # (num_samples, K) condition classes, or (1, K) for one search
     options: Mapping = field(default_factory=dict)
+    #: where each row stands in its bar, for a model that reads bar positions (None otherwise): as many rows
+    #: as ``conditions``, else one
+    clock: Clock | None = None
+
+    def read_prefix(self, rows: torch.Tensor | None = None) -> tuple[list[torch.Tensor], State, Clock | None]:
+        """The network's outputs and state after the prefix, and the clock after it: one row, or ``rows``
+        of it (each its own conditions' and clock's row where ``rows`` is given)."""
+        model, prefix, clock = self.model, self.prefix, self.clock
+        conditions = self.conditions
+        if rows is not None:
+            prefix = prefix.index_select(0, torch.zeros_like(rows))
+            conditions = None if conditions is None else conditions.index_select(0, rows)
+            clock = None if clock is None else clock.select(rows)
+        x = model.with_conditions(prefix, conditions)
+        if clock is not None:
+            x = clock.read(x)
+        outputs, state = model(x)
+        return outputs, state, clock
+
+    def inputs(
+        self, element: torch.Tensor, conditions: torch.Tensor | None, clock: Clock | None
+    ) -> torch.Tensor:
+        """What the network reads beside a new element ``(B, F)``: its rows' ``conditions`` and, counting it on
+        ``clock``, where the next element starts in its bar."""
+        x = self.model.with_conditions(element, conditions)
+        return x if clock is None else clock.beside(x)
 
     def generator(self) -> torch.Generator:
         """A generator seeded with ``seed`` (a fresh seed when None), on the prefix's device."""
@@ -223,9 +251,10 @@ def sample_elements(
         with torch.inference_mode():
             if conditions is not None:
                 conditions = torch.as_tensor(conditions, device=device)
+            clock = _clock(model, primer, conditions, device)
             request = SamplingRequest(
                 model, prefix, num_samples, length, max_steps, temperature, top_k, top_p, beam_size, seed,
-                conditions, dict(options or {}),
+                conditions, dict(options or {}), clock,
             )  # fmt: skip
             stacked = sampler(request)
             onset = representation.is_onset(stacked).cpu().numpy()
@@ -237,21 +266,39 @@ def sample_elements(
     return list(elements)
 
 
+def _clock(
+    model: MelodyModel, primer: Melody | None, conditions: torch.Tensor | None, device: torch.device
+) -> Clock | None:
+    """The bar count of a model that reads bar positions: a row per row of ``conditions`` (one without), in
+    its meter condition's time signature (4/4 for a model not conditioned on meter)."""
+    if not model.bar_position:
+        return None
+    conditioning = model.conditioning
+    rows = 1 if conditions is None else conditions.shape[0]
+    if "meter" in conditioning.names:
+        column = conditioning.names.index("meter")
+        labels = conditioning.labels["meter"]
+        meters = [labels[int(c)] for c in conditions[:, column].tolist()]
+    else:
+        meters = [None] * rows
+    return Clock.starting(model.representation, [signature_of(m) for m in meters], primer, device)
+
+
 def draw(request: SamplingRequest) -> torch.Tensor:
     """``samples.strategy=sample``: ``num_samples`` continuations ``(num_samples, N, F)``, drawn element by
     element with the request's temperature, top_k and top_p."""
     model, prefix, num_samples = request.model, request.prefix, request.num_samples
     representation, net, conditions = model.representation, model.net, request.conditions
     generator = request.generator()
+    rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     if conditions is None:
         # The prefix is the same for every sample: run it once with batch 1 and copy its state.
-        outputs, state = model(model.with_conditions(prefix, None))
-        rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
+        outputs, state, clock = request.read_prefix()
         state = net.select(state, rows)
+        clock = None if clock is None else clock.select(rows)
         last = [o[:, -1].index_select(0, rows) for o in outputs]
     else:  # each sample reads the prefix with its own conditions
-        rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
-        outputs, state = model(model.with_conditions(prefix.index_select(0, rows), conditions))
+        outputs, state, clock = request.read_prefix(torch.arange(num_samples, device=prefix.device))
         last = [o[:, -1] for o in outputs]
     onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     generated = []
@@ -265,7 +312,7 @@ def draw(request: SamplingRequest) -> torch.Tensor:
             if bool((onsets > request.length).all()):
                 break
         if step + 1 < request.max_steps:
-            last, state = net.step(model.with_conditions(element, conditions), state)
+            last, state = net.step(request.inputs(element, conditions, clock), state)
     return torch.stack(generated, dim=1)
 
 
@@ -286,6 +333,7 @@ def beam(request: SamplingRequest) -> torch.Tensor:
         request.max_steps,
         None if representation.element_is_note else done,
         request.conditions,
+        request.clock,
     )
     found = int(torch.isfinite(scores).sum())  # fewer than beam_size when fewer continuations exist
     rows = torch.arange(request.num_samples, device=kept.device).clamp_max(found - 1)
@@ -350,7 +398,7 @@ def sample_melodies(
     if draws < num_samples:
         labels, key_shifts = labels * num_samples, key_shifts * num_samples
     if bars is not None:
-        signatures = [_signature(row) for row in labels]
+        signatures = [signature_of(row.get("meter")) for row in labels]
         ends = [bars * bar_steps(*signature) for signature in signatures]
         before = primer.total_steps if include_primer and primer is not None else 0
         if before >= max(ends):
@@ -401,14 +449,6 @@ def sample_melodies(
         melody.qpm = qpm
         melodies.append(melody)
     return melodies
-
-
-def _signature(labels: Mapping[str, str]) -> tuple[int, int]:
-    """The time signature a sample is generated in: its meter condition's, else 4/4."""
-    if "meter" not in labels:
-        return DEFAULT_TIME_SIGNATURE
-    numerator, denominator = labels["meter"].split("/")
-    return int(numerator), int(denominator)
 
 
 def sample_conditions(

@@ -14,6 +14,7 @@ from melodygen.models.network import State
 from melodygen.music.conditions import Conditioning
 from melodygen.registry import NETWORKS, REPRESENTATIONS, providers_of
 from melodygen.representations import representation_from_hparams, total_bits
+from melodygen.representations.position import SIZES as POSITION_SIZES
 
 
 class MelodyModel(pl.LightningModule):
@@ -34,6 +35,9 @@ class MelodyModel(pl.LightningModule):
     ``conditions``, ``condition_labels`` and ``condition_counts`` make a conditioned model (the hyperparameters
     of a :class:`~melodygen.music.conditions.Conditioning`): its inputs carry one class per condition after the
     representation's columns (:meth:`with_conditions`); a checkpoint without them is unconditioned.
+    ``bar_position`` (``data.bar_position``) adds two more classes after those: where in its bar the next
+    element starts, and the bar's number (:mod:`melodygen.representations.position`); a checkpoint without it
+    reads none.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class MelodyModel(pl.LightningModule):
         condition_counts: list | None = None,
         representation_settings: dict | None = None,
         plugins: dict | None = None,
+        bar_position: bool = False,
         **network,
     ):
         super().__init__()
@@ -73,7 +78,11 @@ class MelodyModel(pl.LightningModule):
             raise ValueError(
                 "a conditioned model needs its labels: build it with Conditioning.fit(...).hparams()"
             )
-        self.net = build_network(architecture, self.representation, network, self.conditioning.sizes)
+        if bar_position and not self.representation.times_elements:
+            raise ValueError(f"the {self.representation.label} representation cannot give bar positions")
+        self.bar_position = bool(bar_position)
+        extra = POSITION_SIZES if self.bar_position else ()
+        self.net = build_network(architecture, self.representation, network, self.conditioning.sizes + extra)
         defaults = architecture_defaults(architecture)
         given = {
             "optimizer": optimizer, "lr": lr, "weight_decay": weight_decay, "scheduler": scheduler,
@@ -92,6 +101,8 @@ class MelodyModel(pl.LightningModule):
                 "key": getattr(key, "value", key),
                 **self.representation.hparams(),
                 **self.conditioning.hparams(),
+                # absent in a checkpoint written before bar positions: off
+                "bar_position": self.bar_position,
                 # where a plugin's parts came from, for the line that says what to install
                 **(
                     {"plugins": parts}
@@ -126,7 +137,7 @@ class MelodyModel(pl.LightningModule):
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """The representation's own columns of ``y`` (the condition columns are read, never predicted)."""
-        return y[..., : self.representation.num_features] if self.conditioning else y
+        return y[..., : self.representation.num_features] if self.conditioning or self.bar_position else y
 
     def training_step(self, batch, batch_idx):
         x, y = batch

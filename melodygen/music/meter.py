@@ -66,19 +66,31 @@ def bar_phase(melody: Melody, bar: int | None = None) -> int:
     bar = bar or bar_steps(*time_signature(melody))
     onset, end = _notes(melody)
     total = int(melody.duration.sum())
+    phases = np.arange(bar)
+    # every phase at once, as _score counts one: the bar lines inside the melody and those on an onset
+    rows = -(-max(total, 1) // bar)
+    step = np.arange(rows * bar).reshape(rows, bar)
+    inside = step < total
+    struck = np.zeros(rows * bar, bool)
+    struck[onset[onset < total]] = True
+    lines, on = inside.sum(axis=0), (inside & struck.reshape(rows, bar)).sum(axis=0)
+    lines[0], on[0] = (lines[0] - 1, on[0] - struck[0]) if lines[0] > 1 else (lines[0], on[0])
+    hit = np.where(lines > 0, on / np.maximum(lines, 1), 0.0)
     length = end - onset
+    # from each onset to the next bar line after it, in 16ths (1 … bar); a note longer reaches across
+    reach = (phases[None, :] - onset[:, None] - 1) % bar + 1
+    across = (reach < length[:, None]).mean(axis=0) if onset.size else np.zeros(bar)
+    on_line = reach == bar
+    notes_on = on_line.sum(axis=0)
+    accent = np.where(notes_on > 0, (on_line * length[:, None]).sum(axis=0) / np.maximum(notes_on, 1), 0.0)
     best, best_value = 0, (-np.inf, -np.inf)
-    for phase in range(bar):
-        hit, across = _score(onset, end, total, bar, phase)
-        on_line = (onset - phase) % bar == 0
-        accent = float(length[on_line].mean()) if on_line.any() else 0.0
-        value = (round(hit - across, 9), accent)
+    for phase, value in enumerate(zip(np.round(hit - across, 9).tolist(), accent.tolist())):
         if value > best_value:
             best, best_value = phase, value
     return best
 
 
-def bar_lines(melody: Melody) -> tuple[tuple[int, int, int], ...]:
+def bar_lines(melody: Melody, from_notes: bool = True) -> tuple[tuple[int, int, int], ...]:
     """The bar lines a melody's elements are placed by, as ``((step, numerator, denominator), …)``: the
     first entry the bar line at or before its start (step ≤ 0), the others later meter changes.
 
@@ -86,13 +98,14 @@ def bar_lines(melody: Melody) -> tuple[tuple[int, int, int], ...]:
     note after a bar line: a notation program writes a pickup late in a first bar. Where the file has the
     melody start on a bar line, as abc2midi writes a tune with a pickup, or where the melody has no file
     (a sample), the phase comes from :func:`bar_phase`; the file's later meter changes stand.
+    ``from_notes=False`` reads the file alone: its first bar line is then where its notes put it.
     """
     grid = melody.meta.get("bar_grid")
     if grid and grid[0][0] != 0:
         return tuple(tuple(entry) for entry in grid)
     numerator, denominator = (grid[0][1], grid[0][2]) if grid else time_signature(melody)
     bar = bar_steps(numerator, denominator)
-    phase = bar_phase(melody, bar)
+    phase = bar_phase(melody, bar) if from_notes else 0
     return ((phase - bar if phase else 0, numerator, denominator), *(tuple(e) for e in (grid or ())[1:]))
 
 

@@ -47,6 +47,9 @@ class Representation(ABC):
     #: True when each element is (pitch-or-rest, duration) and the first head's classes are MIDI pitches
     #: 0–127 and the rest (128), so note-by-note prediction (:mod:`melodygen.evaluation.prediction`) can score it
     pitch_head_is_midi_pitch: bool = False
+    #: True when :meth:`element_steps` says how long each element lasts, so a model can read where its bar
+    #: lines fall (``data.bar_position``); a tokenization with bar and position tokens of its own leaves it off
+    times_elements: bool = False
 
     #: the settings it was built with (``data.representations.NAME``), for :meth:`hparams`
     settings: dict | None = None
@@ -170,6 +173,11 @@ class Representation(ABC):
         Every element does in a note-level representation; a step-level one overrides this.
         """
         return torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
+
+    def element_steps(self, x: torch.Tensor) -> torch.Tensor:
+        """16ths each element of ``x`` (``(..., F)``) moves the melody on: a note's or a rest's duration, one
+        for a step of a step-level representation, 0 for the boundary. Only where :attr:`times_elements`."""
+        raise NotImplementedError(f"the {self.label} representation does not say how long its elements last")
 
     def token_errors(self, elements: np.ndarray) -> float | None:
         """The share of ``elements`` that break the representation's grammar, which the decoder skips;

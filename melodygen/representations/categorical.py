@@ -21,6 +21,7 @@ class Categorical(Representation):
     output_sizes = (PITCH_CLASSES + 1, MAX_DURATION + 1)
     dtype = np.dtype(np.int64)
     pitch_head_is_midi_pitch = True
+    times_elements = True
 
     @property
     def start(self) -> np.ndarray:
@@ -50,6 +51,9 @@ class Categorical(Representation):
 
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., 0] == START_PITCH
+
+    def element_steps(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.is_boundary(x), 0, x[..., 1].long() + 1)
 
     def loss(self, outputs, target):
         pitch_logits, duration_logits = outputs

@@ -53,6 +53,7 @@ class Continuous(Representation):
     input_sizes = (2,)
     output_sizes = (2,)
     dtype = np.dtype(np.float32)
+    times_elements = True
 
     @property
     def start(self) -> np.ndarray:
@@ -78,6 +79,10 @@ class Continuous(Representation):
 
     def is_boundary(self, x: torch.Tensor) -> torch.Tensor:
         return torch.round(x[..., 1] * DURATION_SCALE + DURATION_CENTER) <= 0
+
+    def element_steps(self, x: torch.Tensor) -> torch.Tensor:
+        # as decode_norm rounds it: the start element's duration is 0
+        return torch.round(x[..., 1] * DURATION_SCALE + DURATION_CENTER).clamp(0, MAX_DURATION).long()
 
     def loss(self, outputs, target):
         return torch.nn.functional.mse_loss(outputs[0].float(), target)

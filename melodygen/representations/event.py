@@ -26,6 +26,7 @@ class Event(Representation):
     element_is_step = True
     element_is_note = False
     max_elements_per_note = MAX_DURATION
+    times_elements = True
 
     @property
     def start(self) -> np.ndarray:
@@ -60,6 +61,9 @@ class Event(Representation):
 
     def is_onset(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., 0] != HOLD
+
+    def element_steps(self, x: torch.Tensor) -> torch.Tensor:
+        return (~self.is_boundary(x)).long()
 
     def loss(self, outputs, target):
         return torch.nn.functional.cross_entropy(outputs[0].flatten(0, 1).float(), target[..., 0].flatten())

@@ -20,11 +20,13 @@ DATA_KEYS = {
     "data.representation": "representation",
     "data.transpose_to_c": "transpose_to_c",
     "data.key": "key",
+    "data.bar_position": "bar_position",
 }
 #: A checkpoint of melodygen 0.1 had no ``architecture``: it is an LSTM.
 FIRST_ARCHITECTURE = "lstm"
-#: What a checkpoint without the value had: an unconditioned model keeps no ``conditions``.
-ABSENT_MEANS = {"conditions": []}
+#: What a checkpoint without the value had: an unconditioned model keeps no ``conditions``, and a model
+#: written before bar positions read none.
+ABSENT_MEANS = {"conditions": [], "bar_position": False}
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
 

@@ -27,6 +27,7 @@ from melodygen.models.checkpoint import safe_loading
 from melodygen.music.conditions import Conditioning
 from melodygen.registry import DATA_SOURCES
 from melodygen.representations import Representation, representation_from_config, representation_from_hparams
+from melodygen.representations.position import reads_bar_position
 from melodygen.runtime.atomic import write_json_atomic
 from melodygen.runtime.loggers import WandbLogger, close_loggers
 from melodygen.sweeps.pruning import TrialPruning, trial_callback
@@ -90,6 +91,7 @@ def build_model(
         transpose_to_c=cfg.data.transpose_to_c,
         key=cfg.data.key.value,
         max_epochs=cfg.trainer.max_epochs,
+        bar_position=reads_bar_position(cfg.data, representation),
         **model,
         **(conditioning.hparams() if conditioning is not None else {}),
     )

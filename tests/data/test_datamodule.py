@@ -378,3 +378,30 @@ def test_exclude_shared_run_also_leaves_out_transposed_and_rerhythmed_variants(t
     report = variants.report()
     assert report["left_out"] == ["tune05.mid"]
     assert sum(report["split_melodies"].values()) == 19
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bar_positions_follow_the_conditions_beside_every_element_and_never_move(name, tmp_path, tune_dir):
+    from melodygen.representations.position import melody_positions
+
+    dm = make_dm(
+        tune_dir, tmp_path, representation=name, bar_position=True, conditions=["meter"], transpose=3
+    )
+    rep, ds = dm.representation, dm.datasets[TRAIN]
+    assert ds.stream.shape[1] == rep.num_features + 1 + 2  # the elements, the meter, position and bar
+    first = int(np.flatnonzero(dm.split == TRAIN)[0])
+    melody = dm.parsed.melody(first)
+    rows = len(rep.encode(melody)) + 1  # its start element and its elements
+    assert ds.stream[:rows, -2:].long().tolist() == melody_positions(rep, melody).tolist()
+    for i in range(len(ds)):  # a transposed window moves its pitches, never where its elements fall
+        x, _ = ds[i]
+        s = int(ds.starts[i])
+        assert torch.equal(x[:, -3:], ds.stream[s : s + len(x), -3:])
+
+
+def test_a_tokenization_without_element_lengths_reads_no_bar_positions(tmp_path, tune_dir, caplog):
+    pytest.importorskip("miditok")
+    with caplog.at_level("INFO", logger="melodygen.data.datamodule"):
+        dm = make_dm(tune_dir, tmp_path, representation="miditok", bar_position=True)
+    assert dm.bar_position is False and dm.datasets[TRAIN].stream.shape[1] == dm.representation.num_features
+    assert "the model reads no bar positions" in caplog.text

@@ -35,6 +35,8 @@ def test_they_name_their_network_and_representation():
     for name in CHECKPOINTS:
         hparams = read_checkpoint(FIXTURE / f"{name}.ckpt")["hyper_parameters"]
         assert isinstance(hparams["architecture"], str) and isinstance(hparams["representation"], str)
+        assert "bar_position" not in hparams  # written before bar positions: the model reads none
+        assert load_model(FIXTURE / f"{name}.ckpt").bar_position is False
 
 
 def test_it_samples_what_it_sampled(checkpoint):

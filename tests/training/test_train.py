@@ -319,3 +319,34 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path, tune_dir
         MelodygenError, match=r"^model.hidden_size=32 contradicts the checkpoint in init_from"
     ):
         train(contradicting, ["model.hidden_size=32"])
+
+
+def test_a_run_with_bar_positions_keeps_them_in_its_checkpoint_and_a_later_run_reads_them(tmp_path, tune_dir):
+    from melodygen.errors import MelodygenError
+    from melodygen.models import load_model
+    from melodygen.representations.position import SIZES
+
+    first = compose_train(
+        tmp_path / "a",
+        tune_dir,
+        *SMALL,
+        "data.bar_position=true",
+        "trainer.max_epochs=1",
+        "samples.num_samples=0",
+    )
+    trained = train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["hyper_parameters"]["bar_position"] is True
+    assert load_model(last).net.condition_sizes == SIZES  # unconditioned: the two position columns alone
+    # scored again without the setting: the checkpoint's is taken, and the scores are the same
+    again = compose_train(
+        tmp_path / "b", tune_dir, *SMALL, "train=false", f"ckpt_path={last}", "samples.num_samples=0"
+    )
+    assert train(again)["val/loss"] == pytest.approx(trained["val/loss"], rel=1e-5)
+    contradicting = compose_train(
+        tmp_path / "c", tune_dir, *SMALL, "train=false", f"ckpt_path={last}", "data.bar_position=false"
+    )
+    with pytest.raises(
+        MelodygenError, match=r"^data.bar_position=false contradicts the checkpoint in ckpt_path"
+    ):
+        train(contradicting, ["data.bar_position=false"])

@@ -1,0 +1,165 @@
+"""Bar positions (``data.bar_position``): read from real MIDI files with and without a pickup and with a meter
+change, and counted at generation exactly as the data path counts them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from meter_files import jig, write, write_signatures
+
+from melodygen.data.midi import load_melody
+from melodygen.generation.sampling import sample_elements
+from melodygen.models import MelodyModel
+from melodygen.music.conditions import Conditioning
+from melodygen.music.melody import Melody
+from melodygen.representations import get_representation
+from melodygen.representations.position import BAR_CLASSES, Clock, melody_positions
+
+STEP_LEVEL = ["categorical", "continuous", "event"]
+
+
+def places(melody: Melody, name: str = "categorical") -> list[tuple[int, int]]:
+    """(position, bar) beside the start element and each element of ``melody``."""
+    return [tuple(row) for row in melody_positions(get_representation(name), melody).tolist()]
+
+
+def test_a_pickup_written_at_time_0_counts_from_the_bar_line_the_notes_imply(tmp_path):
+    # abc2midi's way: two eighths of pickup written from time 0, then four bars of 6/8
+    melody = load_melody(write(tmp_path / "jig.mid", jig(2), (6, 8)))
+    got = places(melody)
+    # beside the start: the first note starts 8 sixteenths into the pickup bar (bar 0)
+    assert got[0] == (8, 0)
+    # beside each note: where the next one starts; the pickup's second eighth leads to bar 1's downbeat
+    assert got[1:4] == [(10, 0), (0, 1), (4, 1)]
+    assert [p for p, _ in got[2:]] == [0, 4, 6, 10] * 4 + [0]
+    assert [b for _, b in got[2::4]] == [1, 2, 3, 4, 5]  # the last note leads past the end: bar 5
+
+
+def test_a_tune_that_starts_on_the_downbeat_starts_in_bar_one(tmp_path):
+    melody = load_melody(write(tmp_path / "jig.mid", jig(0), (6, 8)))
+    got = places(melody)
+    assert got[0] == (0, 1)
+    assert got[1:5] == [(4, 1), (6, 1), (10, 1), (0, 2)]
+
+
+def test_a_pickup_placed_late_in_its_bar_is_read_from_the_file(tmp_path):
+    # 3/4: a quarter on beat 3, then quarters; the file's own bar lines say where the pickup sits
+    notes = [(67, 8, 4)] + [(60 + i % 5, 12 + 4 * i, 4) for i in range(9)]
+    melody = load_melody(write(tmp_path / "late.mid", notes, (3, 4)))
+    got = places(melody)
+    assert got[0] == (8, 0)
+    assert got[1:] == [(0, 1), (4, 1), (8, 1), (0, 2), (4, 2), (8, 2), (0, 3), (4, 3), (8, 3), (0, 4)]
+
+
+def test_a_meter_change_restarts_the_count_in_the_new_bar_length(tmp_path):
+    # two bars of 4/4 in quarters, then 3/4 from 16th 32
+    notes = [(60 + i % 3, 4 * i, 4) for i in range(14)]
+    melody = load_melody(write_signatures(tmp_path / "change.mid", notes, [(4, 4, 0), (3, 4, 32)]))
+    got = places(melody)
+    assert [p for p, _ in got] == [0, 4, 8, 12] * 2 + [0, 4, 8] * 2 + [0]
+    assert [b for _, b in got] == [1] * 4 + [2] * 4 + [3] * 3 + [4] * 3 + [5]
+
+
+def test_bars_past_the_last_class_share_it():
+    melody = Melody(np.full(40, 60), np.full(40, 16))  # 40 whole notes in 4/4
+    bars = [b for _, b in places(melody)]
+    assert bars[:3] == [1, 2, 3] and bars[-1] == BAR_CLASSES - 1 and max(bars) == BAR_CLASSES - 1
+
+
+@pytest.mark.parametrize("name", STEP_LEVEL)
+@pytest.mark.parametrize("pickup", [0, 3])
+def test_the_clock_counts_a_primer_as_the_data_path_does(tmp_path, name, pickup):
+    representation = get_representation(name)
+    melody = load_melody(write(tmp_path / "jig.mid", jig(pickup), (6, 8)))
+    encoded = representation.encode(melody)
+    prefix = torch.from_numpy(
+        np.concatenate([representation.start[None], encoded]).astype(representation.dtype)
+    )
+    clock = Clock.starting(representation, [(6, 8)], primer=melody)
+    read = clock.read(prefix[None])
+    expected = melody_positions(representation, melody, encoded)
+    assert read[0, :, -2:].long().tolist() == expected.tolist()
+    assert torch.equal(read[0, :, :-2], prefix)  # the elements themselves pass unchanged
+
+
+def recorded_inputs(model: MelodyModel) -> list[torch.Tensor]:
+    """Every input the model's network is given from now on."""
+    seen: list[torch.Tensor] = []
+    embed = model.net.embed  # every network reads its input through embed, whole windows and single steps
+
+    def recording(x: torch.Tensor) -> torch.Tensor:
+        seen.append((x if x.dim() == 3 else x[:, None]).detach().clone())
+        return embed(x)
+
+    model.net.embed = recording
+    return seen
+
+
+@pytest.mark.parametrize("name", STEP_LEVEL)
+def test_what_a_sampling_model_reads_is_what_the_data_path_gives_for_the_notes_it_drew(name):
+    representation = get_representation(name)
+    labels = [
+        {"meter": "3/4", "key": "G major", "style": "none"},
+        {"meter": "6/8", "key": "D major", "style": "none"},
+    ]
+    conditioning = Conditioning.fit(["meter"], labels)
+    torch.manual_seed(0)
+    model = MelodyModel(name, hidden_size=8, bar_position=True, **conditioning.hparams()).eval()
+    seen = recorded_inputs(model)
+    classes = torch.tensor(
+        [[conditioning.labels["meter"].index("3/4")], [conditioning.labels["meter"].index("6/8")]]
+    )
+    drawn = sample_elements(model, 2, 12, seed=3, conditions=classes)
+    inputs = torch.cat([seen[0], *seen[1:]], dim=1)  # the start element, then one element per step
+    for row, (elements, signature) in enumerate(zip(drawn, [(3, 4), (6, 8)], strict=True)):
+        read = inputs[row, : len(elements), -2:].long().numpy()
+        melody = Melody(
+            [60], [1], meta={"time_signature": signature}
+        )  # its meter; a sample starts on a bar line
+        expected = melody_positions(representation, melody, elements[:-1], from_notes=False)
+        assert read.tolist() == expected.tolist()
+        assert int(inputs[row, 0, -3]) == classes[row, 0]  # the meter condition sits before the positions
+
+
+def test_beam_search_scores_every_kept_continuation_as_read_with_its_own_bar_positions():
+    from melodygen.generation.beam import beam_search
+    from melodygen.representations.categorical import START_DURATION, START_PITCH
+
+    representation = get_representation("categorical")
+    torch.manual_seed(1)
+    model = MelodyModel("categorical", hidden_size=8, bar_position=True).eval()
+    prefix = torch.from_numpy(representation.start[None])[None]
+    with torch.inference_mode():
+        kept, scores = beam_search(model, prefix, 4, 12, clock=Clock.starting(representation, [(3, 4)]))
+
+    def score(elements: np.ndarray, columns: np.ndarray) -> float:
+        stream = np.concatenate([representation.start[None], elements])
+        x = torch.from_numpy(np.concatenate([stream, columns], axis=1))[None]
+        with torch.inference_mode():
+            pitch, duration = (o[0] for o in model(x[:, :-1])[0])
+        target = torch.from_numpy(stream[1:])
+        pitch = pitch[:, :START_PITCH].log_softmax(-1).gather(1, target[:, :1])
+        duration = duration[:, :START_DURATION].log_softmax(-1).gather(1, target[:, 1:])
+        return float((pitch + duration).sum())
+
+    for row in range(4):  # the beam reorders its rows at every step: each keeps its own count
+        elements = kept[row].numpy()
+        columns = melody_positions(representation, Melody([60], [1], meta={"time_signature": (3, 4)}),
+                                   elements, from_notes=False)  # fmt: skip
+        assert score(elements, columns) == pytest.approx(float(scores[row]), abs=1e-4)
+        assert score(elements, np.zeros_like(columns)) != pytest.approx(float(scores[row]), abs=1e-4)
+
+
+def test_a_model_without_bar_positions_reads_the_elements_alone():
+    model = MelodyModel("categorical", hidden_size=8)
+    assert model.bar_position is False and model.hparams.bar_position is False
+    seen = recorded_inputs(model)
+    sample_elements(model, 1, 4, seed=0)
+    assert all(x.shape[-1] == 2 for x in seen)
+
+
+def test_a_tokenization_with_bars_of_its_own_cannot_take_bar_positions():
+    pytest.importorskip("miditok")
+    with pytest.raises(ValueError, match="cannot give bar positions"):
+        MelodyModel("miditok", tokenizer="REMI", hidden_size=8, bar_position=True)
