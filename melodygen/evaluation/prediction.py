@@ -123,7 +123,7 @@ def _encoded(
 ) -> tuple[torch.Tensor, ...]:
     """The melody's elements after the start element, moved as the model's training melodies were, and
     the pitch mask of the alphabet moved with them; without ``lookahead``, a melody whose key would be
-    estimated from its own notes is left where it is, and its bar lines are its file's alone."""
+    estimated from its own notes is left where it is."""
     rep = model.representation
     if lookahead or not looks_ahead(model, melody):
         melody, shift = primer_as_trained(model, melody)  # a transpose_to_c model saw melodies in C only
@@ -132,8 +132,7 @@ def _encoded(
     notes = rep.encode(melody)
     elements = np.concatenate([rep.start[None], notes]).astype(rep.dtype)
     if model.bar_position:  # where the next note starts: its place follows from the durations before it
-        places = melody_positions(rep, melody, notes, from_notes=lookahead)
-        elements = np.concatenate([elements, places.astype(rep.dtype)], axis=1)
+        elements = np.concatenate([elements, melody_positions(rep, melody, notes).astype(rep.dtype)], axis=1)
     device = next(model.parameters()).device
     mask = _pitch_mask(alphabet, shift, rep.output_sizes[0], device)
     return torch.from_numpy(elements)[None].to(device), mask

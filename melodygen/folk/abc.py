@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 TuneKey = tuple[str, str, str]  # (collection, source_file, tune_number)
@@ -25,6 +26,15 @@ _DECORATION = re.compile(r"![^!\n]*!|\+[^+\n]*\+")
 _FIELD_LINE = re.compile(r"^[A-Za-z]:")
 _GRACE_GROUP = re.compile(r"\{([^}\n]*)\}")
 _NOTE_LETTER = re.compile(r"[A-Ga-g]")
+# What may stand before a tune's first bar, for the length of a pickup: notes and rests with their lengths,
+# chords, tuplets, broken rhythm; ties, slurs, spacers and single-character decorations are ignored.
+_LEADING_BARS = re.compile(r"^(?:\s|:|\[?\|\]?)*")
+_BAR_LINE = re.compile(r"\[?\|\]?|::")
+_NOTE = re.compile(r"(?:\^{1,2}|_{1,2}|=)?[A-Ga-gzx][,']*(\d*)(/*)(\d*)")
+_CHORD = re.compile(r"\[((?:(?:\^{1,2}|_{1,2}|=)?[A-Ga-g][,']*[\d/]*)+)\](\d*)(/*)(\d*)")
+_TUPLET = re.compile(r"\((\d)(?::(\d*))?(?::(\d*))?")
+_BROKEN = re.compile(r"[<>]{1,3}")
+_IGNORED = re.compile(r"(?:[\s\\\-)`y~.H-Wh-w]|\((?!\d))+")
 
 
 class NoTunes(Exception):
@@ -123,3 +133,77 @@ def unplayed_marks(tune: Tune) -> dict[str, int]:
         for group in _GRACE_GROUP.findall(_QUOTED.sub("", line)):
             graces += len(_NOTE_LETTER.findall(group))
     return {name: n for name, n in (("grace_notes", graces), ("chord_symbols", chord_symbols)) if n}
+
+
+def meter_length(meter: str) -> Fraction | None:
+    """A bar of ``M:`` as a fraction of a whole note (``C``: 4/4, ``C|``: 2/2); None for free or odd meters."""
+    meter = meter.strip()
+    if meter in ("C", "C|"):
+        return Fraction(1)
+    match = re.fullmatch(r"(\d+)/(\d+)", meter)
+    return Fraction(int(match.group(1)), int(match.group(2))) if match and int(match.group(1)) else None
+
+
+def _unit(tune: Tune, bar: Fraction) -> Fraction:
+    """``L:``, the length of a note without a number; by the standard's rule when the tune has none."""
+    header = tune.abc.splitlines()
+    written = header_field(
+        header[: next((i for i, ln in enumerate(header) if ln.startswith("K:")), len(header))], "L"
+    )
+    match = re.fullmatch(r"(\d+)/(\d+)", written.strip())
+    if match and int(match.group(2)):
+        return Fraction(int(match.group(1)), int(match.group(2)))
+    return Fraction(1, 16) if bar < Fraction(3, 4) else Fraction(1, 8)
+
+
+def _times(number: str, slashes: str, divisor: str) -> Fraction:
+    """A note's length multiplier as ABC writes it: ``2``, ``/``, ``//``, ``3/2``, ``/4``."""
+    length = Fraction(int(number)) if number else Fraction(1)
+    if divisor:
+        return length / int(divisor)
+    return length / (2 ** len(slashes))
+
+
+def pickup(tune: Tune) -> Fraction | None:
+    """How long the music before the tune's first whole bar lasts, as a fraction of a whole note: what
+    stands before its first bar line (or between an opening ``|:`` and the next one), when that is shorter
+    than a bar of its ``M:``; 0 when the tune starts with a whole bar. None when the meter is free or the
+    opening holds something this reading does not know (an inline field, a multi-bar rest …)."""
+    bar = meter_length(tune.meter)
+    lines = music_lines(tune)
+    if bar is None or not lines:
+        return None
+    text = _GRACE_GROUP.sub("", _DECORATION.sub("", _QUOTED.sub("", " ".join(lines))))
+    text = text[_LEADING_BARS.match(text).end() :]
+    opening = _BAR_LINE.split(text, maxsplit=1)[0]
+    if len(opening) == len(text):  # no bar line at all
+        return None
+    unit, position = _unit(tune, bar), 0
+    lengths: list[Fraction] = []
+    tuplet: list[Fraction] = []  # the factor of each note still to come in a tuplet
+    broken = Fraction(1)  # the factor of the next note, after > or <
+    while position < len(opening):
+        if match := _TUPLET.match(opening, position):
+            p = int(match.group(1))
+            q = int(match.group(2)) if match.group(2) else {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 2)
+            r = int(match.group(3)) if match.group(3) else p
+            tuplet = [Fraction(q, p)] * r
+        elif match := _IGNORED.match(opening, position):
+            pass
+        elif (match := _CHORD.match(opening, position)) or (match := _NOTE.match(opening, position)):
+            if match.re is _CHORD:
+                length = _times(*_NOTE.match(match.group(1)).groups()) * _times(*match.groups()[1:])
+            else:
+                length = _times(*match.groups())
+            lengths.append(unit * length * (tuplet.pop(0) if tuplet else 1) * broken)
+            broken = Fraction(1)
+        elif (match := _BROKEN.match(opening, position)) and lengths:
+            shorter = Fraction(1, 2 ** len(match.group(0)))
+            longer = 2 - shorter
+            lengths[-1] *= longer if match.group(0)[0] == ">" else shorter
+            broken = shorter if match.group(0)[0] == ">" else longer
+        else:
+            return None
+        position = match.end()
+    total = sum(lengths, Fraction(0))
+    return total if 0 < total < bar else Fraction(0)

@@ -12,8 +12,11 @@ repeats out, so the ``repeats`` column says ``expanded`` when the tune has repea
 Its file is then made a melody: the notes of the first track with pitched notes (not MIDI channel 10),
 on that track's first channel; each moved one tick earlier (abc2midi starts every note one tick late and
 ends it on time); of the notes starting together (a chord, a double stop) only the highest; a note still
-sounding when the next one starts truncated there. The result, with the tempo, time and key signatures,
-is one track on channel 0, checked and written by :func:`melodygen.folk.checked.write_checked`.
+sounding when the next one starts truncated there. abc2midi writes a pickup from time 0, as if it were a
+whole bar; where the ABC has one (:func:`melodygen.folk.abc.pickup`), every event moves later by what the
+pickup lacks of a bar, so the file's bar lines fall where the tune's do, as a notation program writes a
+pickup. The result, with the tempo, time and key signatures, is one track on channel 0, checked and
+written by :func:`melodygen.folk.checked.write_checked`.
 
 A tune abc2midi reports an error on, writes no file for, or whose file fails a check falls back to the
 music21 route (:mod:`melodygen.folk.music21_route`) on its own; the outcome's ``fallback`` says why.
@@ -30,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 from melodygen.folk import music21_route, smf
-from melodygen.folk.abc import Tune, has_repeat_signs, unplayed_marks
+from melodygen.folk.abc import Tune, has_repeat_signs, meter_length, pickup, unplayed_marks
 from melodygen.folk.abc2midi_copy import renumbered
 from melodygen.folk.checked import ExportError, Outcome, reason, write_checked
 from melodygen.music.melody import DEFAULT_QPM
@@ -138,6 +141,12 @@ def write_melody(tune: Tune, data: bytes, out: Path, max_tune_notes: int) -> Out
         raise ExportError("abc2midi wrote a zero-length note")
     for note, after in zip(melody, melody[1:]):
         note.end = min(note.end, after.start)
+    opening = pickup(tune)
+    if opening:  # abc2midi starts a pickup at time 0: the file starts its first bar that much earlier
+        late = round((meter_length(tune.meter) - opening) * 4 * division)
+        for note in melody:
+            note.start, note.end = note.start + late, note.end + late
+        metas = [(tick + late if tick else 0, kind, data) for tick, kind, data in metas]
     written = write_checked(out / tune.rel_path, smf.write(division, metas, melody), max_tune_notes)
     dropped = unplayed_marks(tune)  # abc2midi leaves them out (-NGRA, -NGUI)
     if len(notes) > len(melody):
@@ -148,6 +157,7 @@ def write_melody(tune: Tune, data: bytes, out: Path, max_tune_notes: int) -> Out
         repeats="expanded" if has_repeat_signs(tune) else "none",
         route=ROUTE,
         dropped=tuple(sorted(dropped.items())),
+        pickup="" if opening is None else str(round(opening * 16)),
     )
 
 

@@ -3,9 +3,10 @@
 Tunes are cut into units (about a second of work each, the slowest collection first) that
 :func:`melodygen.runtime.pool.run_units` runs on every core. Failures are counted and listed in
 ``failures.csv``, never fatal; a unit whose worker dies fails its tunes and the build goes on. A re-run
-skips tunes whose manifest row is present and whose ``.mid`` exists, retries earlier failures, keeps the
-rows of collections it does not touch, and removes temporary files an interrupted build left. The
-manifest is saved every 30 s, when the build ends and when it is interrupted.
+skips tunes whose manifest row is present and whose ``.mid`` exists (a row written before the ``pickup``
+column is exported again), retries earlier failures, keeps the rows of collections it does not touch, and
+removes temporary files an interrupted build left. The manifest is saved every 30 s, when the build ends
+and when it is interrupted.
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ def build_corpus(
     out.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out, plan)
     manifest_path, failures_path = out / "manifest.csv", out / "failures.csv"
-    manifest = {k: row for k, row in read_rows(manifest_path).items() if (out / row["path"]).is_file()}
+    # a row from before the pickup column names a file whose pickup starts at time 0: export it again
+    manifest = {
+        k: row
+        for k, row in read_rows(manifest_path).items()
+        if (out / row["path"]).is_file() and row.get("pickup") is not None
+    }
     failures: dict[TuneKey, dict] = {}
     attempted: set[TuneKey] = set()
     tally = Tally(plan)

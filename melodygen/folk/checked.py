@@ -34,6 +34,7 @@ class Outcome:
     reason: str = ""
     dropped: tuple[tuple[str, int], ...] = ()  # grace notes, chord symbols, chord tones removed
     fallback: str = ""  # why abc2midi's file was not used, when music21 made this one instead
+    pickup: str = ""  # 16ths before the first whole bar ("0": none); empty where the route does not say
 
 
 def reason(exc: BaseException) -> str:

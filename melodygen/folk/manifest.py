@@ -3,7 +3,8 @@
 ``manifest.csv`` has one row per exported tune (:data:`MANIFEST_COLUMNS`): ``path`` is relative to the
 corpus folder, ``title``/``key``/``meter`` are the tune's ``T:``/``K:``/``M:`` fields as written, ``notes``
 is the note count read back from the MIDI file, ``repeats`` how repeats were handled and ``route`` which
-route built the file (``abc2midi`` or ``music21``). ``failures.csv`` has one row per tune or file that
+route built the file (``abc2midi`` or ``music21``), and ``pickup`` the 16ths before its first whole bar (0:
+none; empty where the ABC's opening could not be read or music21 built it). ``failures.csv`` has one row per tune or file that
 gave no melody (:data:`FAILURE_COLUMNS`); a whole ABC file that failed (unreadable, no tunes) has an
 empty ``tune_number``. Both are sorted (tune numbers in numeric order) and written with
 :func:`melodygen.runtime.atomic.write_atomic`. A manifest from before the ``route`` column reads back with an
@@ -32,6 +33,7 @@ MANIFEST_COLUMNS = (
     "notes",
     "repeats",
     "route",
+    "pickup",
 )
 FAILURE_COLUMNS = ("collection", "source_file", "tune_number", "reason")
 
@@ -67,6 +69,7 @@ def manifest_row(tune: Tune, outcome: Outcome) -> dict:
         "notes": outcome.notes,
         "repeats": outcome.repeats,
         "route": outcome.route,
+        "pickup": outcome.pickup,
     }
 
 

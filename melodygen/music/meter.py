@@ -1,9 +1,9 @@
 """Where a melody's bar lines fall: bar length from its meter, the bar phase, and what a listener hears of it.
 
-A :class:`~melodygen.music.melody.Melody` starts at its first note, and its file does not say where that
-note sits in the bar: abc2midi writes a tune's pickup at time 0 as if it were a whole bar, and a melody
-sampled from a model may begin with a pickup too. :func:`bar_phase` therefore finds the bar lines from the
-notes: of every way to lay bar lines of the melody's length over it, the one where the most bar lines fall
+A model reads a melody by its file's bar lines (:func:`bar_lines`). What a listener hears is measured
+without them, since a melody sampled from a model has no file and may begin with a pickup, and a MIDI
+file may write its pickup at time 0 as if it were a whole bar: :func:`bar_phase` finds the bar lines from
+the notes: of every way to lay bar lines of the melody's length over it, the one where the most bar lines fall
 on a note's onset and the fewest notes sound across one; on a tie, the one whose notes on the bar lines
 are the longest (a downbeat carries the accent), then the earliest. The same rule
 is applied to real and generated melodies alike, so their figures compare.
@@ -90,23 +90,20 @@ def bar_phase(melody: Melody, bar: int | None = None) -> int:
     return best
 
 
-def bar_lines(melody: Melody, from_notes: bool = True) -> tuple[tuple[int, int, int], ...]:
+def bar_lines(melody: Melody) -> tuple[tuple[int, int, int], ...]:
     """The bar lines a melody's elements are placed by, as ``((step, numerator, denominator), …)``: the
-    first entry the bar line at or before its start (step ≤ 0), the others later meter changes.
+    first entry the bar line at or before its start (step ≤ 0; below 0 when it opens with a pickup), the
+    others later meter changes.
 
-    A file's own bar lines (``meta["bar_grid"]``, read with the melody) are taken where they put the first
-    note after a bar line: a notation program writes a pickup late in a first bar. Where the file has the
-    melody start on a bar line, as abc2midi writes a tune with a pickup, or where the melody has no file
-    (a sample), the phase comes from :func:`bar_phase`; the file's later meter changes stand.
-    ``from_notes=False`` reads the file alone: its first bar line is then where its notes put it.
+    They are its file's (``meta["bar_grid"]``, read with the melody: the time signatures from the file's
+    time 0, as every MIDI program counts bars); a melody without a file (a sample) starts on a bar line of
+    its time signature. The folk corpus writes a pickup where the ABC has it (see
+    :mod:`melodygen.folk.abc2midi_route`); a file that starts a pickup at time 0 is read as it is written.
     """
     grid = melody.meta.get("bar_grid")
-    if grid and grid[0][0] != 0:
+    if grid:
         return tuple(tuple(entry) for entry in grid)
-    numerator, denominator = (grid[0][1], grid[0][2]) if grid else time_signature(melody)
-    bar = bar_steps(numerator, denominator)
-    phase = bar_phase(melody, bar) if from_notes else 0
-    return ((phase - bar if phase else 0, numerator, denominator), *(tuple(e) for e in (grid or ())[1:]))
+    return ((0, *time_signature(melody)),)
 
 
 def element_positions(melody: Melody) -> np.ndarray:

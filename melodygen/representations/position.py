@@ -5,9 +5,9 @@ where in its bar it starts (16ths from the bar line, :data:`POSITION_CLASSES` of
 number (0 for a pickup, 1 for the first whole bar, up to :data:`BAR_CLASSES` − 1, where later bars stay).
 Both follow from the durations read so far, so the model is told nothing it could not count itself: it
 learns the note that starts on the downbeat of bar 8 without having to add up every duration since the
-start. The start element carries the first element's place; the bar lines come from
-:func:`melodygen.music.meter.bar_lines` (the file's, or found from the notes where the file puts the first
-note on a bar line), meter changes included.
+start. The start element carries the first element's place. The bar lines are the file's
+(:func:`melodygen.music.meter.bar_lines`: its time signatures, a pickup and meter changes included), so
+nothing beside a note is taken from the notes still to come.
 
 At generation the same count goes on from the durations drawn (:class:`Clock`): a melody starts on a bar
 line of the meter it is sampled in (the asked or drawn ``meter`` condition, else 4/4), a primer where its
@@ -53,18 +53,15 @@ def _first_bar(grid_start: int) -> int:
     return 0 if grid_start < 0 else 1
 
 
-def melody_positions(
-    representation, melody: Melody, encoded: np.ndarray | None = None, from_notes: bool = True
-) -> np.ndarray:
+def melody_positions(representation, melody: Melody, encoded: np.ndarray | None = None) -> np.ndarray:
     """``(N + 1, 2)`` classes for ``[start] + encoded`` (``encoded``: the melody's ``N`` elements, by default
-    ``representation.encode(melody)``): beside each, where the next element starts. ``from_notes=False``
-    takes the bar lines from the file alone (:func:`~melodygen.music.meter.bar_lines`), never from notes
-    still to come."""
+    ``representation.encode(melody)``): beside each, where the next element starts, by the melody's file's
+    bar lines (:func:`~melodygen.music.meter.bar_lines`)."""
     if encoded is None:
         encoded = representation.encode(melody)
     steps = representation.element_steps(torch.from_numpy(np.asarray(encoded))).numpy().astype(np.int64)
     onsets = np.concatenate([[0], np.cumsum(steps)])  # where the element after each starts
-    grid = bar_lines(melody, from_notes)
+    grid = bar_lines(melody)
     starts = np.array([s for s, _, _ in grid], np.int64)
     bars = np.array([bar_steps(n, d) for _, n, d in grid], np.int64)
     numbers = [_first_bar(int(starts[0]))]
@@ -133,8 +130,9 @@ class Clock:
 
 def primer_bar_start(primer: Melody, bar: int) -> int:
     """Where the bar line at or before a primer's first note lies (≤ 0), in bars of ``bar`` 16ths: its file's
-    bar lines where their meter has that length, else found from its notes (:func:`bar_phase`)."""
-    grid = bar_lines(primer) if primer.meta.get("bar_grid") else ()
+    bar lines where they have that length, else (a primer typed as notes, or a file in another meter)
+    found from its notes (:func:`~melodygen.music.meter.bar_phase`)."""
+    grid = primer.meta.get("bar_grid")
     if grid and bar_steps(grid[0][1], grid[0][2]) == bar:
         return int(grid[0][0])
     phase = bar_phase(primer, bar)

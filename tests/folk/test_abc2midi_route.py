@@ -204,3 +204,25 @@ def test_both_routes_give_the_same_melody_for_most_tunes(tmp_path):
         same[relative.parts[0]] += melody(path).equals(melody(tmp_path / "m21" / relative))
     assert same["essen"] == 20, same
     assert min(same.values()) >= 12 and sum(same.values()) >= 48, same  # measured: 20, 14, 19 of 20
+
+
+@needs_abc2midi
+def test_a_pickup_starts_late_in_the_files_first_bar_as_the_abc_has_it(tmp_path, folk):
+    from melodygen.music import meter
+
+    source = folk.write_abc(
+        tmp_path,
+        "pickups.abc",
+        "X:1\nT:Jig\nL:1/8\nM:6/8\nK:D\n|:A|dAF ABd|e2d cBA:|\n\n"
+        "X:2\nT:Whole bar\nL:1/8\nM:2/4\nK:G\nGABc|d2B2|]\n",
+    )
+    summary = build(tmp_path / "out", {"test": [source]})
+    assert summary.routes == {"abc2midi": 2}, summary.fallbacks
+    out = tmp_path / "out" / "test"
+    jig = melody(out / "pickups-1.mid")
+    assert jig.meta["bar_grid"] == ((-10, 6, 8),)  # an eighth of pickup: the bar began 10 sixteenths before
+    assert meter.element_positions(jig)[:5].tolist() == [10, 0, 2, 4, 6]
+    assert jig.pitch[:4].tolist() == [69, 74, 69, 66] and jig.duration[:4].tolist() == [2, 2, 2, 2]
+    whole = melody(out / "pickups-2.mid")
+    assert whole.meta["bar_grid"] == ((0, 2, 4),)
+    assert [row["pickup"] for row in folk.read_csv(summary.manifest_path)] == ["2", "0"]

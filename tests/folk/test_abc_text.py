@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 
 import mido
 import pytest
 
 from melodygen.folk import smf
-from melodygen.folk.abc import NoTunes, has_repeat_signs, read_tunes, unplayed_marks
+from melodygen.folk.abc import NoTunes, has_repeat_signs, pickup, read_tunes, unplayed_marks
 from melodygen.folk.abc2midi_copy import as_written, renumbered
 
 
@@ -113,3 +114,33 @@ def test_smf_reads_running_status_and_refuses_unpaired_notes():
     hanging = bytes([0, 0x90, 60, 100, 0, 0xFF, 0x2F, 0])
     with pytest.raises(smf.SmfError, match="hanging"):
         smf.read(header + b"MTrk" + len(hanging).to_bytes(4, "big") + hanging)
+
+
+@pytest.mark.parametrize(
+    ("header", "music", "length"),
+    [
+        ("M:2/4\nL:1/8", " | A2GG | F2z\nC | AAGG |]", Fraction(0)),  # Essen: a whole first bar
+        ("M:2/4\nL:1/8", "C | AAGG | F2z |]", Fraction(1, 8)),
+        ("M:6/8\nL:1/8", "|:A|dAF ABd|e2 d:|", Fraction(1, 8)),  # after an opening repeat
+        ("M:6/8\nL:1/8", "(3ABc|d3 e3|]", Fraction(1, 4)),  # a triplet: three eighths in the time of two
+        (
+            "M:4/4\nL:1/8",
+            'u"G"B>c | d2 e2 f2 g2|]',
+            Fraction(1, 4),
+        ),  # broken rhythm, a bowing, a chord symbol
+        ("M:C|\nL:1/8", "[DF]2 {g}A | B8 |]", Fraction(3, 8)),  # a chord and a grace note
+        ("M:3/4", "G/-A/ | B2 c2 d2 |]", Fraction(1, 8)),  # no L: in 3/4 means eighths; two sixteenths
+        (
+            "M:9/8\nL:1/8",
+            "[G3B3] AGF G2A | BAB GBd cBA |]",
+            Fraction(0),
+        ),  # a whole bar beginning with a chord
+        ("M:none\nL:1/8", "C | AAGG |]", None),  # free meter: no bar to compare with
+        ("M:2/4\nL:1/8", "[M:3/4] C | AAGG |]", None),  # an inline field it does not read
+    ],
+)
+def test_the_pickup_is_what_stands_before_the_first_bar_line(tmp_path, header, music, length):
+    path = tmp_path / "t.abc"
+    path.write_text(f"X:1\n{header}\nK:C\n{music}\n")
+    (tune,) = read_tunes("t", path)
+    assert pickup(tune) == length

@@ -24,9 +24,14 @@ def places(melody: Melody, name: str = "categorical") -> list[tuple[int, int]]:
     return [tuple(row) for row in melody_positions(get_representation(name), melody).tolist()]
 
 
-def test_a_pickup_written_at_time_0_counts_from_the_bar_line_the_notes_imply(tmp_path):
-    # abc2midi's way: two eighths of pickup written from time 0, then four bars of 6/8
-    melody = load_melody(write(tmp_path / "jig.mid", jig(2), (6, 8)))
+def late(notes, steps: int):
+    """``notes`` (pitch, start, length) moved ``steps`` 16ths later: a pickup placed late in its first bar."""
+    return [(pitch, start + steps, length) for pitch, start, length in notes]
+
+
+def test_a_pickup_placed_late_in_its_first_bar_counts_from_the_files_bar_line(tmp_path):
+    # two eighths of pickup, placed at the end of a first bar of 6/8, as the folk corpus writes them
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(2), 8), (6, 8)))
     got = places(melody)
     # beside the start: the first note starts 8 sixteenths into the pickup bar (bar 0)
     assert got[0] == (8, 0)
@@ -34,6 +39,11 @@ def test_a_pickup_written_at_time_0_counts_from_the_bar_line_the_notes_imply(tmp
     assert got[1:4] == [(10, 0), (0, 1), (4, 1)]
     assert [p for p, _ in got[2:]] == [0, 4, 6, 10] * 4 + [0]
     assert [b for _, b in got[2::4]] == [1, 2, 3, 4, 5]  # the last note leads past the end: bar 5
+
+
+def test_a_pickup_written_at_time_0_is_read_as_the_file_writes_it(tmp_path):
+    melody = load_melody(write(tmp_path / "jig.mid", jig(2), (6, 8)))
+    assert places(melody)[:3] == [(0, 1), (2, 1), (4, 1)]
 
 
 def test_a_tune_that_starts_on_the_downbeat_starts_in_bar_one(tmp_path):
@@ -71,7 +81,7 @@ def test_bars_past_the_last_class_share_it():
 @pytest.mark.parametrize("pickup", [0, 3])
 def test_the_clock_counts_a_primer_as_the_data_path_does(tmp_path, name, pickup):
     representation = get_representation(name)
-    melody = load_melody(write(tmp_path / "jig.mid", jig(pickup), (6, 8)))
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(pickup), (12 - 2 * pickup) % 12), (6, 8)))
     encoded = representation.encode(melody)
     prefix = torch.from_numpy(
         np.concatenate([representation.start[None], encoded]).astype(representation.dtype)
@@ -117,7 +127,7 @@ def test_what_a_sampling_model_reads_is_what_the_data_path_gives_for_the_notes_i
         melody = Melody(
             [60], [1], meta={"time_signature": signature}
         )  # its meter; a sample starts on a bar line
-        expected = melody_positions(representation, melody, elements[:-1], from_notes=False)
+        expected = melody_positions(representation, melody, elements[:-1])
         assert read.tolist() == expected.tolist()
         assert int(inputs[row, 0, -3]) == classes[row, 0]  # the meter condition sits before the positions
 
@@ -146,7 +156,7 @@ def test_beam_search_scores_every_kept_continuation_as_read_with_its_own_bar_pos
     for row in range(4):  # the beam reorders its rows at every step: each keeps its own count
         elements = kept[row].numpy()
         columns = melody_positions(representation, Melody([60], [1], meta={"time_signature": (3, 4)}),
-                                   elements, from_notes=False)  # fmt: skip
+                                   elements)  # fmt: skip
         assert score(elements, columns) == pytest.approx(float(scores[row]), abs=1e-4)
         assert score(elements, np.zeros_like(columns)) != pytest.approx(float(scores[row]), abs=1e-4)
 
