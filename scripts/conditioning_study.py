@@ -14,7 +14,9 @@ checkpoint). What is measured, for each asked value:
   meters, finds the asked meter; for real tunes, the test split's;
 - style: a classifier of collection, fit on the training split, finds the asked one.
 
-For each asked meter it also reports what a listener hears (:mod:`melodygen.music.meter`, every melody
+For each asked key it samples ``--samples`` whole tunes of ``--bars`` bars (``samples.bars``) and counts how
+often their last note is the asked tonic, against the whole real test tunes of that key. For each asked
+meter it also reports what a listener hears (:mod:`melodygen.music.meter`, every melody
 read in that meter): the share of bar lines with a note on them and of notes sounding across a bar line, as
 means with the 10th–90th percentiles of the real tunes of that meter.
 
@@ -49,6 +51,7 @@ from melodygen.evaluation.scoring import figures, melody_sums, total
 from melodygen.generation.sampling import sample_melodies
 from melodygen.models import load_model
 from melodygen.models.checkpoint import read_checkpoint
+from melodygen.music.conditions import key_parts
 from melodygen.music.melody import Melody
 from melodygen.music.meter import across_bar_share, downbeat_share
 
@@ -102,6 +105,13 @@ def rhythm(melodies: list, meter: str) -> dict[str, list[float]]:
     return out
 
 
+def tonic_ending(melodies: list, key: str) -> float:
+    """The share of ``melodies`` whose last note is the tonic of ``key`` (a label such as ``"D major"``)."""
+    tonic, _ = key_parts(key)
+    last = [int(m.pitch[m.is_note][-1]) % 12 for m in melodies if m.num_notes]
+    return share(last, tonic)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -123,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--min-meter-tunes", type=int, default=50, help="meters with fewer training tunes are not classes"
     )
+    parser.add_argument("--bars", type=int, default=8, help="bars of the tunes whose last note is checked")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write the table's figures as JSON here")
     args = parser.parse_args(argv)
@@ -197,6 +208,23 @@ def main(argv: list[str] | None = None) -> int:
             found = styles.predict(feature_matrix(melodies))
             tunes = [i for i in test if conditions[i]["style"] == value]
             real_found = styles.predict(feature_matrix([real[i] for i in tunes])) if tunes else []
+        ending = None
+        if (
+            name == "key"
+        ):  # whole tunes of --bars bars: how often they end on the asked tonic, as real tunes do
+            tunes_of_bars = sample_melodies(
+                conditioned,
+                args.samples,
+                0,
+                args.temperature,
+                seed=args.seed,
+                conditions=asked,
+                bars=args.bars,
+            )
+            ending = {
+                "conditioned": tonic_ending(tunes_of_bars, value),
+                "real": tonic_ending([parsed.melody(i) for i in tunes], value),
+            }
         if name == "meter":  # the samples as a listener hears them, against real tunes of that meter
             heard = {
                 "conditioned": rhythm(melodies, value),
@@ -219,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 "real": share(real_found, value),
                 "real_tunes": len(tunes),
                 "rhythm": heard if name == "meter" else None,
+                "tonic_ending": ending,
             }
         )
 
@@ -264,6 +293,14 @@ def main(argv: list[str] | None = None) -> int:
                 cells += [f"{r['conditioned'][what][0]:.1%}", f"{r['unconditioned'][what][0]:.1%}"]
                 cells.append(f"{r['real'][what][0]:.1%} ({low:.0%}–{high:.0%})")
             print(f"| {row['asked']} | " + " | ".join(cells) + " |")
+    print()
+    print(f"| key asked | last note on the tonic: conditioned, {args.bars} bars | real tunes, whole |")
+    print("| --- | ---: | ---: |")
+    for row in rows:
+        if row["tonic_ending"] is not None:
+            print(
+                f"| {row['asked']} | {row['tonic_ending']['conditioned']:.0%} | {row['tonic_ending']['real']:.0%} |"
+            )
     print()
     print("| model | test bits/note (all) | pitch bits | duration bits |")
     print("| --- | ---: | ---: | ---: |")

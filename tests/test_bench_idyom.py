@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import write_tune_folder
 
 from melodygen.data.parsed import parse_midi_folder
@@ -91,6 +92,33 @@ def test_the_benchmark_scores_every_note_of_every_fold_once_and_leaves_the_set_o
     )  # fmt: skip
     assert again.returncode == 0 and "  trained " not in again.stdout, again.stdout[-2000:]
     assert json.loads(out.read_text())["steps"] == result["steps"]
+
+
+def test_the_set_alone_is_scored_without_pretraining_and_with_bar_positions(tmp_path):
+    melody_set = write_tune_folder(tmp_path / "set", seed=1, count=10)
+    out = tmp_path / "result.json"
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--midi-dir",
+        str(melody_set),
+        "--folk-dir",
+        str(tmp_path / "none"),
+    ]
+    command += ["--folds", "2", "--set-alone", "--json", str(out), *TINY, "data.bar_position=true"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    steps = [step["step"] for step in result["steps"]["lstm"]]
+    assert steps == ["from scratch", "from scratch + adaptation", "from scratch + notated key"]
+    assert all(step["melodies"] == 10 and 0 < step["pitch_bits"] < 8 for step in result["steps"]["lstm"])
+    assert result["declared"] == {"like_for_like": "from scratch + notated key"}
+    assert "pretraining" not in done.stdout
+    checkpoint = next((tmp_path / "outputs" / "bench_idyom" / "set" / "lstm").rglob("best*.ckpt"))
+    assert torch.load(checkpoint, weights_only=True)["hyper_parameters"]["bar_position"] is True
 
 
 @pytest.mark.parametrize(

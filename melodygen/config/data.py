@@ -107,7 +107,7 @@ class DataConfig:
     """Where a melody's key comes from (for `data.transpose_to_c` and the `key` condition): `estimated` from
     all its notes, or `notated`, the key signature written before the first note (else estimated).
     """
-    bar_position: bool = False
+    bar_position: bool = True
     """Beside each element the model reads where in its bar the next one starts (16ths from the bar line)
     and the bar's number, counted from the durations and the file's time signature and bar lines; at
     generation from the durations drawn. Only representations that say how long their elements last

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import write_tune_folder
 from helpers import QUIET_SMALL_RUN, run_cli, run_compare
@@ -74,6 +75,8 @@ def test_the_plugins_network_trains_beside_a_built_in_and_they_compare(sweep, in
         assert metrics["representation"] == "intervals" and 0 < metrics["val/pitch_bits"] < 8, job
         config = (sweep / job / ".hydra" / "config.yaml").read_text()
         assert f"architecture: {architecture}" in config and "max_interval: 24" in config
+        hparams = torch.load(sweep / job / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]
+        assert hparams["bar_position"] is True  # the plugin's representation counts its 16ths
         stats = json.loads((sweep / job / "samples" / "statistics.json").read_text())
         assert 0 <= stats["mean"]["leap_share"] <= 1  # the plugin's statistic, measured on every sample
     proc = run_compare(sweep, "--out", tmp_path, "--html")

@@ -15,6 +15,7 @@ from melodygen.data.splits import TEST, TRAIN, VAL, split_files
 from melodygen.errors import MelodygenError
 from melodygen.music.keys import estimate_key
 from melodygen.music.melody import REST
+from melodygen.representations.position import melody_positions
 
 NAMES = sorted(REPRESENTATIONS)
 SPLITS = (TRAIN, VAL, TEST)
@@ -38,8 +39,9 @@ def make_dm(midi_dir: Path, tmp_path: Path, **kwargs) -> MelodyDataModule:
 
 
 def is_start(dm: MelodyDataModule, x: torch.Tensor) -> torch.Tensor:
-    """Which elements of ``x`` (``(..., F)``) are the start element."""
-    return (x == torch.as_tensor(dm.representation.start)).all(-1)
+    """Which elements of ``x`` (``(..., F)`` and the bar-position columns after them) are the start element."""
+    start = torch.as_tensor(dm.representation.start)
+    return (x[..., : start.shape[0]] == start).all(-1)
 
 
 # --- split_files -------------------------------------------------------------------------------------
@@ -94,7 +96,7 @@ def test_batches_have_the_right_shape(name, tmp_path, tune_dir):
     rep = dm.representation
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         x, y = next(iter(loader))
-        assert x.shape == y.shape == (4, 16, rep.num_features)
+        assert x.shape == y.shape == (4, 16, rep.num_features + 2)  # and where each next element starts
         assert x.dtype == y.dtype == torch.from_numpy(rep.start).dtype
 
 
@@ -108,11 +110,14 @@ def test_windows_are_slices_of_one_stream_with_boundaries(name, tmp_path, tune_d
     for which in SPLITS:
         ds = dm.datasets[which]
         # The stream is the split's melodies in file order, each opened by the start element, one more at the end.
+        # Beside each element: where the next one starts in its bar, and the bar's number (the last start: 0, 0).
         pieces = []
         for f in dm.split_of(which):
-            pieces += [rep.start[None], rep.encode(parsed.melody(index[f]))]
-        pieces.append(rep.start[None])
-        assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces)))
+            melody = parsed.melody(index[f])
+            elements = np.concatenate([rep.start[None], rep.encode(melody)])
+            pieces.append(np.concatenate([elements, melody_positions(rep, melody)], axis=1))
+        pieces.append(np.concatenate([rep.start[None], np.zeros((1, 2))], axis=1))
+        assert torch.equal(ds.stream, torch.from_numpy(np.concatenate(pieces).astype(rep.dtype)))
         # training windows overlap by the stride; validation and test windows tile the stream
         step = stride if which == TRAIN else seq_len
         assert ds.starts.tolist() == list(range(0, len(ds.stream) - seq_len, step)) and len(ds) > 0
@@ -184,7 +189,7 @@ def test_split_membership_is_by_file(tmp_path, tune_dir):
     # another seed: other files, and the streams follow
     other = make_dm(tune_dir, tmp_path / "other", split_seed=1)
     assert other.split_of(TRAIN) != parts[0]
-    starts = (other.datasets[VAL].stream == torch.as_tensor(other.representation.start)).all(-1)
+    starts = is_start(other, other.datasets[VAL].stream)
     assert (
         int(starts.sum()) == len(other.split_of(VAL)) + 1
     )  # one boundary before each melody, one at the end
@@ -272,7 +277,7 @@ def test_transpose_to_c_moves_every_tune_to_c(name, tmp_path, make_tune, tunes):
         stream = dm.datasets[which].stream.numpy()
         bounds = np.flatnonzero(is_start(dm, dm.datasets[which].stream).numpy()).tolist() + [len(stream)]
         for f, a, b in zip(dm.split_of(which), bounds[:-1], bounds[1:]):
-            moved = rep.decode(stream[a:b])
+            moved = rep.decode(stream[a:b, : rep.num_features])
             original = parsed.melody(parsed.files.index(f))
             assert estimate_key(moved.pitch, moved.duration)[0] == 0, f
             np.testing.assert_array_equal(moved.duration, original.duration)

@@ -19,6 +19,7 @@ ANCHOR = 60
 class Intervals(Representation):
     input_kind = "embedding"
     dtype = np.dtype(np.int64)
+    times_elements = True  # a note's duration is its second class: the model can read bar positions
 
     def __init__(self, max_interval: int = 24):
         self.max_interval = max_interval
@@ -62,6 +63,9 @@ class Intervals(Representation):
 
     def is_boundary(self, x):
         return x[..., 0] == self.boundary
+
+    def element_steps(self, x):
+        return torch.where(self.is_boundary(x), 0, x[..., 1].long() + 1)
 
     def loss(self, outputs, target):
         return sum(
