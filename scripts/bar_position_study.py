@@ -24,15 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conditioning_study import checkpoint_of, rhythm
+from conditioning_study import checkpoint_of, data_of, rhythm, write_report
 
-from melodygen.data.datamodule import MelodyDataModule
 from melodygen.data.splits import TEST
 from melodygen.evaluation.adherence import cut
 from melodygen.evaluation.scoring import figures, melody_sums, total
 from melodygen.generation.sampling import sample_melodies
 from melodygen.models import load_model
-from melodygen.models.checkpoint import read_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
-    first = checkpoint_of(args.runs[0])
-    data = dict(read_checkpoint(first)["datamodule_hyper_parameters"])
-    datamodule = MelodyDataModule(**{**data, "progress": False})
-    datamodule.prepare_data()
-    datamodule.setup()
+    data, datamodule = data_of(checkpoint_of(args.runs[0]))
     parsed, split, conditions = datamodule.parsed, datamodule.split, datamodule.melody_conditions
     test = np.flatnonzero(split == TEST).tolist()
     tunes = []
@@ -109,10 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.0f} s"
     )
     if args.out is not None:
-        report = {"samples": args.samples, "length": args.length, "rows": rows, "real_four_four": real}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_report(
+            args.out, {"samples": args.samples, "length": args.length, "rows": rows, "real_four_four": real}
+        )
     return 0
 
 

@@ -78,6 +78,15 @@ def checkpoint_of(path: str) -> Path:
     return path
 
 
+def data_of(checkpoint: Path) -> tuple[dict, MelodyDataModule]:
+    """The data settings a checkpoint was trained with, and its datamodule, set up (the same split)."""
+    data = dict(read_checkpoint(checkpoint)["datamodule_hyper_parameters"])
+    datamodule = MelodyDataModule(**{**data, "progress": False})
+    datamodule.prepare_data()
+    datamodule.setup()
+    return data, datamodule
+
+
 def balanced(indices: list[int], labels: list[str], per_label: int, seed: int = 0) -> list[int]:
     """At most ``per_label`` of ``indices`` of each label (drawn with ``seed``), so no class wins by its prior."""
     rng = np.random.default_rng(seed)
@@ -146,10 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(
             f"error: --conditioned {conditioned_path} is not a conditioned model (model.conditions is empty)"
         )
-    data = dict(read_checkpoint(conditioned_path)["datamodule_hyper_parameters"])
-    datamodule = MelodyDataModule(**{**data, "progress": False})
-    datamodule.prepare_data()
-    datamodule.setup()
+    data, datamodule = data_of(conditioned_path)
     parsed, split, conditions = datamodule.parsed, datamodule.split, datamodule.melody_conditions
     train = np.flatnonzero(split == TRAIN).tolist()
     test = np.flatnonzero(split == TEST).tolist()
@@ -324,10 +330,15 @@ def main(argv: list[str] | None = None) -> int:
             "bits": bits,
             "test_tunes": len(test),
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_report(args.out, report)
     return 0
+
+
+def write_report(path: Path, report: dict) -> None:
+    """``report`` as indented JSON in ``path`` (its folder made), and a line that says so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -514,11 +514,14 @@ def primer_as_trained(model: MelodyModel, primer: Melody | None) -> tuple[Melody
 
     A model trained with ``data.transpose_to_c=true`` only ever saw melodies in C (major or minor), so its
     primer is moved to C the same way (its key as ``data.key`` said: estimated, or the file's key signature;
-    the shorter way, within 0–127).
+    the shorter way, within 0–127). What its file said of its bars stays with it.
     """
     if primer is None or not model.hparams.get("transpose_to_c", False):
         return primer, 0
     tonic, _ = key_of(primer, model.hparams.get("key", "estimated"))
     shift = transposition_to_c(primer.pitch, tonic)
-    moved = Melody(transpose(primer.pitch, shift), primer.duration, qpm=primer.qpm, source=primer.source)
+    meta = dict(primer.meta)  # its bar lines and time signature stand; its key signature moves with it
+    if "key_signature" in meta:
+        meta["key_signature"] = ((meta["key_signature"][0] + shift) % 12, meta["key_signature"][1])
+    moved = Melody(transpose(primer.pitch, shift), primer.duration, primer.qpm, primer.source, meta)
     return moved, shift

@@ -173,3 +173,16 @@ def test_a_tokenization_with_bars_of_its_own_cannot_take_bar_positions():
     pytest.importorskip("miditok")
     with pytest.raises(ValueError, match="cannot give bar positions"):
         MelodyModel("miditok", tokenizer="REMI", hidden_size=8, bar_position=True)
+
+
+def test_a_melody_moved_to_c_is_read_by_its_own_bar_lines(tmp_path):
+    from melodygen.evaluation.prediction import _encoded
+    from melodygen.generation.sampling import primer_as_trained
+
+    representation = get_representation("categorical")
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(2), 8), (6, 8)))
+    model = MelodyModel("categorical", hidden_size=8, bar_position=True, transpose_to_c=True)
+    moved, shift = primer_as_trained(model, melody)
+    assert shift != 0 and moved.meta["bar_grid"] == melody.meta["bar_grid"] == ((-8, 6, 8),)
+    seq, _ = _encoded(model, melody, None)  # what note-by-note prediction reads
+    assert seq[0, :, -2:].tolist() == melody_positions(representation, melody).tolist()
