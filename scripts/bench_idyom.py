@@ -119,6 +119,9 @@ PROTOCOL = [
     "pitch predicted among the pitches of the set (the alphabet), given that a note comes, as IDyOM does",
     "rests are in the model's input (IDyOM's pitch sequence has none); only notes are scored",
     "the first note of each melody is predicted from the start element, and counts",
+    "with data.bar_position (the default), each note is predicted knowing where in its bar it starts: that "
+    "follows from the durations before it and the bar lines the file writes before the first note (its time "
+    "signature and pickup, from the ABC); nothing is taken from the tune's length or from notes still to come",
 ]
 
 log = logging.getLogger("bench_idyom")
