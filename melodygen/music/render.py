@@ -11,11 +11,9 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from melodygen.music.melody import DEFAULT_QPM, MAX_DURATION, REST, STEPS_PER_QUARTER, Melody
+from melodygen.music.melody import DEFAULT_QPM, REST, STEPS_PER_QUARTER, Melody
+from melodygen.music.meter import bar_lines, bar_steps
 from melodygen.runtime.atomic import write_json_atomic
-
-#: A bar of 4/4 in 16ths; the piano roll draws a line at every bar.
-STEPS_PER_BAR = MAX_DURATION
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +102,16 @@ def synthesize(melody: Melody, sample_rate: int = 16_000) -> np.ndarray:
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 
 
+def bar_grid(melody: Melody) -> tuple[int, int]:
+    """Where the piano roll draws its first bar line (16ths from the start; after a pickup, where bar 1
+    begins) and the bar's length, from the melody's first time signature and its file's bar lines."""
+    start, numerator, denominator = bar_lines(melody)[0]
+    bar = bar_steps(numerator, denominator)
+    return (start + bar if start < 0 else 0), bar
+
+
 def _draw_roll(axes, melody: Melody, title: str | None = None, small: bool = False) -> None:
-    """Notes as bars of pitch against time, a line at every bar of 16, pitch names on the side."""
+    """Notes as bars of pitch against time, a line at every bar of its meter, pitch names on the side."""
     from matplotlib.collections import PolyCollection
 
     onsets = _onsets(melody)
@@ -123,8 +129,9 @@ def _draw_roll(axes, melody: Melody, title: str | None = None, small: bool = Fal
         axis=1,
     )
     axes.add_collection(PolyCollection(corners, facecolors="tab:blue", edgecolors="black", linewidths=0.5))
-    if not small or total <= 32 * STEPS_PER_BAR:  # past 32 bars, a small roll would be all bar lines
-        bars = range(0, total + 1, STEPS_PER_BAR)
+    first, bar = bar_grid(melody)
+    if not small or total <= 32 * bar:  # past 32 bars, a small roll would be all bar lines
+        bars = range(first, total + 1, bar)
         axes.vlines(bars, 0, 1, transform=axes.get_xaxis_transform(), color="grey", linewidth=0.6, alpha=0.6)
     pitches = melody.pitch[notes]
     low, high = (int(pitches.min()), int(pitches.max())) if pitches.size else (60, 72)
@@ -133,8 +140,8 @@ def _draw_roll(axes, melody: Melody, title: str | None = None, small: bool = Fal
     step = max(1, (high - low + 4) // (4 if small else 10))
     ticks = list(range(low - 1, high + 2, step))
     axes.set_yticks(ticks, [pretty_midi.note_number_to_name(t) for t in ticks])
-    bars = list(range(0, total + 1, STEPS_PER_BAR * max(1, total // (STEPS_PER_BAR * (4 if small else 16)))))
-    axes.set_xticks(bars, [str(b // STEPS_PER_BAR + 1) for b in bars])
+    bars = list(range(first, total + 1, bar * max(1, total // (bar * (4 if small else 16)))))
+    axes.set_xticks(bars, [str((b - first) // bar + 1) for b in bars])
     axes.tick_params(labelsize=6 if small else 8)
     if not small:
         axes.set_xlabel("bar")
@@ -151,7 +158,7 @@ def _save(figure, path: str | os.PathLike) -> Path:
 
 
 def piano_roll_png(melody: Melody, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Draw pitch (named, C4 = 60) against time, a line at every bar of 16 sixteenths; rests stay blank."""
+    """Draw pitch (named, C4 = 60) against time, a line at every bar of its meter; rests stay blank."""
     # The figure is built without pyplot: no global figure state, and Agg needs no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
