@@ -80,6 +80,8 @@ def score_checkpoints(cfg, out: Path) -> dict:
                 "interval": {"all/bits": [low, high], "level": 0.95, "over": "melodies (bootstrap)"},
                 "files": [{"file": m.source, **figures(s)} for m, s in zip(melodies, per_melody)],
                 "_bits": bits,
+                # told each melody's bars left from its own length (data.bars_left): the figures look ahead
+                **({"looks_ahead": ["bars_left"]} if getattr(model, "bars_left", False) else {}),
             }
         )
     notes = [s["notes"] for s in per_melody] if results else []
@@ -131,6 +133,14 @@ def score_checkpoints(cfg, out: Path) -> dict:
             highlight=False,
             soft_wrap=True,
         )
+    for result in results:
+        if result.get("looks_ahead"):
+            console.print(
+                f"{_short(result['checkpoint'])}: read the bars left to each melody's end from its own length "
+                "(data.bars_left), so its figures look ahead",
+                highlight=False,
+                soft_wrap=True,
+            )
     for path, reason, detail in parsed.skipped:
         console.print(f"skipped: {path}: {reason} ({detail})", highlight=False, soft_wrap=True)
     record = {

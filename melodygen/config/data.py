@@ -114,6 +114,13 @@ class DataConfig:
     (categorical, continuous, event); MidiTok's tokens carry bars and positions of their own. A checkpoint
     records it.
     """
+    bars_left: bool = False
+    """With `data.bar_position`: beside each element the model also reads how many whole bars are left to
+    the tune's end, from the tune's own length, so it learns how tunes end. `samples.bars=N` tells it the
+    count; without it (and in a fifth of the training windows) it reads a class that tells nothing.
+    Validation and test figures of such a model look ahead (metrics.json says so); note-by-note prediction
+    without lookahead (the IDyOM benchmark) does not tell it.
+    """
     style_lists: dict[str, str] = field(default_factory=dict)
     """The style of each melody (`model.conditions=[style]`): by default the sub-folder of `data.midi_dir` it
     lies in (the folk corpus's collection); or {label: file of paths}, e.g. `+data.style_lists={jig:
@@ -167,6 +174,10 @@ def check_data(d: DictConfig) -> None:
     for key in ("num_workers", "parse_workers", "transpose", "exclude_shared_run"):
         require(d[key] >= 0, f"data.{key}", d[key], "must not be negative")
     require(d.transpose <= 12, "data.transpose", d.transpose, "at most 12 semitones")
+    require(
+        not d.get("bars_left", False) or d.bar_position, "data.bars_left", d.get("bars_left"),
+        "counts bars from the bar positions: set data.bar_position=true too",
+    )  # fmt: skip
     require(
         d.tokenizer_vocab_size >= 0, "data.tokenizer_vocab_size", d.tokenizer_vocab_size, "0 (off) or more"
     )

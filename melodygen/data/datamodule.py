@@ -30,8 +30,14 @@ from melodygen.music.conditions import (
 from melodygen.music.keys import MAX_PITCH, transpose, transposition_to_c
 from melodygen.music.melody import Melody
 from melodygen.representations import Representation, representation_from_config
-from melodygen.representations.position import SIZES as POSITION_SIZES
-from melodygen.representations.position import melody_positions, reads_bar_position
+from melodygen.representations.position import (
+    UNTOLD,
+    UNTOLD_SHARE,
+    melody_positions,
+    reads_bar_position,
+    reads_bars_left,
+    sizes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,9 @@ class WindowDataset(Dataset):
     ±``transpose``, limited so every pitch stays in 0–127. Asked for ``(i, salt)`` (by
     :class:`EpochOrder`), the shift is drawn from ``(salt, i)`` alone, so a resumed run draws the same
     shifts; asked for ``i``, from torch's generator.
+
+    ``untold`` (training windows of a model with bars left) gives :data:`~melodygen.representations.position.UNTOLD_SHARE`
+    of the windows the class that tells nothing in their last column all along, drawn the same way.
     """
 
     def __init__(
@@ -56,9 +65,10 @@ class WindowDataset(Dataset):
         representation: Representation,
         transpose: int = 0,
         key_column: int | None = None,
+        untold: bool = False,
     ):
         self.stream, self.starts, self.seq_len = stream, starts, seq_len
-        self.representation, self.transpose = representation, transpose
+        self.representation, self.transpose, self.untold = representation, transpose, untold
         # the stream's column of the key condition, which a transposition moves with the notes
         self.key_column = key_column
 
@@ -71,6 +81,14 @@ class WindowDataset(Dataset):
         window = self.stream[s : s + self.seq_len + 1]
         if self.transpose:
             window = self._transpose(window, None if salt is None else (salt, int(i)))
+        if self.untold:
+            if salt is None:
+                hide = float(torch.rand(())) < UNTOLD_SHARE
+            else:
+                hide = np.random.default_rng((salt, int(i), 1)).random() < UNTOLD_SHARE
+            if hide:
+                window = window.clone()
+                window[:, -1] = UNTOLD
         return window[:-1], window[1:]
 
     def _transpose(self, window: torch.Tensor, key: tuple[int, int] | None) -> torch.Tensor:
@@ -181,6 +199,7 @@ def build_stream(
     pitch_shift: np.ndarray | None = None,
     conditions: np.ndarray | None = None,
     bar_position: bool = False,
+    bars_left: bool = False,
 ):
     """One stream ``[start] m1 [start] m2 … [start]`` for the melodies ``indices``, and window starts.
 
@@ -189,7 +208,8 @@ def build_stream(
     ``conditions`` ``(len(parsed), K)`` gives each element the classes of its melody's conditions in K more
     columns; a start element has those of the melody it opens (the closing one, the last melody's).
     ``bar_position`` adds two more: where the next element starts in its bar, and the bar's number
-    (:func:`~melodygen.representations.position.melody_positions`; the closing start element has zeros).
+    (:func:`~melodygen.representations.position.melody_positions`; the closing start element has zeros),
+    and ``bars_left`` one more: the bars left to the melody's end.
     """
     pieces = []
     width = 0 if conditions is None else conditions.shape[1]
@@ -204,10 +224,11 @@ def build_stream(
         encoded = representation.encode(melody)
         piece = tagged(np.concatenate([representation.start[None], encoded]).astype(representation.dtype), i)
         if bar_position:
-            piece = np.concatenate([piece, melody_positions(representation, melody, encoded)], axis=1)
+            places = melody_positions(representation, melody, encoded, bars_left if bars_left else None)
+            piece = np.concatenate([piece, places], axis=1)
         pieces.append(piece)
     closing = tagged(representation.start[None], int(indices[-1])) if pieces else None
-    extra = len(POSITION_SIZES) if bar_position else 0
+    extra = len(sizes(bars_left)) if bar_position else 0
     if closing is not None:
         pieces.append(np.concatenate([closing, np.zeros((1, extra))], axis=1) if extra else closing)
     else:
@@ -348,6 +369,11 @@ class MelodyDataModule(pl.LightningDataModule):
         """Whether the model reads bar positions (``data.bar_position``, where the representation allows)."""
         return reads_bar_position(self.hparams, self.representation)
 
+    @property
+    def bars_left(self) -> bool:
+        """Whether the model also reads the bars left to each tune's end (``data.bars_left``)."""
+        return reads_bars_left(self.hparams, self.representation)
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
@@ -379,6 +405,7 @@ class MelodyDataModule(pl.LightningDataModule):
                 shift,
                 classes,
                 self.bar_position,
+                self.bars_left,
             )
             self.datasets[which] = WindowDataset(
                 stream,
@@ -387,6 +414,7 @@ class MelodyDataModule(pl.LightningDataModule):
                 self.representation,
                 hp.transpose if which == TRAIN else 0,
                 key_column,
+                untold=self.bars_left and which == TRAIN,
             )
             log.info(
                 "split %s: %d melodies, %d elements, %d windows of %d",

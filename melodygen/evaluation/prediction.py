@@ -132,7 +132,9 @@ def _encoded(
     notes = rep.encode(melody)
     elements = np.concatenate([rep.start[None], notes]).astype(rep.dtype)
     if model.bar_position:  # where the next note starts: its place follows from the durations before it
-        elements = np.concatenate([elements, melody_positions(rep, melody, notes).astype(rep.dtype)], axis=1)
+        # the bars left to the end come from the melody's own length: told only with lookahead
+        places = melody_positions(rep, melody, notes, lookahead if model.bars_left else None)
+        elements = np.concatenate([elements, places.astype(rep.dtype)], axis=1)
     device = next(model.parameters()).device
     mask = _pitch_mask(alphabet, shift, rep.output_sizes[0], device)
     return torch.from_numpy(elements)[None].to(device), mask
@@ -148,7 +150,8 @@ def log_probs(
     """Each melody's :class:`MelodyLogProbs`, scored from its own start; the model is left as it was.
 
     ``lookahead=False`` never moves a melody by a key estimated from its own notes (:func:`looks_ahead`):
-    such a melody is scored as written, so no prediction depends on notes still to come."""
+    such a melody is scored as written, and a model with bars left is not told them, so no prediction
+    depends on notes still to come."""
     check_scorable(model)
     if alphabet is not None:
         missing = sorted({int(p) for m in melodies for p in m.pitch[m.is_note]} - set(alphabet))

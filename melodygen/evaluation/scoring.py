@@ -43,7 +43,9 @@ def melody_sums(
                 [elements, np.broadcast_to(classes, (len(elements), len(classes)))], axis=1
             )
         if model.bar_position:  # where each next element starts, as the model read it in training
-            places = np.concatenate([melody_positions(rep, melody, notes), np.zeros((1, 2), np.int64)])
+            # a model with bars left is told them from the melody's own length (the figures look ahead)
+            places = melody_positions(rep, melody, notes, True if model.bars_left else None)
+            places = np.concatenate([places, np.zeros((1, places.shape[1]), np.int64)])
             elements = np.concatenate([elements, places.astype(elements.dtype)], axis=1)
         encoded.append(elements)
     results: list[dict[str, float] | None] = [None] * len(encoded)

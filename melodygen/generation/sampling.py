@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -218,6 +218,7 @@ def sample_elements(
     beam_size: int = SamplingConfig.beam_size,
     conditions: torch.Tensor | None = None,
     options: Mapping | None = None,
+    ends: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
 
@@ -231,7 +232,9 @@ def sample_elements(
     :mod:`melodygen.generation.beam`; for event, it stops when the likeliest has ``length + 1`` onsets); a plugin's
     gets ``options``, its own settings. ``conditions`` ``(num_samples, K)`` are each sample's condition
     classes for a conditioned model (one row for a sampler that runs one search, as beam search does).
-    Other arguments are as for :func:`sample_melodies`.
+    ``ends`` tells a model with bars left where each sample ends, in 16ths after the primer's start (one for
+    every sample, or one for all); without them it is not told. Other arguments are as for
+    :func:`sample_melodies`.
     """
     strategy = getattr(strategy, "value", strategy)
     check_sampling(
@@ -251,7 +254,7 @@ def sample_elements(
         with torch.inference_mode():
             if conditions is not None:
                 conditions = torch.as_tensor(conditions, device=device)
-            clock = _clock(model, primer, conditions, device)
+            clock = _clock(model, primer, conditions, device, ends)
             request = SamplingRequest(
                 model, prefix, num_samples, length, max_steps, temperature, top_k, top_p, beam_size, seed,
                 conditions, dict(options or {}), clock,
@@ -267,10 +270,15 @@ def sample_elements(
 
 
 def _clock(
-    model: MelodyModel, primer: Melody | None, conditions: torch.Tensor | None, device: torch.device
+    model: MelodyModel,
+    primer: Melody | None,
+    conditions: torch.Tensor | None,
+    device: torch.device,
+    ends: Sequence[int] | None = None,
 ) -> Clock | None:
     """The bar count of a model that reads bar positions: a row per row of ``conditions`` (one without), in
-    its meter condition's time signature (4/4 for a model not conditioned on meter)."""
+    its meter condition's time signature (4/4 for a model not conditioned on meter); for a model with bars
+    left, counting down to ``ends``."""
     if not model.bar_position:
         return None
     conditioning = model.conditioning
@@ -281,7 +289,10 @@ def _clock(
         meters = [labels[int(c)] for c in conditions[:, column].tolist()]
     else:
         meters = [None] * rows
-    return Clock.starting(model.representation, [signature_of(m) for m in meters], primer, device)
+    if ends is not None and len(ends) != rows:  # one row for all samples: they share a meter, so an end
+        ends = [ends[0]] * rows
+    signatures = [signature_of(m) for m in meters]
+    return Clock.starting(model.representation, signatures, primer, device, model.bars_left, ends)
 
 
 def draw(request: SamplingRequest) -> torch.Tensor:
@@ -406,6 +417,11 @@ def sample_melodies(
                 f"samples.bars={bars}: the primer lasts {before} sixteenths, as long as the {bars} bars or longer"
             )
         length = max(ends) - before + MAX_DURATION  # a margin for rests at the start, which decode drops
+    # a model with bars left counts down to each melody's end (from the primer's start)
+    told = None
+    if bars is not None:
+        offset = primer.total_steps if primer is not None and not include_primer else 0
+        told = [offset + end for end in ends]
     elements = sample_elements(
         model,
         num_samples,
@@ -420,6 +436,7 @@ def sample_melodies(
         beam_size,
         classes,
         options,
+        told,
     )
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]

@@ -14,7 +14,7 @@ from melodygen.models.network import State
 from melodygen.music.conditions import Conditioning
 from melodygen.registry import NETWORKS, REPRESENTATIONS, providers_of
 from melodygen.representations import representation_from_hparams, total_bits
-from melodygen.representations.position import SIZES as POSITION_SIZES
+from melodygen.representations.position import sizes as position_sizes
 
 
 class MelodyModel(pl.LightningModule):
@@ -37,7 +37,8 @@ class MelodyModel(pl.LightningModule):
     representation's columns (:meth:`with_conditions`); a checkpoint without them is unconditioned.
     ``bar_position`` (``data.bar_position``) adds two more classes after those: where in its bar the next
     element starts, and the bar's number (:mod:`melodygen.representations.position`); a checkpoint without it
-    reads none.
+    reads none. ``bars_left`` (``data.bars_left``, with bar positions) adds one more: the bars left to the
+    tune's end.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class MelodyModel(pl.LightningModule):
         representation_settings: dict | None = None,
         plugins: dict | None = None,
         bar_position: bool = False,
+        bars_left: bool = False,
         **network,
     ):
         super().__init__()
@@ -80,8 +82,10 @@ class MelodyModel(pl.LightningModule):
             )
         if bar_position and not self.representation.times_elements:
             raise ValueError(f"the {self.representation.label} representation cannot give bar positions")
-        self.bar_position = bool(bar_position)
-        extra = POSITION_SIZES if self.bar_position else ()
+        if bars_left and not bar_position:
+            raise ValueError("bars_left counts bars from the bar positions: it needs bar_position=True")
+        self.bar_position, self.bars_left = bool(bar_position), bool(bars_left)
+        extra = position_sizes(self.bars_left) if self.bar_position else ()
         self.net = build_network(architecture, self.representation, network, self.conditioning.sizes + extra)
         defaults = architecture_defaults(architecture)
         given = {
@@ -101,8 +105,9 @@ class MelodyModel(pl.LightningModule):
                 "key": getattr(key, "value", key),
                 **self.representation.hparams(),
                 **self.conditioning.hparams(),
-                # absent in a checkpoint written before bar positions: off
+                # absent in a checkpoint written before bar positions (before bars left): off
                 "bar_position": self.bar_position,
+                "bars_left": self.bars_left,
                 # where a plugin's parts came from, for the line that says what to install
                 **(
                     {"plugins": parts}

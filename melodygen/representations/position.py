@@ -13,6 +13,13 @@ At generation the same count goes on from the durations drawn (:class:`Clock`): 
 line of the meter it is sampled in (the asked or drawn ``meter`` condition, else 4/4), a primer where its
 own bar lines put it, and nothing extra is sampled. The data path (:func:`melody_positions`) and the clock
 count the same way, from :meth:`~melodygen.representations.Representation.element_steps`.
+
+With ``data.bars_left`` a third class follows: how many whole bars are left to the tune's end after the bar
+the next element starts in (0 in its last bar). Unlike the other two it is taken from the tune's own length,
+so it looks ahead: a figure scored with it says so, and note-by-note prediction without lookahead (the IDyOM
+benchmark) reads the class that tells nothing (:data:`UNTOLD`), as the model also reads in a share of its
+training windows, when sampling a melody of no set length, and for anything else it is not told. Asked for
+``samples.bars=N``, it counts down to the end of bar N.
 """
 
 from __future__ import annotations
@@ -31,12 +38,28 @@ POSITION_CLASSES = 48
 BAR_CLASSES = 33
 #: the two class columns a model with bar positions reads after its conditions
 SIZES = (POSITION_CLASSES, BAR_CLASSES)
+#: bars left to the tune's end: 0 (the last bar) … 32 (and more), then the class of a count not told
+LEFT_CLASSES = 34
+#: the bars-left class that tells nothing: a melody of no set length, or a score that must not look ahead
+UNTOLD = LEFT_CLASSES - 1
+#: the share of training windows that read :data:`UNTOLD` all along, so the model also writes without an end
+UNTOLD_SHARE = 0.2
+
+
+def sizes(bars_left: bool = False) -> tuple[int, ...]:
+    """The classes of each column a model with bar positions reads: :data:`SIZES`, and bars left."""
+    return SIZES + ((LEFT_CLASSES,) if bars_left else ())
 
 
 def reads_bar_position(data, representation) -> bool:
     """Whether a model of these ``data`` settings reads bar positions: ``data.bar_position``, where the
     representation can count its elements' 16ths (:attr:`~melodygen.representations.Representation.times_elements`)."""
     return bool(data.get("bar_position", False)) and representation.times_elements
+
+
+def reads_bars_left(data, representation) -> bool:
+    """Whether such a model also reads the bars left to the tune's end (``data.bars_left``)."""
+    return reads_bar_position(data, representation) and bool(data.get("bars_left", False))
 
 
 def counted(since, bar, first):
@@ -47,16 +70,25 @@ def counted(since, bar, first):
     return position, number
 
 
+def left(until, since, bar):
+    """Whole bars left after the bar of points ``since`` 16ths after a bar line, before a tune ending
+    ``until`` 16ths after it (``until`` on a bar line ends the bar before it), as classes."""
+    return ((until - 1) // bar - since // bar).clip(min=0, max=UNTOLD - 1)
+
+
 def _first_bar(grid_start: int) -> int:
     """The number of the bar at a melody's first bar line: 0 when that line lies before the first note (the
     melody opens with a pickup), else 1."""
     return 0 if grid_start < 0 else 1
 
 
-def melody_positions(representation, melody: Melody, encoded: np.ndarray | None = None) -> np.ndarray:
+def melody_positions(
+    representation, melody: Melody, encoded: np.ndarray | None = None, bars_left: bool | None = None
+) -> np.ndarray:
     """``(N + 1, 2)`` classes for ``[start] + encoded`` (``encoded``: the melody's ``N`` elements, by default
     ``representation.encode(melody)``): beside each, where the next element starts, by the melody's file's
-    bar lines (:func:`~melodygen.music.meter.bar_lines`)."""
+    bar lines (:func:`~melodygen.music.meter.bar_lines`). ``bars_left`` adds a third column: the bars left
+    to the end of the melody's last bar (True, from its own length) or :data:`UNTOLD` (False)."""
     if encoded is None:
         encoded = representation.encode(melody)
     steps = representation.element_steps(torch.from_numpy(np.asarray(encoded))).numpy().astype(np.int64)
@@ -67,17 +99,43 @@ def melody_positions(representation, melody: Melody, encoded: np.ndarray | None 
     numbers = [_first_bar(int(starts[0]))]
     for k in range(1, len(grid)):  # a change off the old meter's bar lines closes a short bar
         numbers.append(numbers[-1] + -(-(int(starts[k]) - int(starts[k - 1])) // int(bars[k - 1])))
+    numbers = np.array(numbers, np.int64)
     which = np.clip(np.searchsorted(starts, onsets, side="right") - 1, 0, None)
-    position, number = counted(onsets - starts[which], bars[which], np.array(numbers, np.int64)[which])
-    return np.stack([position, number], axis=1)
+    position, number = counted(onsets - starts[which], bars[which], numbers[which])
+    columns = [position, number]
+    if bars_left is not None:
+        columns.append(np.full_like(position, UNTOLD))
+        if bars_left:
+            # bars counted from the grid's first line on, unclipped; the tune ends with its last element
+            raw = numbers[which] + (onsets - starts[which]) // bars[which]
+            end = int(onsets[-1])
+            if end > 0:
+                last = int(np.searchsorted(starts, end - 1, side="right") - 1)
+                last = max(last, 0)
+                final = numbers[last] + (end - 1 - int(starts[last])) // int(bars[last])
+                columns[-1] = (final - raw).clip(min=0, max=UNTOLD - 1)
+            else:
+                columns[-1] = np.zeros_like(position)
+    return np.stack(columns, axis=1)
 
 
 class Clock:
     """The count at generation, one row per sample: 16ths ``since`` the row's first bar line, its bar length
-    ``bar`` and its first bar's number ``first`` (``(B,)`` tensors each)."""
+    ``bar`` and its first bar's number ``first`` (``(B,)`` tensors each). A clock of a model with bars left
+    (``bars_left``) also knows where each row's melody ends, ``until`` 16ths after that line (None: not
+    told)."""
 
-    def __init__(self, representation, since: torch.Tensor, bar: torch.Tensor, first: torch.Tensor):
+    def __init__(
+        self,
+        representation,
+        since: torch.Tensor,
+        bar: torch.Tensor,
+        first: torch.Tensor,
+        bars_left: bool = False,
+        until: torch.Tensor | None = None,
+    ):
         self.representation, self.since, self.bar, self.first = representation, since, bar, first
+        self.bars_left, self.until = bars_left, until
 
     @classmethod
     def starting(
@@ -86,9 +144,13 @@ class Clock:
         signatures: Sequence[tuple[int, int]],
         primer: Melody | None = None,
         device: torch.device | str = "cpu",
+        bars_left: bool = False,
+        ends: Sequence[int] | None = None,
     ) -> Clock:
         """Rows in ``signatures`` (one time signature each), before the start element: the melody starts on
-        a bar line, or, after ``primer``, where the primer's bar lines (:func:`primer_bar_start`) put it."""
+        a bar line, or, after ``primer``, where the primer's bar lines (:func:`primer_bar_start`) put it.
+        ``ends``: where each row's melody ends, in 16ths after its start (the primer's), for a model with
+        bars left; without them it is not told."""
         since, bar, first = [], [], []
         for signature in signatures:
             length = bar_steps(*signature)
@@ -100,11 +162,20 @@ class Clock:
         def tensor(values):
             return torch.tensor(values, dtype=torch.long, device=device)
 
-        return cls(representation, tensor(since), tensor(bar), tensor(first))
+        until = None
+        if bars_left and ends is not None:
+            until = tensor([s + int(e) for s, e in zip(since, ends, strict=True)])
+        return cls(representation, tensor(since), tensor(bar), tensor(first), bars_left, until)
 
     def columns(self) -> torch.Tensor:
-        """``(B, 2)``: the classes beside the element about to be read."""
-        return torch.stack(counted(self.since, self.bar, self.first), dim=-1)
+        """``(B, 2)`` (3 with bars left): the classes beside the element about to be read."""
+        columns = list(counted(self.since, self.bar, self.first))
+        if self.bars_left:
+            told = self.until is not None
+            columns.append(
+                left(self.until, self.since, self.bar) if told else torch.full_like(self.since, UNTOLD)
+            )
+        return torch.stack(columns, dim=-1)
 
     def advance(self, element: torch.Tensor) -> None:
         """Count ``element`` ``(B, F)`` (its first ``F`` columns), just read."""
@@ -124,8 +195,9 @@ class Clock:
 
     def select(self, rows: torch.Tensor) -> Clock:
         """The rows ``rows`` (a beam's parents, or one row copied for every sample)."""
-        pick = [t.index_select(0, rows) for t in (self.since, self.bar, self.first)]
-        return Clock(self.representation, *pick)
+        since, bar, first = (t.index_select(0, rows) for t in (self.since, self.bar, self.first))
+        until = None if self.until is None else self.until.index_select(0, rows)
+        return Clock(self.representation, since, bar, first, self.bars_left, until)
 
 
 def primer_bar_start(primer: Melody, bar: int) -> int:

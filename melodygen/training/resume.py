@@ -21,12 +21,13 @@ DATA_KEYS = {
     "data.transpose_to_c": "transpose_to_c",
     "data.key": "key",
     "data.bar_position": "bar_position",
+    "data.bars_left": "bars_left",
 }
 #: A checkpoint of melodygen 0.1 had no ``architecture``: it is an LSTM.
 FIRST_ARCHITECTURE = "lstm"
 #: What a checkpoint without the value had: an unconditioned model keeps no ``conditions``, and a model
 #: written before bar positions read none.
-ABSENT_MEANS = {"conditions": [], "bar_position": False}
+ABSENT_MEANS = {"conditions": [], "bar_position": False, "bars_left": False}
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
 

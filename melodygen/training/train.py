@@ -27,7 +27,7 @@ from melodygen.models.checkpoint import safe_loading
 from melodygen.music.conditions import Conditioning
 from melodygen.registry import DATA_SOURCES
 from melodygen.representations import Representation, representation_from_config, representation_from_hparams
-from melodygen.representations.position import reads_bar_position
+from melodygen.representations.position import reads_bar_position, reads_bars_left
 from melodygen.runtime.atomic import write_json_atomic
 from melodygen.runtime.loggers import WandbLogger, close_loggers
 from melodygen.sweeps.pruning import TrialPruning, trial_callback
@@ -92,6 +92,7 @@ def build_model(
         key=cfg.data.key.value,
         max_epochs=cfg.trainer.max_epochs,
         bar_position=reads_bar_position(cfg.data, representation),
+        bars_left=reads_bars_left(cfg.data, representation),
         **model,
         **(conditioning.hparams() if conditioning is not None else {}),
     )
@@ -293,6 +294,11 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), callbacks: Sequence[pl
             summary["best_epoch"] = int(best_epoch)
         if pruned_at is not None:
             summary["pruned_at_epoch"] = pruned_at
+        if model.bars_left:  # val/ and test/ figures read each tune's bars left from its own length
+            summary["looks_ahead"] = ["bars_left"]
+            log.info(
+                "val/ and test/ figures read the bars left to each tune's end from its own length (they look ahead)"
+            )
         write_json_atomic(out / "metrics.json", summary)
         _summarize_wandb(trainer, summary)
         clear_preempted(out)

@@ -82,6 +82,11 @@ def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
         ("data.seq_len=long", "error: data.seq_len=long is not allowed: Value 'long' of type 'str'"),
         ("model.hidden_size=0", "error: model.hidden_size=0 is not allowed: must be at least 1"),
         (
+            "data.bar_position=false data.bars_left=true",
+            "error: data.bars_left=true is not allowed: counts bars from the bar positions: set "
+            "data.bar_position=true too",
+        ),
+        (
             "callbacks.model_checkpoint.last_every_n_steps=0",
             "error: callbacks.model_checkpoint.last_every_n_steps=0 is not allowed: at least 1 (or null",
         ),

@@ -410,3 +410,27 @@ def test_a_tokenization_without_element_lengths_reads_no_bar_positions(tmp_path,
         dm = make_dm(tune_dir, tmp_path, representation="miditok", bar_position=True)
     assert dm.bar_position is False and dm.datasets[TRAIN].stream.shape[1] == dm.representation.num_features
     assert "the model reads no bar positions" in caplog.text
+
+
+def test_bars_left_follow_the_positions_and_a_share_of_training_windows_is_not_told(tmp_path, tune_dir):
+    from melodygen.representations.position import UNTOLD, UNTOLD_SHARE, melody_positions
+
+    dm = make_dm(tune_dir, tmp_path, bar_position=True, bars_left=True, window_stride=1)
+    rep, ds = dm.representation, dm.datasets[TRAIN]
+    assert dm.bars_left and ds.stream.shape[1] == rep.num_features + 3  # position, bar, bars left
+    first = int(np.flatnonzero(dm.split == TRAIN)[0])
+    melody = dm.parsed.melody(first)
+    rows = len(rep.encode(melody)) + 1
+    assert ds.stream[:rows, -3:].long().tolist() == melody_positions(rep, melody, bars_left=True).tolist()
+    hidden = []
+    for i in range(len(ds)):
+        x, y = ds[(i, 7)]
+        s = int(ds.starts[i])
+        assert torch.equal(x[:, :-1], ds.stream[s : s + len(x), :-1])  # only the bars left may change
+        untold = bool((x[:, -1] == UNTOLD).all())
+        assert untold or torch.equal(x[:, -1], ds.stream[s : s + len(x), -1])
+        assert torch.equal(ds[(i, 7)][0], x)  # the same draw for the same epoch salt
+        hidden.append(untold)
+    assert len(ds) > 200 and abs(np.mean(hidden) - UNTOLD_SHARE) < 0.07
+    val = dm.datasets[VAL]
+    assert not any(bool((val[i][0][:, -1] == UNTOLD).all()) for i in range(len(val)))  # scored as told

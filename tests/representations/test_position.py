@@ -1,5 +1,6 @@
 """Bar positions (``data.bar_position``): read from real MIDI files with and without a pickup and with a meter
-change, and counted at generation exactly as the data path counts them."""
+change, and counted at generation exactly as the data path counts them; the bars left to a tune's end
+(``data.bars_left``), told from its own length or from ``samples.bars``, and never told without lookahead."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from melodygen.models import MelodyModel
 from melodygen.music.conditions import Conditioning
 from melodygen.music.melody import Melody
 from melodygen.representations import get_representation
-from melodygen.representations.position import BAR_CLASSES, Clock, melody_positions
+from melodygen.representations.position import BAR_CLASSES, UNTOLD, Clock, melody_positions
 
 STEP_LEVEL = ["categorical", "continuous", "event"]
 
@@ -186,3 +187,77 @@ def test_a_melody_moved_to_c_is_read_by_its_own_bar_lines(tmp_path):
     assert shift != 0 and moved.meta["bar_grid"] == melody.meta["bar_grid"] == ((-8, 6, 8),)
     seq, _ = _encoded(model, melody, None)  # what note-by-note prediction reads
     assert seq[0, :, -2:].tolist() == melody_positions(representation, melody).tolist()
+
+
+def test_the_bars_left_count_down_to_the_tunes_last_bar(tmp_path):
+    # two eighths of pickup late in a bar of 6/8, then four whole bars
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(2), 8), (6, 8)))
+    told = melody_positions(get_representation("categorical"), melody, bars_left=True)
+    assert told[:, :2].tolist() == melody_positions(get_representation("categorical"), melody).tolist()
+    # beside the start and the pickup's first note: the pickup bar, four whole bars to come; in bar 4: none
+    assert told[:, 2].tolist() == [4, 4] + [3] * 4 + [2] * 4 + [1] * 4 + [0] * 4 + [0]
+    untold = melody_positions(get_representation("categorical"), melody, bars_left=False)
+    assert (untold[:, 2] == UNTOLD).all() and untold[:, :2].tolist() == told[:, :2].tolist()
+
+
+def test_a_tune_longer_than_the_classes_counts_down_from_the_last_told_class():
+    melody = Melody(np.full(40, 60), np.full(40, 16))  # 40 whole notes in 4/4
+    left = melody_positions(get_representation("categorical"), melody, bars_left=True)[:, 2]
+    assert left[0] == UNTOLD - 1 and left[-3:].tolist() == [1, 0, 0] and (np.diff(left) <= 0).all()
+
+
+@pytest.mark.parametrize("name", STEP_LEVEL)
+def test_the_clock_counts_bars_left_as_the_data_path_does(tmp_path, name):
+    representation = get_representation(name)
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(2), 8), (6, 8)))
+    encoded = representation.encode(melody)
+    prefix = torch.from_numpy(
+        np.concatenate([representation.start[None], encoded]).astype(representation.dtype)
+    )
+    told = Clock.starting(representation, [(6, 8)], melody, bars_left=True, ends=[melody.total_steps])
+    expected = melody_positions(representation, melody, encoded, bars_left=True)
+    assert told.read(prefix[None])[0, :, -3:].long().tolist() == expected.tolist()
+    untold = Clock.starting(representation, [(6, 8)], melody, bars_left=True).read(prefix[None])
+    assert (untold[0, :, -1] == UNTOLD).all()
+
+
+def test_a_model_asked_for_bars_reads_them_counting_down_and_else_reads_none():
+    from melodygen.generation.sampling import sample_melodies
+
+    representation = get_representation("categorical")
+    torch.manual_seed(0)
+    model = MelodyModel("categorical", hidden_size=8, bar_position=True, bars_left=True).eval()
+    assert model.net.condition_sizes == (48, 33, 34) and model.hparams.bars_left is True
+    seen = recorded_inputs(model)
+    melodies = sample_melodies(model, 2, 0, seed=1, bars=3)
+    inputs = torch.cat([seen[0].expand(2, -1, -1), *seen[1:]], dim=1)  # the start was read once for both
+    assert all(m.total_steps == 48 for m in melodies)  # three bars of 4/4
+    for row in range(2):
+        read = inputs[row, :, -3:].long()
+        steps = representation.element_steps(inputs[row, 1:, :2]).long()
+        onsets = torch.cat([torch.zeros(1, dtype=torch.long), steps.cumsum(0)])
+        inside = onsets < 48  # the elements the melody keeps start before the end of bar 3
+        assert read[inside, 2].tolist() == (2 - onsets[inside] // 16).tolist()  # bar 1 has two more after it
+        assert (read[~inside, 2] == 0).all()
+    seen.clear()
+    sample_melodies(model, 1, 8, seed=1)  # no length in bars: nothing told
+    assert all((x[..., -1] == UNTOLD).all() for x in seen)
+
+
+def test_bars_left_need_bar_positions():
+    with pytest.raises(ValueError, match="needs bar_position=True"):
+        MelodyModel("categorical", hidden_size=8, bars_left=True)
+
+
+def test_scoring_tells_the_bars_left_and_prediction_without_lookahead_does_not(tmp_path):
+    from melodygen.evaluation.prediction import _encoded
+
+    melody = load_melody(write(tmp_path / "jig.mid", late(jig(2), 8), (6, 8)))
+    model = MelodyModel("categorical", hidden_size=8, bar_position=True, bars_left=True)
+    told, _ = _encoded(model, melody, None, lookahead=True)
+    untold, _ = _encoded(model, melody, None, lookahead=False)
+    assert (
+        told[0, :, -1].tolist()
+        == melody_positions(model.representation, melody, bars_left=True)[:, 2].tolist()
+    )
+    assert (untold[0, :, -1] == UNTOLD).all() and torch.equal(told[..., :-1], untold[..., :-1])

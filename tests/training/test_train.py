@@ -350,3 +350,24 @@ def test_a_run_with_bar_positions_keeps_them_in_its_checkpoint_and_a_later_run_r
         MelodygenError, match=r"^data.bar_position=false contradicts the checkpoint in ckpt_path"
     ):
         train(contradicting, ["data.bar_position=false"])
+
+
+def test_a_run_with_bars_left_says_its_figures_look_ahead_and_writes_tunes_of_whole_bars(tmp_path, tune_dir):
+    from melodygen.data.midi import load_melody
+    from melodygen.evaluation.scoring import melody_sums
+    from melodygen.generation.sampling import sample_melodies
+    from melodygen.models import load_model
+    from melodygen.representations.position import sizes
+
+    cfg = compose_train(
+        tmp_path, tune_dir, *SMALL, "data.bars_left=true", "trainer.max_epochs=1", "samples.num_samples=0"
+    )
+    summary = train(cfg)
+    assert summary["looks_ahead"] == ["bars_left"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["looks_ahead"] == ["bars_left"]
+    model = load_model(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert model.bars_left and model.net.condition_sizes == sizes(bars_left=True)
+    melodies = [load_melody(path) for path in sorted(tune_dir.glob("*.mid"))[:3]]
+    scored = melody_sums(model, melodies)  # melodygen-evaluate's scoring, told each tune's own length
+    assert all(s["notes"] == len(m) and s["pitch_bits"] > 0 for s, m in zip(scored, melodies, strict=True))
+    assert [m.total_steps for m in sample_melodies(model, 2, 0, seed=0, bars=2)] == [32, 32]
