@@ -13,7 +13,9 @@ same folder with the same split (the first one's data settings are read from its
 - what a listener hears: ``--samples`` melodies of ``--length`` notes and rests, sampled at temperature 1
   and read in 4/4 (the meter an unconditioned model with bar positions counts in), and the test tunes in
   4/4, cut to the same length: the share of bar lines with a note on them and the share of notes across a
-  bar line (:mod:`melodygen.music.meter`), means with the real tunes' 10th–90th percentiles.
+  bar line (:mod:`melodygen.music.meter`), means with the real tunes' 10th–90th percentiles;
+- the sample monitor's statistics (:func:`~melodygen.evaluation.metrics.sample_statistics`) of the same
+  samples, beside those of every test tune cut to the same length.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from conditioning_study import checkpoint_of, data_of, rhythm, write_report
 
 from melodygen.data.splits import TEST
 from melodygen.evaluation.adherence import cut
+from melodygen.evaluation.metrics import sample_statistics
 from melodygen.evaluation.scoring import figures, melody_sums, total
 from melodygen.generation.sampling import sample_melodies
 from melodygen.models import load_model
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         tunes.append(melody)
     in_four = [cut(tunes[k], args.length) for k, i in enumerate(test) if conditions[i]["meter"] == "4/4"]
     real = rhythm(in_four, "4/4")
+    real_statistics = sample_statistics([cut(t, args.length) for t in tunes])
     print(f"{len(test)} test tunes ({len(in_four)} in 4/4) in {data['midi_dir']}")
 
     rows = []
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 "whole/pitch_bits": whole.get("all/pitch_bits"),
                 "whole/duration_bits": whole.get("all/duration_bits"),
                 "rhythm": rhythm(samples, "4/4"),
+                "statistics": sample_statistics(samples),
             }
         )
 
@@ -98,13 +103,24 @@ def main(argv: list[str] | None = None) -> int:
         f"| real tunes in 4/4 | | | | | | | | {real['downbeat'][0]:.1%} ({low:.0%}–{high:.0%}) | "
         f"{real['across'][0]:.1%} ({low_across:.0%}–{high_across:.0%}) |"
     )
+    print("\n| sample statistic | real tunes | " + " | ".join(Path(r["run"]).name for r in rows) + " |")
+    print("| --- | ---: |" + " ---: |" * len(rows))
+    for name, value in real_statistics.items():
+        print(f"| {name} | {value:.3f} | " + " | ".join(f"{r['statistics'][name]:.3f}" for r in rows) + " |")
     print(
         f"\n{args.samples} samples of {args.length} per model, read in 4/4; {len(test)} test tunes; "
         f"{time.perf_counter() - started:.0f} s"
     )
     if args.out is not None:
         write_report(
-            args.out, {"samples": args.samples, "length": args.length, "rows": rows, "real_four_four": real}
+            args.out,
+            {
+                "samples": args.samples,
+                "length": args.length,
+                "rows": rows,
+                "real_four_four": real,
+                "real_statistics": real_statistics,
+            },
         )
     return 0
 

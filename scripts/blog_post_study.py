@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study import BEFORE_BAR_POSITIONS, RECURRENT_0_1, cli, held_out  # noqa: E402
+from study import AS_MEASURED, RECURRENT_0_1, cli, held_out  # noqa: E402
 
 RUNS = {  # name → (overrides, what it is)
     "post": (["experiment=blog_post"], "the post: continuous [pitch, duration] in [-1, 1], MSE, 1 × 20 LSTM"),
@@ -131,7 +131,7 @@ def main() -> None:
         run_dir = root / "runs" / name
         started = time.perf_counter()
         cli(
-            "train", f"data.midi_dir={args.midi_dir.resolve()}", *BEFORE_BAR_POSITIONS, *overrides, *budget,
+            "train", f"data.midi_dir={args.midi_dir.resolve()}", *AS_MEASURED, *overrides, *budget,
             "samples.num_samples=0",
             "callbacks.sample_monitor=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
             root=root,

@@ -57,7 +57,7 @@ class TrainerConfig:
     """Lightning's strategy: `auto`, `ddp` …"""
     precision: Any = "32-true"
     """`32-true`, or mixed: `bf16-mixed` where the GPU supports it, else `16-mixed`."""
-    max_epochs: int = 4
+    max_epochs: int = 2
     """Epochs to train at most."""
     min_epochs: int = 1
     """Epochs to train at least (before early stopping may stop the run)."""

@@ -36,7 +36,8 @@ def _symusic():
         import symusic
     except ImportError:
         raise MelodygenError(
-            "data.reader=symusic needs symusic 0.6: pip install 'melodygen[miditok]' (make setup installs it)"
+            "data.reader=symusic (the folk corpus's reader) needs symusic 0.6: pip install 'melodygen[folk]' "
+            "(make setup installs it), or read with data.reader=pretty_midi"
         ) from None
     return symusic
 
