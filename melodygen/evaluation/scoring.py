@@ -23,11 +23,16 @@ from melodygen.representations.position import melody_positions
 
 
 def melody_sums(
-    model: MelodyModel, melodies: Sequence[Melody], batch_size: int = 32, progress: bool = False
+    model: MelodyModel,
+    melodies: Sequence[Melody],
+    batch_size: int = 32,
+    progress: bool = False,
+    lookahead: bool = True,
 ) -> list[dict[str, float]]:
     """``note_metrics`` sums of each melody, scored from its own start (a batch of melodies at a time,
     padded at the end with the boundary element, which is never scored); ``progress`` shows a bar on a
-    terminal, lines in a log file."""
+    terminal, lines in a log file. A model with bars left (``data.bars_left``) is told each melody's from
+    its own length, unless ``lookahead`` is False."""
     from melodygen.runtime.pool import progress_display
 
     rep = model.representation
@@ -44,7 +49,7 @@ def melody_sums(
             )
         if model.bar_position:  # where each next element starts, as the model read it in training
             # a model with bars left is told them from the melody's own length (the figures look ahead)
-            places = melody_positions(rep, melody, notes, True if model.bars_left else None)
+            places = melody_positions(rep, melody, notes, lookahead if model.bars_left else None)
             places = np.concatenate([places, np.zeros((1, places.shape[1]), np.int64)])
             elements = np.concatenate([elements, places.astype(elements.dtype)], axis=1)
         encoded.append(elements)

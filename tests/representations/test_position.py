@@ -261,3 +261,10 @@ def test_scoring_tells_the_bars_left_and_prediction_without_lookahead_does_not(t
         == melody_positions(model.representation, melody, bars_left=True)[:, 2].tolist()
     )
     assert (untold[0, :, -1] == UNTOLD).all() and torch.equal(told[..., :-1], untold[..., :-1])
+    from melodygen.evaluation.scoring import melody_sums  # melodygen-evaluate's: told unless asked not to
+
+    (with_end,), (without,) = melody_sums(model, [melody]), melody_sums(model, [melody], lookahead=False)
+    assert (
+        with_end["notes"] == without["notes"] == len(melody)
+        and with_end["pitch_bits"] != without["pitch_bits"]
+    )
