@@ -14,12 +14,12 @@ CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns
 
 setup: $(VENV)/.installed
 
-# every extra (folk corpus, SLURM, audio, MidiTok and symusic, the docs site, dev tools), at the exact versions of
+# every extra (folk corpus, SLURM, audio, MidiTok and symusic, ONNX export, the docs site, dev tools), at the exact versions of
 # constraints.txt, installed by uv (half a minute, bytecode compiled as pip does; INSTALLER=pip for pip, a
 # minute and a half); then debs.
 # A failed install is tried once more with pip without its cache (a package index that sent a cut-off page).
 INSTALLER ?= uv
-EXTRAS := folk,slurm,audio,miditok,docs,dev
+EXTRAS := folk,slurm,audio,miditok,export,docs,dev
 PACKAGES := "$(TORCH_SPEC)" -c constraints.txt -e ".[$(EXTRAS)]"
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

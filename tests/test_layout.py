@@ -15,6 +15,7 @@ STAGES = [
     {"representations"},
     {"data", "models", "folk"},
     {"generation", "evaluation"},
+    {"export"},
     {"sweeps"},
     {"training"},
     {"analysis"},
