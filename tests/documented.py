@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the commands a code block may show, and the config each composes (compare takes paths and options)
-HYDRA_COMMANDS = ("train", "generate", "evaluate", "prepare", "corpus")
+HYDRA_COMMANDS = ("train", "generate", "evaluate", "prepare", "corpus", "export")
 #: written before a code block whose commands the suite runs, in order, at tiny settings
 RUNS_MARK = "<!-- the test suite runs this -->"
 _FENCE = re.compile(r"^(\s*)```(\w*)")

@@ -53,6 +53,12 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "melodygen-evaluate samples_dir=outputs/generate/runs/2026-12-06_11-00-00/samples data.midi_dir=~/my_midi",
         ),
     ),
+    "export": (
+        "Write a checkpoint's network as a folder that runs without torch: its one-step function in ONNX, what it "
+        "reads and writes, and a card (LSTM and GRU on class inputs).",
+        (),
+        ("melodygen-export ckpt_path=last", "melodygen-export ckpt_path=last out_dir=exported/my-model"),
+    ),
     "prepare": (
         "Read a folder of MIDI files once into the cache and report what was kept and skipped, and why.",
         ("data",),

@@ -235,12 +235,31 @@ class CorpusConfig:
     """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
 
 
+@dataclass
+class ExportConfig:
+    """``melodygen-export``: a checkpoint's network as a folder that runs without torch (ONNX)."""
+
+    plugins: list[str] = field(default_factory=list)
+    """Modules to import before the config is composed (see `melodygen-train`)."""
+    ckpt_path: str = MISSING
+    """The checkpoint to export; `last` = the newest last.ckpt of any run."""
+    out_dir: Optional[str] = None
+    """The folder to write; null = `<run dir>/export`."""
+    check_steps: int = 64
+    """Steps of a rollout on which the exported function is held to torch's logits before the folder is
+    written (0 = none)."""
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "export"
+    """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""
+
+
 SCHEMAS = {
     "train_schema": TrainConfig,
     "prepare_schema": PrepareConfig,
     "generate_schema": GenerateConfig,
     "corpus_schema": CorpusConfig,
     "evaluate_schema": EvaluateConfig,
+    "export_schema": ExportConfig,
 }
 
 
@@ -270,6 +289,14 @@ def check_generate(cfg: DictConfig) -> None:
     check_checkpoint_path(cfg.ckpt_path)
     check_samples(cfg.samples)
     require(cfg.max_pngs >= 0, "max_pngs", cfg.max_pngs, "0 (only the grid) or more piano rolls")
+
+
+def check_export(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise MelodygenError("ckpt_path is required, e.g. melodygen-export ckpt_path=path/to/last.ckpt")
+    resolve_last_checkpoint(cfg)
+    check_checkpoint_path(cfg.ckpt_path)
+    require(cfg.check_steps >= 0, "check_steps", cfg.check_steps, "0 (no check) or more steps")
 
 
 def check_evaluate(cfg: DictConfig) -> None:

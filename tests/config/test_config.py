@@ -66,7 +66,7 @@ def test_every_option_of_every_group_composes(tmp_path, group, option):
     assert plain["data"]["representation"] in REPRESENTATIONS
 
 
-@pytest.mark.parametrize("config_name", ["train", "prepare", "generate", "corpus", "evaluate"])
+@pytest.mark.parametrize("config_name", ["train", "prepare", "generate", "corpus", "evaluate", "export"])
 def test_every_entry_point_config_composes(config_name):
     register_configs()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
