@@ -55,7 +55,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "export": (
         "Write a checkpoint's network as a folder that runs without torch: its one-step function in ONNX, what it "
-        "reads and writes, and a card (LSTM and GRU on class inputs).",
+        "reads and writes, and a card (LSTM, GRU and Transformer on class inputs).",
         (),
         ("melodygen-export ckpt_path=last", "melodygen-export ckpt_path=last out_dir=exported/my-model"),
     ),

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from melodygen.errors import MelodygenError
-from melodygen.export.onnx_step import STATES, OnnxStep, export_step, input_names, output_names
+from melodygen.export.onnx_step import STEPS, OnnxStep, export_step, input_names, output_names, state_tensors
 from melodygen.representations.position import Clock, sizes
 
 FORMAT = "melodygen-export/1"
@@ -57,10 +57,7 @@ def describe(model, ckpt_path: str) -> dict[str, Any]:
         "conditions": {n: list(model.conditioning.labels[n]) for n in model.conditioning.names},
         "bar_position": bool(model.bar_position),
         "bars_left": bool(model.bars_left),
-        "state": {
-            "names": list(STATES[architecture].names),
-            "shape": [int(model.net.rnn.num_layers), int(model.net.rnn.hidden_size)],
-        },
+        "state": state_tensors(model),
         "onnx": {"file": STEP_FILE, "inputs": input_names(model), "outputs": output_names(model)},
     }
 
@@ -81,7 +78,7 @@ def rollout_difference(model, runner: OnnxStep, steps: int, seed: int = 0) -> fl
         if model.bar_position
         else None
     )
-    state = runner.zeros((model.net.rnn.num_layers, model.net.rnn.hidden_size), 1)
+    state = runner.zeros(1)
     held = None
     worst = 0.0
     with torch.inference_mode():
@@ -105,7 +102,7 @@ def write_export(model, ckpt_path: str, out_dir: Path, check_steps: int = 64) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     step = export_step(model, out_dir / STEP_FILE)
     description = describe(model, ckpt_path)
-    runner = OnnxStep(step, description["architecture"])
+    runner = OnnxStep(step, description["state"])
     description["check"] = {
         "steps": check_steps,
         "max_abs_logit_difference": rollout_difference(model, runner, check_steps),
@@ -162,7 +159,7 @@ class Exported:
     step: OnnxStep
 
     def zeros(self, batch: int) -> list[np.ndarray]:
-        return self.step.zeros(tuple(self.description["state"]["shape"]), batch)
+        return self.step.zeros(batch)
 
 
 def read_export(folder: str | Path) -> Exported:
@@ -179,9 +176,12 @@ def read_export(folder: str | Path) -> Exported:
         found = description.get("format") if isinstance(description, dict) else None
         raise MelodygenError(f"{path}: format {found!r} is not {FORMAT!r}; export the checkpoint again")
     architecture = description.get("architecture")
-    if architecture not in STATES:
+    if architecture not in STEPS:
         raise MelodygenError(f"{path}: architecture {architecture!r} has no exported step function here")
     step = folder / description.get("onnx", {}).get("file", STEP_FILE)
     if not step.is_file():
         raise MelodygenError(f"{folder}: {step.name} is missing")
-    return Exported(folder, description, OnnxStep(step, architecture))
+    tensors = description.get("state")
+    if not isinstance(tensors, list) or not all(isinstance(t, dict) and "shape" in t for t in tensors):
+        raise MelodygenError(f"{path}: its state is not described; export the checkpoint again")
+    return Exported(folder, description, OnnxStep(step, tensors))

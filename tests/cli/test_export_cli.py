@@ -55,7 +55,9 @@ def test_what_is_not_an_exported_folder_is_one_line(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"format": "someone-else/2"}))
     with pytest.raises(MelodygenError, match="format 'someone-else/2' is not 'melodygen-export/1'"):
         read_export(tmp_path)
-    (tmp_path / "model.json").write_text(json.dumps({"format": "melodygen-export/1", "architecture": "lstm"}))
+    state = [{"name": "h", "shape": [2, None, 24], "dtype": "float32"}]
+    described = {"format": "melodygen-export/1", "architecture": "lstm", "state": state}
+    (tmp_path / "model.json").write_text(json.dumps(described))
     with pytest.raises(MelodygenError, match="step.onnx is missing"):
         read_export(tmp_path)
     (tmp_path / "step.onnx").write_bytes(b"\x08\x07garbage")

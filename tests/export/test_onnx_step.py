@@ -11,7 +11,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from melodygen.errors import MelodygenError  # noqa: E402
-from melodygen.export.onnx_step import OnnxStep, example_input, export_step, exportable  # noqa: E402
+from melodygen.export.onnx_step import OnnxStep, example_input, export_step, exportable, state_tensors  # noqa: E402
 from melodygen.generation.sampling import sample_elements  # noqa: E402
 from melodygen.models import MelodyModel  # noqa: E402
 from melodygen.music.conditions import Conditioning  # noqa: E402
@@ -24,17 +24,24 @@ def conditioned(architecture: str, representation: str) -> MelodyModel:
     labels = [{"meter": m, "key": "D major", "style": "none"} for m in ("3/4", "6/8", "4/4")]
     conditioning = Conditioning.fit(["meter", "key"], labels)
     torch.manual_seed(0)
+    # a Transformer of context 24: its cache rolls on past the first 23 elements, as it does after a window
+    shape = {"num_heads": 2, "ff_size": 32, "context": 24} if architecture == "transformer" else {}
     return MelodyModel(
-        representation, architecture=architecture, hidden_size=24, bar_position=True, **conditioning.hparams()
+        representation,
+        architecture=architecture,
+        hidden_size=24,
+        bar_position=True,
+        **shape,
+        **conditioning.hparams(),
     ).eval()
 
 
 @pytest.mark.parametrize("representation", ["categorical", "event"])
-@pytest.mark.parametrize("architecture", ["lstm", "gru"])
+@pytest.mark.parametrize("architecture", ["lstm", "gru", "transformer"])
 def test_onnx_logits_equal_torchs_at_every_step_of_a_rollout(tmp_path, architecture, representation):
     model = conditioned(architecture, representation)
     path = export_step(model, tmp_path / "step.onnx")
-    runner = OnnxStep(path, architecture)
+    runner = OnnxStep(path, state_tensors(model))
     meter = model.conditioning.labels["meter"].index("6/8")
     classes = torch.tensor([[meter, 2], [meter, 2]])
     drawn = sample_elements(model, 2, STEPS, seed=0, conditions=classes)  # what the model itself wrote
@@ -42,8 +49,7 @@ def test_onnx_logits_equal_torchs_at_every_step_of_a_rollout(tmp_path, architect
     start = torch.as_tensor(model.representation.start, dtype=elements.dtype)[None, None].expand(2, 1, -1)
     stream = torch.cat([start, elements], dim=1)[:, :STEPS]
     clock = Clock.starting(model.representation, [(6, 8), (6, 8)])
-    shape = (model.net.rnn.num_layers, model.net.rnn.hidden_size)
-    state_onnx = runner.zeros(shape, 2)
+    state_onnx = runner.zeros(2)
     state_torch = None
     worst = 0.0
     with torch.inference_mode():
@@ -61,19 +67,19 @@ def test_onnx_logits_equal_torchs_at_every_step_of_a_rollout(tmp_path, architect
 
 
 def test_what_cannot_be_exported_is_one_line(tmp_path):
-    transformer = MelodyModel("categorical", architecture="transformer", hidden_size=16, num_heads=2)
-    assert "model=transformer" in exportable(transformer)
-    with pytest.raises(MelodygenError, match="cannot be exported yet"):
-        export_step(transformer, tmp_path / "step.onnx")
     continuous = MelodyModel("continuous", hidden_size=8)
     assert "reads real values" in exportable(continuous)
+    with pytest.raises(MelodygenError, match="reads real values, not classes"):
+        export_step(continuous, tmp_path / "step.onnx")
+    blind = MelodyModel("categorical", architecture="transformer", hidden_size=16, num_heads=2, context=1)
+    assert "model.context=1" in exportable(blind)
 
 
 def test_a_file_that_is_not_onnx_is_one_line(tmp_path):
     bad = tmp_path / "step.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(MelodygenError, match=r"step.onnx: not an ONNX step function onnxruntime can run"):
-        OnnxStep(bad, "lstm")
+        OnnxStep(bad, state_tensors(MelodyModel("categorical", hidden_size=8)))
 
 
 def test_the_example_input_is_the_start_element_with_its_columns():
