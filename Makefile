@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_L
 ARGS ?=
 CKPT ?= $(shell ls -t outputs/*/runs/*/checkpoints/last.ckpt outputs/*/multiruns/*/*/checkpoints/last.ckpt 2>/dev/null | head -n 1)
 
-.PHONY: setup debs data train sweep generate study study-architectures study-tokenizations test docs bench bench-idyom lint format clean distclean
+.PHONY: setup debs data train pretrained sweep generate study study-architectures study-tokenizations test docs bench bench-idyom lint format clean distclean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ data: setup
 
 train: data
 	$(BIN)/melodygen-train $(ARGS)
+
+# the pretrained models of melodygen/pretrained/, trained again from their recipes (conf/experiment/folk_*.yaml)
+# and packed with their cards; ARGS="--names folk-lstm -- trainer=gpu" makes one, on a GPU
+pretrained: data
+	$(BIN)/python scripts/make_pretrained.py $(ARGS)
 
 # the three sweep axes on a 2 x 2 x 2 grid, one numbered run folder per job
 sweep: data

@@ -1,5 +1,5 @@
 """mkdocs hooks: the settings reference page, written from the schema when the site is built (so it
-cannot drift from what the commands accept)."""
+cannot drift from what the commands accept), and the pretrained models' cards, from the package."""
 
 from __future__ import annotations
 
@@ -15,4 +15,9 @@ def on_files(files, config):
 
     register_configs()
     files.append(File.generated(config, REFERENCE, content=page(config_dir())))
+    from melodygen import pretrained
+
+    for name in pretrained.MODELS:
+        card = pretrained.card(name)
+        files.append(File.generated(config, f"pretrained/{name}.md", content=card.read_text()))
     return files

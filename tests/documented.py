@@ -55,7 +55,7 @@ def code_blocks(page: Path) -> list[Block]:
         shown = joined.splitlines()
         for number, line in enumerate(shown):
             line = line.strip().removeprefix("$ ").removeprefix(".venv/bin/")
-            if re.match(r"melodygen-(train|generate|evaluate|prepare|corpus|compare)\b", line):
+            if re.match(r"melodygen-(train|generate|evaluate|prepare|corpus|compare|export)\b", line):
                 commands.append(line)
                 following = shown[number + 1] if number + 1 < len(shown) else ""
                 if following.startswith("error: "):

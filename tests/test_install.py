@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from melodygen.pretrained import MODELS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,6 +48,11 @@ def test_the_wheel_ships_every_config(wheel):
         "melodygen/folk/__init__.py",
         "hydra_plugins/melodygen_optuna_sweeper/optuna_sweeper.py",  # sweep=optuna
     } <= names
+    # the pretrained models and their cards, and no more than a few MB of them
+    pretrained = {n for n in names if n.startswith("melodygen/pretrained/") and not n.endswith(".py")}
+    expected = {f"melodygen/pretrained/{name}.{kind}" for name in MODELS for kind in ("ckpt", "md")}
+    assert pretrained == expected
+    assert sum(zipfile.ZipFile(wheel).getinfo(n).compress_size for n in pretrained) < 6_000_000
 
 
 @pytest.mark.slow

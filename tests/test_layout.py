@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodygen"
 
 #: each stage, lowest first; a module may import its own stage and those before it
 STAGES = [
-    {"errors", "registry", "_moved", "config", "runtime", "conf"},
+    {"errors", "registry", "_moved", "config", "runtime", "conf", "pretrained"},
     {"music"},
     {"representations"},
     {"data", "models", "folk"},

@@ -35,9 +35,13 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "generate": (
-        "Sample melodies from a checkpoint: MIDI files, piano rolls and WAVs.",
+        "Sample melodies from a checkpoint or a pretrained model: MIDI files, piano rolls and WAVs.",
         ("samples",),
         (
+            "melodygen-generate pretrained=folk-lstm   (no training: folk-lstm, folk-transformer, "
+            "folk-transformer-conditioned)",
+            "melodygen-generate pretrained=folk-transformer-conditioned samples.meter=6/8 samples.key=D "
+            "samples.bars=8",
             "melodygen-generate ckpt_path=last",
             "melodygen-generate ckpt_path=last samples.num_samples=16 samples.temperature=0.8",
             "melodygen-generate ckpt_path=last samples.meter=6/8 samples.key=D   (a conditioned model)",
@@ -50,6 +54,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("data",),
         (
             "melodygen-evaluate ckpt_path=last data.midi_dir=~/held_out_midi",
+            "melodygen-evaluate pretrained=folk-lstm data.midi_dir=~/my_midi",
             "melodygen-evaluate samples_dir=outputs/generate/runs/2026-12-06_11-00-00/samples data.midi_dir=~/my_midi",
         ),
     ),
@@ -57,7 +62,11 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         "Write a checkpoint's network as a folder that runs without torch: its one-step function in ONNX, what it "
         "reads and writes, and a card (LSTM, GRU and Transformer on class inputs).",
         (),
-        ("melodygen-export ckpt_path=last", "melodygen-export ckpt_path=last out_dir=exported/my-model"),
+        (
+            "melodygen-export ckpt_path=last",
+            "melodygen-export ckpt_path=last out_dir=exported/my-model",
+            "melodygen-export pretrained=folk-transformer",
+        ),
     ),
     "prepare": (
         "Read a folder of MIDI files once into the cache and report what was kept and skipped, and why.",

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from melodygen import pretrained
 from melodygen.config.choices import Accelerator, FolkCollection, FolkRoute
 from melodygen.config.data import DataConfig, check_data, check_midi_dir
 from melodygen.config.model import ModelConfig, check_model
@@ -128,11 +129,11 @@ class TrainConfig:
     """Then score the best checkpoint on the test split."""
     ckpt_path: Optional[str] = None
     """Resume from this checkpoint (or score it, with train=false); `last` = the newest last.ckpt of this
-    task.
+    task; `pretrained:<name>` = a pretrained model, to score (train=false).
     """
     init_from: Optional[str] = None
     """Start a new run from this checkpoint's weights (fine-tuning): the model's shape comes from it; the
-    optimizer, learning rate and epochs start anew.
+    optimizer, learning rate and epochs start anew. `pretrained:<name>` = a pretrained model.
     """
     threads: Optional[int] = None
     """Torch's intra-op threads; null = this job's share of the cores (its CPU affinity, SLURM's count, or the
@@ -157,7 +158,12 @@ class GenerateConfig:
     plugins: list[str] = field(default_factory=list)
     """Modules to import before the config is composed (see `melodygen-train`)."""
     ckpt_path: str = MISSING
-    """The checkpoint to sample from; `last` = the newest last.ckpt of any run."""
+    """The checkpoint to sample from; `last` = the newest last.ckpt of any run; `pretrained:<name>` = a
+    pretrained model."""
+    pretrained: Optional[str] = None
+    """A model that ships with melodygen (folk-lstm, folk-transformer, folk-transformer-conditioned), instead
+    of `ckpt_path`; its card lies beside it in melodygen/pretrained/.
+    """
     samples: SamplingConfig = field(default_factory=SamplingConfig)
     primer: Optional[str] = None
     """A MIDI file, or notes as PITCH:16THS such as "60:4 C4:2 F#4:2 r:2" (C4 = 60); null = none."""
@@ -184,7 +190,12 @@ class EvaluateConfig:
 
     ckpt_path: Any = None
     """A checkpoint, or a list of them for one comparison table (`'ckpt_path=[a.ckpt,b.ckpt]'`); `last` = the
-    newest last.ckpt of any run; null with `samples_dir` = compare sets only.
+    newest last.ckpt of any run; `pretrained:<name>` = a pretrained model; null with `samples_dir` = compare
+    sets only.
+    """
+    pretrained: Optional[str] = None
+    """A model that ships with melodygen (folk-lstm, folk-transformer, folk-transformer-conditioned), instead
+    of `ckpt_path`; its card lies beside it in melodygen/pretrained/.
     """
     plugins: list[str] = field(default_factory=list)
     """Modules to import before the config is composed (see `melodygen-train`)."""
@@ -242,7 +253,12 @@ class ExportConfig:
     plugins: list[str] = field(default_factory=list)
     """Modules to import before the config is composed (see `melodygen-train`)."""
     ckpt_path: str = MISSING
-    """The checkpoint to export; `last` = the newest last.ckpt of any run."""
+    """The checkpoint to export; `last` = the newest last.ckpt of any run; `pretrained:<name>` = a pretrained
+    model."""
+    pretrained: Optional[str] = None
+    """A model that ships with melodygen (folk-lstm, folk-transformer, folk-transformer-conditioned), instead
+    of `ckpt_path`; its card lies beside it in melodygen/pretrained/.
+    """
     out_dir: Optional[str] = None
     """The folder to write; null = `<run dir>/export`."""
     check_steps: int = 64
@@ -282,9 +298,27 @@ def check_prepare(cfg: DictConfig) -> None:
     check_midi_dir(cfg)
 
 
+def take_pretrained(cfg: DictConfig, command: str) -> None:
+    """``pretrained=<name>`` → ``ckpt_path``, and ``pretrained:<name>`` in ``ckpt_path`` → its file."""
+    given = not OmegaConf.is_missing(cfg, "ckpt_path") and cfg.ckpt_path is not None
+    if cfg.get("pretrained") is not None:
+        if given:
+            raise MelodygenError(
+                f"pretrained={cfg.pretrained!r} and ckpt_path={cfg.ckpt_path!r}: give one of them, not both"
+            )
+        cfg.ckpt_path = pretrained.checkpoint_of(str(cfg.pretrained))
+    elif OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise MelodygenError(
+            f"ckpt_path is required, e.g. {command} ckpt_path=path/to/last.ckpt, or {command} pretrained=folk-lstm"
+        )
+    elif isinstance(cfg.ckpt_path, ListConfig):
+        cfg.ckpt_path = [pretrained.resolve(str(p)) for p in cfg.ckpt_path]
+    else:
+        cfg.ckpt_path = pretrained.resolve(cfg.ckpt_path)
+
+
 def check_generate(cfg: DictConfig) -> None:
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
-        raise MelodygenError("ckpt_path is required, e.g. melodygen-generate ckpt_path=path/to/last.ckpt")
+    take_pretrained(cfg, "melodygen-generate")
     resolve_last_checkpoint(cfg)
     check_checkpoint_path(cfg.ckpt_path)
     check_samples(cfg.samples)
@@ -292,14 +326,15 @@ def check_generate(cfg: DictConfig) -> None:
 
 
 def check_export(cfg: DictConfig) -> None:
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
-        raise MelodygenError("ckpt_path is required, e.g. melodygen-export ckpt_path=path/to/last.ckpt")
+    take_pretrained(cfg, "melodygen-export")
     resolve_last_checkpoint(cfg)
     check_checkpoint_path(cfg.ckpt_path)
     require(cfg.check_steps >= 0, "check_steps", cfg.check_steps, "0 (no check) or more steps")
 
 
 def check_evaluate(cfg: DictConfig) -> None:
+    if cfg.pretrained is not None or cfg.ckpt_path is not None:
+        take_pretrained(cfg, "melodygen-evaluate")
     require(
         cfg.ckpt_path is not None or cfg.samples_dir is not None,
         "ckpt_path",
@@ -326,6 +361,13 @@ def check_train(cfg: DictConfig) -> None:
     check_data(cfg.data)
     check_model(cfg.model)
     check_midi_dir(cfg)
+    if pretrained.is_pretrained(cfg.ckpt_path) and cfg.train:
+        raise MelodygenError(
+            f"ckpt_path={cfg.ckpt_path}: a pretrained model holds no optimizer state to resume; fine-tune it "
+            f"with init_from={cfg.ckpt_path}, or score it with train=false"
+        )
+    cfg.ckpt_path = pretrained.resolve(cfg.ckpt_path)
+    cfg.init_from = pretrained.resolve(cfg.init_from, "init_from")
     resolve_last_checkpoint(cfg, cfg.task_name)
     check_checkpoint_path(cfg.ckpt_path)
     check_checkpoint_path(cfg.init_from, "init_from")

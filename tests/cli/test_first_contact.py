@@ -71,8 +71,8 @@ def test_home_in_a_path_is_expanded(tmp_path, tune_dir):
         ("model.zzz=1", "error: model.zzz is not a setting: `melodygen-train --cfg job` lists every setting"),
         (
             "experiment=seed",
-            "error: experiment=seed is not an option: choose one of blog_post, idyom_finetune, idyom_pretrain, "
-            "idyom_scratch, performance_rnn",
+            "error: experiment=seed is not an option: choose one of blog_post, folk_lstm, folk_transformer, "
+            "folk_transformer_conditioned, idyom_finetune, idyom_pretrain, idyom_scratch, performance_rnn",
         ),
         ("trainer=tpu", "error: trainer=tpu is not an option: choose one of cpu, ddp, default, gpu"),
         (
