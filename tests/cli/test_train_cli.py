@@ -149,3 +149,12 @@ def test_a_multirun_over_folds_cross_validates_a_config(tmp_path, tune_dir):
         assert sum(report["split_melodies"].values()) == 20
         tested += [f["file"] for f in report["kept_files"] if f["split"] == "test"]
     assert sorted(tested) == sorted(f.name for f in tune_dir.iterdir())  # each tune tested exactly once
+
+
+def test_a_run_that_max_steps_ends_before_its_first_validation_finishes(tmp_path, tune_dir):
+    """Early stopping waits for a validation: a few steps of a long epoch end the run, not a traceback."""
+    proc = run_train(tmp_path, f"data.midi_dir={tune_dir}", *TINY, "trainer.max_steps=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (metrics,) = (tmp_path / "outputs" / "train" / "runs").glob("*/metrics.json")
+    record = json.loads(metrics.read_text())
+    assert record["global_step"] == 2 and record["val/loss"] > 0
