@@ -50,7 +50,7 @@ def train(name: str, recipe: str, runs: Path, extra: list[str]) -> Path:
 def pack(run: Path, out: Path) -> dict:
     """``run``'s best checkpoint without its optimizer state, with portable data paths; returns it."""
     metrics = json.loads((run / "metrics.json").read_text())
-    best = Path(metrics["best_checkpoint"])
+    best = Path(metrics["best_checkpoint"] or metrics["last_checkpoint"])  # none: a run with no validation
     full = read_checkpoint(best)
     packed = {k: full[k] for k in KEPT if k in full}
     data = dict(packed.get("datamodule_hyper_parameters") or {})
@@ -75,7 +75,8 @@ def key_accuracy(model, keys: list[str], seed: int = 0) -> dict[str, float]:
 def card(name: str, recipe: str, about: str, model, run: Path, packed: dict, size: int) -> str:
     m = packed["metrics"]
     hp = model.hparams
-    real = json.loads((run / "samples" / "real_tunes.json").read_text())["mean"]
+    real_file = run / "samples" / "real_tunes.json"  # the sample monitor writes it at the first validation
+    real = json.loads(real_file.read_text())["mean"] if real_file.is_file() else {}
     drawn = sample_statistics(sample_melodies(model, SAMPLES, LENGTH, seed=0))
     lines = [
         f"# {name}",
@@ -103,7 +104,13 @@ def card(name: str, recipe: str, about: str, model, run: Path, packed: dict, siz
         f"{'read' if hp.get('bar_position') else 'not read'}"
         + (f", conditioned on {', '.join(model.conditioning.names)}" if model.conditioning.names else "")
         + f"; {m['epochs']} epochs of {m['global_batch_size']} windows a step, {m['global_step']:,} steps in "
-        f"{m['train_seconds']:.0f} s; the best epoch's weights (epoch {m['best_epoch'] + 1}). The file is "
+        f"{m['train_seconds']:.0f} s; "
+        + (
+            f"the best epoch's weights (epoch {m['best_epoch'] + 1})"
+            if m.get("best_epoch") is not None
+            else "its last weights (no validation chose a best)"
+        )
+        + ". The file is "
         f"{size / 1e6:.1f} MB (weights, hyperparameters and data settings, no optimizer state).",
         "",
         "## Prediction",
@@ -131,9 +138,15 @@ def card(name: str, recipe: str, about: str, model, run: Path, packed: dict, siz
         "| statistic | its melodies | real tunes |",
         "| --- | ---: | ---: |",
     ]
-    shown = [k for k in SAMPLE_STATISTICS if k in real]
-    lines += [f"| {k} | {drawn[k]:.3f} | {real[k]:.3f} |" for k in shown]
-    gap = sorted(shown, key=lambda k: -abs(drawn[k] - real[k]) / max(abs(real[k]), 1e-9))[:2]
+    shown = [k for k in SAMPLE_STATISTICS if k in drawn]
+    lines += [
+        f"| {k} | {drawn[k]:.3f} | {real[k]:.3f} |" if k in real else f"| {k} | {drawn[k]:.3f} | |"
+        for k in shown
+    ]
+    gap = sorted(
+        (k for k in shown if k in real), key=lambda k: -abs(drawn[k] - real[k]) / max(abs(real[k]), 1e-9)
+    )
+    gap = gap[:2] or ["(no validation ran: no real tunes to compare with)"]
     if "key" in model.conditioning.names:
         keys = [
             k for k in ("G major", "D major", "A minor", "E minor") if k in model.conditioning.labels["key"]
@@ -164,7 +177,9 @@ def card(name: str, recipe: str, about: str, model, run: Path, packed: dict, siz
         "  folksongs, mostly in major keys. Other music is far from what it has heard.",
         f"- A small model, trained for {m['train_seconds'] / 60:.0f} minutes. Its melodies are furthest from real "
         "tunes in",
-        "  " + " and ".join(f"{k} ({drawn[k]:.3f} against {real[k]:.3f})" for k in gap) + ".",
+        "  "
+        + " and ".join(f"{k} ({drawn[k]:.3f} against {real[k]:.3f})" if k in real else k for k in gap)
+        + ".",
         "- `samples.bars=8` gives whole bars, not a form: in the conditioning study, 8-bar tunes of a",
         "  conditioned LSTM ended on the asked tonic 15–44% of the time, real tunes 48–80%.",
         "- Its figures are measured on windows of 64 elements of this corpus; other data needs its own",
