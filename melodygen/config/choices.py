@@ -21,7 +21,8 @@ class Reader(Enum):
     """The library that reads MIDI files (the same extraction rules, limits and skip reasons either way)."""
 
     pretty_midi = "pretty_midi"
-    symusic = "symusic"  # much faster on big folders; needs the miditok extra
+    symusic = "symusic"  # much faster on big folders; needs the folk or the miditok extra
+    auto = "auto"  # symusic for a folder melodygen-corpus wrote (when installed), pretty_midi for any other
 
 
 class Optimizer(Enum):

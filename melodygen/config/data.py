@@ -64,7 +64,8 @@ class DataConfig:
     """MidiTok TimeSig tokens."""
     reader: Reader = Reader.pretty_midi
     """How MIDI files are read: `pretty_midi`, or `symusic` (much faster on big folders; the same rules and
-    skip reasons).
+    skip reasons); `auto` (the folk data group's) = symusic for a folder `melodygen-corpus` wrote, when it is
+    installed, and pretty_midi for any other.
     """
     seq_len: int = 64
     """Inputs per training window (notes and rests; 16th steps for `event`)."""

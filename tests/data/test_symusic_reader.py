@@ -89,3 +89,21 @@ def test_a_note_repeated_before_its_pitch_ended_ends_at_the_first_note_off(tmp_p
     expected = [(60, 4), (60, 4), (128, 8), (62, 4), (64, 4), (65, 4)]
     assert list(zip(a.pitch.tolist(), a.duration.tolist())) == expected
     assert a.equals(b)
+
+
+def test_auto_reads_the_folk_corpus_with_symusic_and_any_other_folder_with_pretty_midi(tmp_path, tune_dir):
+    from types import SimpleNamespace
+
+    from melodygen.data.midi_rules import CORPUS_MANIFEST, ExtractionParams
+
+    def reader(folder) -> str:
+        return ExtractionParams.from_config(
+            SimpleNamespace(**{**vars(MIXED_PARAMS), "reader": "auto", "midi_dir": folder})
+        ).reader
+
+    assert reader(tune_dir) == "pretty_midi"  # a folder of your own, as the data=folk group reads it
+    (tune_dir / CORPUS_MANIFEST).write_text(
+        "collection,file\n"
+    )  # what melodygen-corpus leaves beside the tunes
+    assert reader(tune_dir) == "symusic"
+    assert reader(f"~/{tmp_path.name}-nowhere") == "pretty_midi"
