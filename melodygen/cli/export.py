@@ -33,6 +33,14 @@ def export(cfg, overrides: list[str] = ()) -> dict:
         warnings.simplefilter("ignore")
         description = write_export(model, str(cfg.ckpt_path), out_dir, cfg.check_steps)
     check = description["check"]
+    page_note = None
+    if cfg.page:
+        from melodygen.export.page import pageless, write_page
+
+        page_note = pageless(description)
+        if page_note is None:
+            write_page(out_dir, description, cfg.runtime)
+            page_note = f"open {(out_dir / 'index.html').resolve().as_uri()} to generate in your browser"
     for path in sorted(out_dir.iterdir()):
         print(f"{path}  ({path.stat().st_size / 1024:,.0f} KB)")
     print(
@@ -40,6 +48,8 @@ def export(cfg, overrides: list[str] = ()) -> dict:
         f"{time.perf_counter() - started:.1f} s; over {check['steps']} steps its logits were within "
         f"{check['max_abs_logit_difference']:.1e} of torch's"
     )
+    if page_note is not None:
+        print(page_note)
     return description
 
 

@@ -264,6 +264,12 @@ class ExportConfig:
     check_steps: int = 64
     """Steps of a rollout on which the exported function is held to torch's logits before the folder is
     written (0 = none)."""
+    page: bool = True
+    """Write `index.html` beside the model: a page that generates melodies in the browser, offline (categorical
+    and event models)."""
+    runtime: Optional[str] = None
+    """The onnxruntime-web package the page runs on, a `.tgz` from the npm registry; null = downloaded once
+    into `~/.cache/melodygen`."""
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "export"
     """Names the folder of this command's runs: `<paths.log_dir>/<task_name>/`."""

@@ -55,6 +55,8 @@ def describe(model, ckpt_path: str) -> dict[str, Any]:
         "start": [int(v) for v in np.asarray(model.representation.start).tolist()],
         "heads": [int(n) for n in model.representation.output_sizes],
         "conditions": {n: list(model.conditioning.labels[n]) for n in model.conditioning.names},
+        "combos": [[*labels, int(count)] for labels, count in model.conditioning.combos],
+        "transpose_to_c": bool(model.hparams.get("transpose_to_c", False)),
         "bar_position": bool(model.bar_position),
         "bars_left": bool(model.bars_left),
         "state": state_tensors(model),

@@ -18,7 +18,12 @@ def test_a_checkpoint_is_exported_and_the_folder_runs_as_the_model_does(tmp_path
 
     out = tmp_path / "exported"
     proc = run_cli(
-        "export", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"out_dir={out}", "check_steps=32"
+        "export",
+        tmp_path,
+        f"ckpt_path={tiny_checkpoint.path}",
+        f"out_dir={out}",
+        "check_steps=32",
+        "page=false",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["card.md", "model.json", "step.onnx"]
