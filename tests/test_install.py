@@ -47,6 +47,8 @@ def test_the_wheel_ships_every_config(wheel):
         "melodygen/representations/event.py",
         "melodygen/folk/__init__.py",
         "hydra_plugins/melodygen_optuna_sweeper/optuna_sweeper.py",  # sweep=optuna
+        "melodygen/export/web/index.html",  # the exported page
+        "melodygen/export/web/melodygen.js",
     } <= names
     # the pretrained models and their cards, and no more than a few MB of them
     pretrained = {n for n in names if n.startswith("melodygen/pretrained/") and not n.endswith(".py")}

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from melodygen.config import SamplingConfig
 from melodygen.errors import MelodygenError
 from melodygen.export.draws import PAGE_REPRESENTATIONS
 
@@ -110,7 +111,7 @@ def write_page(out_dir: Path, description: dict[str, Any], runtime: str | None =
     step = (out_dir / description["onnx"]["file"]).read_bytes()
     name = Path(str(description["checkpoint"])).stem
     model = f"{description['architecture']} on {description['representation_label']}"
-    title = f"{name}: {model}" if name and name != "last" else model
+    title = name if name and name != "last" else model
     page = (
         web.joinpath("index.html")
         .read_text()
@@ -118,6 +119,10 @@ def write_page(out_dir: Path, description: dict[str, Any], runtime: str | None =
             title=html.escape(title),
             checkpoint=html.escape(Path(str(description["checkpoint"])).name),
             runtime_version=RUNTIME_VERSION,
+            temperature=SamplingConfig.temperature,
+            top_k=SamplingConfig.top_k,
+            top_p=SamplingConfig.top_p,
+            length=SamplingConfig.length,
         )
     )
     package = json.loads(files["package"])

@@ -468,7 +468,8 @@ function setUp(step) {
   }
   document.getElementById("model").textContent =
     `${model.architecture} on ${model.representation_label}` +
-    (model.bar_position ? ", reads bar positions" : "") + (model.bars_left ? " and bars left" : "");
+    (model.bar_position ? ", reads bar positions" : "") + (model.bars_left ? " and bars left" : "") +
+    (Object.keys(model.conditions).length ? `, conditioned on ${Object.keys(model.conditions).join(", ")}` : "");
   let melody = null;
   const button = document.getElementById("generate");
   const status = document.getElementById("status");
