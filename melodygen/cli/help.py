@@ -60,12 +60,14 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "export": (
         "Write a checkpoint's network as a folder that runs without torch: its one-step function in ONNX, what it "
-        "reads and writes, and a card (LSTM, GRU and Transformer on class inputs).",
+        "reads and writes, a card (LSTM, GRU and Transformer on class inputs), and index.html, a page that "
+        "writes melodies with it in the browser, offline.",
         (),
         (
             "melodygen-export ckpt_path=last",
             "melodygen-export ckpt_path=last out_dir=exported/my-model",
             "melodygen-export pretrained=folk-transformer",
+            "melodygen-export ckpt_path=last page=false",
         ),
     ),
     "prepare": (
