@@ -200,6 +200,10 @@ def test_a_bad_primer_is_one_line_on_the_page(browser, folders):
     with pytest.raises(AssertionError, match=r"primer token 'H4:4': use PITCH:16THS"):
         page.generate(PageRequest(primer="60:4 H4:4"))
     assert page.page.inner_text("#status").startswith("error: primer token 'H4:4'")
+    page.page.fill("#primer", "")
+    page.page.fill("#top-p", "1.5")
+    page.page.click("#generate")
+    page.page.wait_for_selector("#status:has-text('error: top-p \"1.5\": between 0 and 1')")
     page.logged.clear()
     page.close()
 

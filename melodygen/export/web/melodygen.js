@@ -441,10 +441,19 @@ function settings() {
   const conditions = {};
   for (const select of document.querySelectorAll("select[data-condition]"))
     if (select.value) conditions[select.dataset.condition] = select.value;
-  const bars = value("bars");
+  const number = (id, label, ok, rule) => {
+    const n = Number(value(id));
+    if (value(id) === "" || !Number.isFinite(n) || !ok(n)) throw new Error(`${label} ${JSON.stringify(value(id))}: ${rule}`);
+    return n;
+  };
+  const whole = (n) => Number.isInteger(n);
   return {
-    seed: Number(value("seed")), temperature: Number(value("temperature")), topK: Number(value("top-k")),
-    topP: Number(value("top-p")), length: Number(value("length")), bars: bars ? Number(bars) : null,
+    seed: number("seed", "seed", (n) => whole(n) && n >= 0, "a whole number, 0 or more"),
+    temperature: number("temperature", "temperature", (n) => n >= 0, "0 or more (0: the likeliest every time)"),
+    topK: number("top-k", "top-k", (n) => whole(n) && n >= 0, "a whole number, 0 or more (0: off)"),
+    topP: number("top-p", "top-p", (n) => n >= 0 && n <= 1, "between 0 and 1 (1: off)"),
+    length: number("length", "notes", (n) => whole(n) && n >= 1, "a whole number, 1 or more"),
+    bars: value("bars") ? number("bars", "whole bars", (n) => whole(n) && n >= 1, "a whole number, 1 or more, or empty") : null,
     primer: value("primer"), conditions,
   };
 }
@@ -475,10 +484,12 @@ function setUp(step) {
   const status = document.getElementById("status");
   button.addEventListener("click", async () => {
     button.disabled = true;
+    delete document.body.dataset.error;
     status.textContent = "writing…";
     try {
+      const asked = settings();
       const started = performance.now();
-      melody = await generate(step, settings());
+      melody = await generate(step, asked);
       const seconds = (performance.now() - started) / 1000;
       const notes = melody.pitch.filter((p) => p !== REST).length;
       const told = Object.entries(melody.conditions).map(([k, v]) => `${k} ${v}`).join(", ");
