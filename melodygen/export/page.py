@@ -70,7 +70,7 @@ def runtime_archive(runtime: str | None = None) -> Path:
         path = cache_dir() / f"onnxruntime-web-{RUNTIME_VERSION}.tgz"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".part")
+            partial = path.with_suffix(f".{os.getpid()}.part")  # two exports at once each write their own
             try:
                 with urllib.request.urlopen(RUNTIME_URL, timeout=120) as response, partial.open("wb") as out:
                     shutil.copyfileobj(response, out)
