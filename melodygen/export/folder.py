@@ -23,6 +23,7 @@ from melodygen.export.onnx_step import STEPS, OnnxStep, export_step, input_names
 from melodygen.representations.position import Clock, sizes
 
 FORMAT = "melodygen-export/1"
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 MODEL_FILE, STEP_FILE, CARD_FILE = "model.json", "step.onnx", "card.md"
 
 
@@ -141,7 +142,7 @@ def card(model, description: dict[str, Any], ckpt_path: str) -> str:
         lines += ["", "## Conditions", ""]
         lines += [f"- {n}: {', '.join(model.conditioning.known(n))}" for n in model.conditioning.names]
     check = description["check"]
-    lines += [
+    checked = [
         "",
         "## Check",
         "",
@@ -149,7 +150,10 @@ def card(model, description: dict[str, Any], ckpt_path: str) -> str:
         f"{check['max_abs_logit_difference']:.1e} of torch's.",
         "",
     ]
-    return "\n".join(lines)
+    shipped = Path(ckpt_path).with_suffix(".md")  # a pretrained model's card lies beside its checkpoint
+    if Path(ckpt_path).resolve().parent == PRETRAINED_DIR and shipped.is_file():
+        return shipped.read_text().rstrip("\n") + "\n" + "\n".join(checked)
+    return "\n".join(lines + checked)
 
 
 @dataclass

@@ -64,6 +64,9 @@ def folders(tmp_path_factory, tiny_checkpoint):
         proc = run_cli("export", root, source, f"out_dir={root / name}", "check_steps=8")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert f"open {(root / name / 'index.html').as_uri()} to generate in your browser" in proc.stdout
+    card = (root / "conditioned" / "card.md").read_text()  # the pretrained model's own card, and the check
+    assert card.startswith("# folk-transformer-conditioned\n") and "## Check" in card
+    assert (root / "lstm" / "card.md").read_text().startswith("# lstm on categorical")
     labels = [
         {"meter": m, "key": k, "style": "none"}
         for m, k in (("3/4", "D major"), ("6/8", "A minor"), ("6/8", "D major"))
