@@ -27,20 +27,23 @@ def export(cfg, overrides: list[str] = ()) -> dict:
         Path(cfg.out_dir).expanduser() if cfg.out_dir is not None else Path(cfg.paths.output_dir) / "export"
     )
     started = time.perf_counter()
+    page_note, runtime = None, None
+    if cfg.page:  # the page's runtime first: a missing or wrong one stops the export before it writes
+        from melodygen.export.page import pageless, runtime_archive, write_page
+
+        page_note = pageless(
+            {"representation": model.representation.name, "representation_label": model.representation.label}
+        )
+        runtime = runtime_archive(cfg.runtime) if page_note is None else None
     for name in ("torch.onnx", "onnxscript", "onnx_ir"):  # the exporter's progress lines and notes
         logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         description = write_export(model, str(cfg.ckpt_path), out_dir, cfg.check_steps)
     check = description["check"]
-    page_note = None
-    if cfg.page:
-        from melodygen.export.page import pageless, write_page
-
-        page_note = pageless(description)
-        if page_note is None:
-            write_page(out_dir, description, cfg.runtime)
-            page_note = f"open {(out_dir / 'index.html').resolve().as_uri()} to generate in your browser"
+    if runtime is not None:
+        write_page(out_dir, description, str(runtime))
+        page_note = f"open {(out_dir / 'index.html').resolve().as_uri()} to generate in your browser"
     for path in sorted(out_dir.iterdir()):
         print(f"{path}  ({path.stat().st_size / 1024:,.0f} KB)")
     print(

@@ -74,3 +74,16 @@ def test_a_missing_checkpoint_is_one_line(tmp_path):
     proc = run_cli("export", tmp_path, f"ckpt_path={tmp_path / 'none.ckpt'}")
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ckpt_path=")
+
+
+def test_a_missing_page_runtime_is_one_line_before_anything_is_written(tmp_path, tiny_checkpoint):
+    out = tmp_path / "exported"
+    given = tmp_path / "onnxruntime-web.tgz"
+    proc = run_cli(
+        "export", tmp_path, f"ckpt_path={tiny_checkpoint.path}", f"out_dir={out}", f"runtime={given}"
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: runtime={given}: no such file (the onnxruntime-web 1.31.1 .tgz)"
+    )
+    assert not out.exists()
