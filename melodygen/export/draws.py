@@ -11,11 +11,14 @@ same seed they write the same notes: the page's test holds them to it.
 
 Beside ``melodygen-generate`` the page differs in three ways: its random numbers, a primer that starts on a
 bar line (``melodygen-generate`` finds a typed primer's place in its bar from its notes), and keys in C (a
-model trained with ``data.transpose_to_c``) moved to an asked key only.
+model trained with ``data.transpose_to_c``) moved to an asked key only, a primer then read in that key.
+Like ``melodygen-generate``, ``bars=N`` draws on until a note starts past the last bar line, so rests at
+either end never leave the melody short of its bars.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,41 +146,54 @@ def draw_conditions(description: Mapping[str, Any], asked: Mapping[str, str], dr
 
 def parse_primer(text: str) -> tuple[list[int], list[int]]:
     """``PITCH:16THS`` tokens (a MIDI number, a name such as ``C4`` or ``F#4``, ``r`` for a rest; 1–16
-    sixteenths) as the page reads them: leading rests dropped, neighbouring rests merged."""
+    sixteenths) as the page reads them, tidied as ``melodygen-generate`` tidies a primer: leading rests
+    dropped, neighbouring rests merged (and split into whole notes), a closing rest kept."""
     pitches: list[int] = []
     durations: list[int] = []
     for token in text.replace(",", " ").split():
         parts = token.split(":")
         pitch = _pitch(parts[0]) if len(parts) == 2 else None
-        steps = int(parts[1]) if pitch is not None and parts[1].isdigit() else 0
+        steps = int(parts[1]) if pitch is not None and re.fullmatch(r"[0-9]+", parts[1]) else 0
         if pitch is None or not 1 <= steps <= MAX_DURATION:
             raise MelodygenError(
                 f"primer token {token!r}: use PITCH:16THS such as 60:4, C4:4, F#4:2 or r:2 (1–16)"
             )
         if pitch == REST and not pitches:
             continue
-        if pitch == REST and pitches[-1] == REST and durations[-1] + steps <= MAX_DURATION:
+        if pitch == REST and pitches[-1] == REST:
             durations[-1] += steps
             continue
         pitches.append(pitch)
         durations.append(steps)
-    return pitches, durations
+    out_p: list[int] = []
+    out_d: list[int] = []
+    for pitch, steps in zip(pitches, durations, strict=True):
+        while steps > MAX_DURATION:  # only merged rests are longer
+            out_p.append(pitch)
+            out_d.append(MAX_DURATION)
+            steps -= MAX_DURATION
+        out_p.append(pitch)
+        out_d.append(steps)
+    return out_p, out_d
+
+
+_NAME = re.compile(r"([A-Ga-g])([#b]?)(-?[0-9]+)")
 
 
 def _pitch(text: str) -> int | None:
     if text.lower() in ("r", "rest"):
         return REST
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):
         value = int(text)
+    elif match := _NAME.fullmatch(text):
+        letter, accidental, octave = match.groups()
+        value = (
+            12 * (int(octave) + 1)
+            + "C D EF G A B".index(letter.upper())
+            + {"#": 1, "b": -1, "": 0}[accidental]
+        )
     else:
-        letter, rest = text[:1].upper(), text[1:]
-        if letter not in "CDEFGAB" or not letter:
-            return None
-        shift = {"#": 1, "b": -1}.get(rest[:1], 0)
-        rest = rest[1:] if rest[:1] in ("#", "b") else rest
-        if not rest.lstrip("-").isdigit():
-            return None
-        value = 12 * (int(rest) + 1) + "C D EF G A B".index(letter) + shift
+        return None
     return value if 0 <= value <= 127 else None
 
 
@@ -243,17 +259,27 @@ def generate(exported, request: PageRequest) -> dict[str, Any]:
     if representation not in PAGE_REPRESENTATIONS:
         raise MelodygenError(f"the page writes categorical and event melodies, not {representation}")
     draws = Draws(request.seed)
-    conditions = draw_conditions(description, dict(request.conditions), draws)
+    asked = dict(request.conditions)
+    in_c = bool(description.get("transpose_to_c")) and "key" in asked
+    if in_c:  # a model that knew its keys in C only: asked for the mode in C, moved to the key after
+        tonic, mode = asked["key"].split(" ")
+        if tonic not in TONICS:
+            raise MelodygenError(f"condition key={asked['key']!r} is not one this model knows")
+        conditions = {
+            **draw_conditions(description, {**asked, "key": f"C {mode}"}, draws),
+            "key": asked["key"],
+        }
+        seen = {**conditions, "key": f"C {mode}"}
+        to_c = -TONICS.index(tonic) if TONICS.index(tonic) <= 6 else 12 - TONICS.index(tonic)
+    else:
+        conditions = draw_conditions(description, asked, draws)
+        seen, to_c = dict(conditions), 0
     names = list(description["conditions"])
-    seen = dict(conditions)
-    shift = 0
-    if description.get("transpose_to_c") and "key" in request.conditions:
-        tonic, mode = conditions["key"].split(" ")
-        seen["key"] = f"C {mode}"
-        shift = -(-TONICS.index(tonic) if TONICS.index(tonic) <= 6 else 12 - TONICS.index(tonic))
     classes = [description["conditions"][n].index(seen[n]) for n in names]
     meter = conditions.get("meter")
     primer = parse_primer(request.primer)
+    if to_c:  # a primer is in the asked key: moved to C with the model's view of it
+        primer = ([p if p == REST else min(max(p + to_c, 0), 127) for p in primer[0]], primer[1])
     start = list(description["start"])
     prefix = [start, *encode(representation, *primer)]
     before = sum(primer[1])
@@ -276,8 +302,12 @@ def generate(exported, request: PageRequest) -> dict[str, Any]:
     for element in prefix:
         logits = step(element)
     drawn: list[list[int]] = []
-    steps, onsets = before, 0
-    limit = request.length * (1 if representation == "categorical" else MAX_DURATION)
+    # where the next element starts, in 16ths from the first note (rests before it are dropped)
+    steps, onsets, started = before, 0, before > 0
+    if end is None:
+        limit = request.length * (1 if representation == "categorical" else MAX_DURATION)
+    else:  # as for melodygen-generate: room for rests, then a note that starts past the end
+        limit = (end - before + MAX_DURATION) * (1 if representation == "categorical" else MAX_DURATION)
     t, k, p = request.temperature, request.top_k, request.top_p
     while True:
         if representation == "categorical":
@@ -285,19 +315,24 @@ def generate(exported, request: PageRequest) -> dict[str, Any]:
                 pick(logits[0][: REST + 1], t, k, p, draws()),
                 pick(logits[1][:MAX_DURATION], t, k, p, draws()),
             ]
+            note = element[0] != REST
         else:
             element = [pick(logits[0][: REST + 2], t, k, p, draws())]
+            note = element[0] >= 2
         onsets += element[0] != 0 if representation == "event" else 1
         if representation == "event" and end is None and onsets > request.length:
             break  # the onset after the last note: the melody ends before it
+        if end is not None and note and started and steps >= end:
+            break  # a note after the last bar line: the bars are whole
+        started = started or note
         drawn.append(element)
-        steps += element_steps(representation, element)
-        if (end is not None and steps >= end) or (end is None and len(drawn) >= limit):
+        steps += element_steps(representation, element) if started else 0
+        if len(drawn) >= limit:
             break
         logits = step(element)
     pitches, durations = decode(representation, [*prefix[1:], *drawn])
     if end is not None:
         pitches, durations = whole_bars(pitches, durations, end)
-    if shift:
-        pitches = [p if p == REST else min(max(p + shift, 0), 127) for p in pitches]
+    if to_c:
+        pitches = [p if p == REST else min(max(p - to_c, 0), 127) for p in pitches]
     return {"pitch": pitches, "duration": durations, "conditions": conditions, "meter": meter or "4/4"}

@@ -79,14 +79,22 @@ def runtime_archive(runtime: str | None = None) -> Path:
                 raise MelodygenError(
                     f"could not download {RUNTIME_URL} ({error}); give a copy with runtime=PATH or page=false"
                 ) from None
+            _check(partial, f"{RUNTIME_URL} sent something else; try again", remove=True)
             partial.replace(path)
+    _check(path, "delete it to download it again")
+    return path
+
+
+def _check(path: Path, advice: str, remove: bool = False) -> None:
+    """One line when ``path`` is not the pinned package (``remove``: deleting it first)."""
     digest = base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
     if digest != RUNTIME_SHA512:
+        if remove:
+            path.unlink(missing_ok=True)
         raise MelodygenError(
-            f"{path}: not onnxruntime-web {RUNTIME_VERSION} as the npm registry publishes it (its sha512 differs); "
-            "delete it to download it again"
+            f"{path}: not onnxruntime-web {RUNTIME_VERSION} as the npm registry publishes it (its sha512 "
+            f"differs); {advice}"
         )
-    return path
 
 
 def read_runtime(archive: Path) -> dict[str, bytes]:

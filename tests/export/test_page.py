@@ -67,9 +67,10 @@ def folders(tmp_path_factory, tiny_checkpoint):
     card = (root / "conditioned" / "card.md").read_text()  # the pretrained model's own card, and the check
     assert card.startswith("# folk-transformer-conditioned\n") and "## Check" in card
     assert (root / "lstm" / "card.md").read_text().startswith("# lstm on categorical")
+    # a model that knew its keys in C (data.transpose_to_c): asked for D major, it is asked for C major
     labels = [
         {"meter": m, "key": k, "style": "none"}
-        for m, k in (("3/4", "D major"), ("6/8", "A minor"), ("6/8", "D major"))
+        for m, k in (("3/4", "C major"), ("6/8", "C minor"), ("6/8", "C minor"))
     ]
     conditioning = Conditioning.fit(["meter", "key"], labels)
     torch.manual_seed(0)
@@ -79,6 +80,7 @@ def folders(tmp_path_factory, tiny_checkpoint):
         hidden_size=24,
         bar_position=True,
         bars_left=True,
+        transpose_to_c=True,
         **conditioning.hparams(),
     ).eval()
     description = write_export(model, "gru-event.ckpt", root / "event", check_steps=8)
@@ -145,7 +147,8 @@ CASES = {
     ],
     "event": [
         PageRequest(seed=3, bars=4, conditions={"meter": "3/4"}),
-        PageRequest(seed=4, length=20, primer="A4:3 B4:1"),
+        PageRequest(seed=4, length=20, primer="A4:3 B4:1 r:10 r:10"),
+        PageRequest(seed=9, length=24, conditions={"key": "D major"}, primer="D4:4 F#4:2"),
     ],
 }
 
@@ -163,16 +166,29 @@ def test_the_page_writes_the_notes_python_writes_with_the_same_seed(browser, fol
         if request.bars:  # whole bars of the meter it was written in
             bar = {"3/4": 12, "6/8": 12, "4/4": 16}[got["meter"]]
             assert sum(got["duration"]) == request.bars * bar
+        if "key" in request.conditions and name == "event":  # in C for the model, moved to D after
+            assert got["conditions"] == {"key": "D major", "meter": "3/4"}  # only C major tunes were in 3/4
+            assert got["pitch"][:2] == [62, 66]  # the primer, in the asked key as it was typed
         if request.temperature == 0:  # the likeliest class every time: the seed plays no part
             assert generate(exported, PageRequest(seed=99, length=16, temperature=0))["pitch"] == got["pitch"]
     page.close()
 
 
+@pytest.mark.parametrize("name", ["conditioned", "event"])
+def test_whole_bars_are_whole_whatever_the_seed(folders, name):
+    """Rests drawn first (dropped) or last do not make a melody of N bars shorter."""
+    exported = read_export(folders / name)
+    for seed in range(24):
+        request = PageRequest(seed=seed, bars=2, temperature=1.5, conditions={"meter": "6/8"})
+        melody = generate(exported, request)
+        assert sum(melody["duration"]) == 24 and melody["pitch"][0] != REST, (seed, melody)
+
+
 def test_the_midi_offered_reads_back_with_pretty_midi_and_the_page_is_seen(browser, folders, tmp_path):
     page = Page(browser, folders / "conditioned")
-    request = PageRequest(seed=8, bars=8, conditions={"meter": "6/8", "key": "D major", "style": "oneills"})
+    request = PageRequest(seed=8, bars=8, conditions={"meter": "6/8", "key": "Eb minor", "style": "oneills"})
     melody = page.generate(request)
-    assert page.page.inner_text("#status").endswith("(meter 6/8, key D major, style oneills)")
+    assert page.page.inner_text("#status").endswith("(meter 6/8, key Eb minor, style oneills)")
     with page.page.expect_download() as download:
         page.page.click("#download")
     path = tmp_path / download.value.suggested_filename
@@ -189,7 +205,9 @@ def test_the_midi_offered_reads_back_with_pretty_midi_and_the_page_is_seen(brows
     assert np.allclose([n.end for n in notes], [(o + d) * sixteenth for _, o, d in sounding])
     signature = midi.time_signature_changes[0]
     assert (signature.numerator, signature.denominator) == (6, 8)
-    assert pretty_midi.key_number_to_key_name(midi.key_signature_changes[0].key_number) == "D Major"
+    assert (
+        pretty_midi.key_number_to_key_name(midi.key_signature_changes[0].key_number) == "Eb minor"
+    )  # 6 flats
     assert midi.get_end_time() == pytest.approx(8 * 12 * sixteenth)
     page.page.click("#play")  # Web Audio: scheduled without an error
     picture = tmp_path / "page.png"
@@ -247,3 +265,7 @@ def test_page_errors_are_one_line(tmp_path):
     with pytest.raises(MelodygenError, match=r"primer token '62:17'"):
         parse_primer("60:4 62:17")
     assert parse_primer("r:4 C4:4 r:2 r:2 Bb3:16") == ([60, REST, 58], [4, 4, 16])
+    assert parse_primer("60:4 r:10 r:10") == ([60, REST, REST], [4, 16, 4])  # rests as melodygen tidies them
+    for token in ("٦٠:4", "C4:４", "60:²", "C--1:4"):
+        with pytest.raises(MelodygenError, match="primer token"):
+            parse_primer(token)

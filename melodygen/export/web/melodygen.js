@@ -111,7 +111,9 @@ function drawConditions(model, asked, draw) {
 }
 
 function pythonOrder(a, b) { // sorted() of str: by code point
-  return a < b ? -1 : a > b ? 1 : 0;
+  const x = Array.from(a, (c) => c.codePointAt(0)), y = Array.from(b, (c) => c.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
 }
 
 function pitchOf(text) {
@@ -136,14 +138,21 @@ function parsePrimer(text) {
     if (pitch === null || steps < 1 || steps > MAX_DURATION)
       throw new Error(`primer token '${token}': use PITCH:16THS such as 60:4, C4:4, F#4:2 or r:2 (1–16)`);
     if (pitch === REST && !pitches.length) continue;
-    if (pitch === REST && pitches[pitches.length - 1] === REST && durations[durations.length - 1] + steps <= MAX_DURATION) {
+    if (pitch === REST && pitches[pitches.length - 1] === REST) {
       durations[durations.length - 1] += steps;
       continue;
     }
     pitches.push(pitch);
     durations.push(steps);
   }
-  return [pitches, durations];
+  const outP = [], outD = [];
+  pitches.forEach((pitch, i) => {
+    let steps = durations[i];
+    while (steps > MAX_DURATION) { outP.push(pitch); outD.push(MAX_DURATION); steps -= MAX_DURATION; } // merged rests
+    outP.push(pitch);
+    outD.push(steps);
+  });
+  return [outP, outD];
 }
 
 function encode(representation, pitches, durations) {
@@ -262,19 +271,23 @@ async function generate(step, request) {
   const model = step.model, representation = model.representation;
   const draw = draws(request.seed);
   const asked = request.conditions || {};
-  const conditions = drawConditions(model, asked, draw);
-  const names = Object.keys(model.conditions);
-  const seen = { ...conditions };
-  let shift = 0;
-  if (model.transpose_to_c && "key" in asked) {
-    const [tonic, mode] = conditions.key.split(" ");
-    seen.key = `C ${mode}`;
+  let conditions, seen, toC = 0;
+  if (model.transpose_to_c && "key" in asked) { // keys in C only: asked for the mode in C, moved after
+    const [tonic, mode] = asked.key.split(" ");
     const t = TONICS.indexOf(tonic);
-    shift = -(t <= 6 ? -t : 12 - t);
+    if (t < 0) throw new Error(`condition key=${asked.key} is not one this model knows`);
+    conditions = { ...drawConditions(model, { ...asked, key: `C ${mode}` }, draw), key: asked.key };
+    seen = { ...conditions, key: `C ${mode}` };
+    toC = t <= 6 ? -t : 12 - t;
+  } else {
+    conditions = drawConditions(model, asked, draw);
+    seen = { ...conditions };
   }
+  const names = Object.keys(model.conditions);
   const classes = names.map((n) => model.conditions[n].indexOf(seen[n]));
   const meter = conditions.meter || null;
-  const [primerPitches, primerDurations] = parsePrimer(request.primer || "");
+  let [primerPitches, primerDurations] = parsePrimer(request.primer || "");
+  if (toC) primerPitches = primerPitches.map((p) => (p === REST ? p : Math.min(Math.max(p + toC, 0), 127)));
   const prefix = [model.start.slice(), ...encode(representation, primerPitches, primerDurations)];
   const before = primerDurations.reduce((a, b) => a + b, 0);
   const bars = request.bars || null;
@@ -295,25 +308,33 @@ async function generate(step, request) {
   let logits;
   for (const element of prefix) logits = await feed(element);
   const drawn = [];
-  let steps = before, onsets = 0;
-  const limit = request.length * (representation === "categorical" ? 1 : MAX_DURATION);
+  // where the next element starts, in 16ths from the first note (rests before it are dropped)
+  let steps = before, onsets = 0, started = before > 0;
+  const per = representation === "categorical" ? 1 : MAX_DURATION;
+  const limit = end === null ? request.length * per : (end - before + MAX_DURATION) * per;
   const { temperature, topK, topP } = request;
   for (;;) {
-    let element;
+    let element, note;
     if (representation === "categorical") {
       const pitch = pick(logits[0].subarray(0, REST + 1), temperature, topK, topP, draw());
       element = [pitch, pick(logits[1].subarray(0, MAX_DURATION), temperature, topK, topP, draw())];
-    } else element = [pick(logits[0].subarray(0, REST + 2), temperature, topK, topP, draw())];
+      note = element[0] !== REST;
+    } else {
+      element = [pick(logits[0].subarray(0, REST + 2), temperature, topK, topP, draw())];
+      note = element[0] >= 2;
+    }
     onsets += representation === "event" ? (element[0] !== 0 ? 1 : 0) : 1;
     if (representation === "event" && end === null && onsets > request.length) break;
+    if (end !== null && note && started && steps >= end) break; // a note after the last bar line
+    started = started || note;
     drawn.push(element);
-    steps += elementSteps(representation, element);
-    if ((end !== null && steps >= end) || (end === null && drawn.length >= limit)) break;
+    if (started) steps += elementSteps(representation, element);
+    if (drawn.length >= limit) break;
     logits = await feed(element);
   }
   let [pitch, duration] = decode(representation, [...prefix.slice(1), ...drawn]);
   if (end !== null) [pitch, duration] = wholeBars(pitch, duration, end);
-  if (shift) pitch = pitch.map((p) => (p === REST ? p : Math.min(Math.max(p + shift, 0), 127)));
+  if (toC) pitch = pitch.map((p) => (p === REST ? p : Math.min(Math.max(p - toC, 0), 127)));
   return { pitch, duration, conditions, meter: meter || "4/4" };
 }
 
@@ -324,7 +345,7 @@ const SHARPS = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5]; // a major key's sharp
 
 function variable(n) {
   const bytes = [n & 0x7f];
-  while ((n >>= 7)) bytes.unshift((n & 0x7f) | 0x80);
+  while ((n >>>= 7)) bytes.unshift((n & 0x7f) | 0x80);
   return bytes;
 }
 
@@ -355,7 +376,8 @@ function midiFile(melody, qpm = 120) {
     track.push(...variable(at - now), ...bytes);
     now = at;
   }
-  track.push(0, 0xff, 0x2f, 0);
+  const total = melody.duration.reduce((a, b) => a + b, 0) * (TICKS / 4);
+  track.push(...variable(Math.max(0, total - now)), 0xff, 0x2f, 0); // the end of the last bar, a rest included
   const length = track.length;
   return new Uint8Array([
     0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, TICKS >> 8, TICKS & 0xff,
