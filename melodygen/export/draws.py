@@ -27,6 +27,7 @@ import numpy as np
 
 from melodygen.config.conditions import TONICS
 from melodygen.errors import MelodygenError
+from melodygen.generation.sampling import parse_pitch
 from melodygen.music.conditions import UNSEEN
 from melodygen.music.melody import MAX_DURATION, REST, Melody, normalize
 from melodygen.music.meter import whole_bars as cut_to_bars
@@ -152,7 +153,7 @@ def parse_primer(text: str) -> tuple[list[int], list[int]]:
     durations: list[int] = []
     for token in text.replace(",", " ").split():
         parts = token.split(":")
-        pitch = _pitch(parts[0]) if len(parts) == 2 else None
+        pitch = parse_pitch(parts[0]) if len(parts) == 2 and token.isascii() else None
         steps = int(parts[1]) if pitch is not None and re.fullmatch(r"[0-9]+", parts[1]) else 0
         if pitch is None or not 1 <= steps <= MAX_DURATION:
             raise MelodygenError(
@@ -175,26 +176,6 @@ def parse_primer(text: str) -> tuple[list[int], list[int]]:
         out_p.append(pitch)
         out_d.append(steps)
     return out_p, out_d
-
-
-_NAME = re.compile(r"([A-Ga-g])([#b]?)(-?[0-9]+)")
-
-
-def _pitch(text: str) -> int | None:
-    if text.lower() in ("r", "rest"):
-        return REST
-    if re.fullmatch(r"[0-9]+", text):
-        value = int(text)
-    elif match := _NAME.fullmatch(text):
-        letter, accidental, octave = match.groups()
-        value = (
-            12 * (int(octave) + 1)
-            + "C D EF G A B".index(letter.upper())
-            + {"#": 1, "b": -1, "": 0}[accidental]
-        )
-    else:
-        return None
-    return value if 0 <= value <= 127 else None
 
 
 def encode(representation: str, pitches: Sequence[int], durations: Sequence[int]) -> list[list[int]]:

@@ -44,7 +44,7 @@ _SEMITONE = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 _PRIMER_HELP = "use PITCH:16THS tokens such as 60:4, C4:4, F#4:2, Bb3:2 or r:2 (C4 = 60)"
 
 
-def _parse_pitch(text: str) -> int | None:
+def parse_pitch(text: str) -> int | None:
     """MIDI pitch of ``60``, ``C4``, ``F#4``, ``Bb3``; :data:`REST` for ``r``; None when malformed."""
     if text.lower() in ("r", "rest"):
         return REST
@@ -63,7 +63,7 @@ def _primer_from_notes(text: str) -> Melody:
     durations: list[int] = []
     for token in text.replace(",", " ").split():
         parts = token.split(":")
-        pitch = _parse_pitch(parts[0]) if len(parts) == 2 else None
+        pitch = parse_pitch(parts[0]) if len(parts) == 2 else None
         steps = int(parts[1]) if pitch is not None and re.fullmatch(r"\d+", parts[1]) else 0
         if pitch is None or steps < 1:
             raise MelodygenError(f"primer token {token!r} is malformed: {_PRIMER_HELP}")
