@@ -39,7 +39,6 @@ RUNTIME_FILES = {
     "wasm": "package/dist/ort-wasm-simd-threaded.wasm",
     "package": "package/package.json",
 }
-PAGE_FILES = ("index.html", "melodygen.js", "model.js", "runtime.js", "ort.wasm.min.js", "THIRD_PARTY.txt")
 
 
 def pageless(description: dict[str, Any]) -> str | None:
