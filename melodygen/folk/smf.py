@@ -2,7 +2,7 @@
 
 mido builds a checked Python object per event, which costs more than abc2midi's whole conversion; the
 abc2midi route reads its files with :func:`read` and writes the melody with :func:`write` instead. The
-written file is still read back with pretty_midi (:mod:`melodygen.folk.checked`) before it is kept.
+written file is read back (:mod:`melodygen.folk.checked`, with :func:`read`) before it is kept.
 """
 
 from __future__ import annotations

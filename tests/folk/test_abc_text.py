@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from fractions import Fraction
 
 import mido
@@ -144,3 +145,42 @@ def test_the_pickup_is_what_stands_before_the_first_bar_line(tmp_path, header, m
     path.write_text(f"X:1\n{header}\nK:C\n{music}\n")
     (tune,) = read_tunes("t", path)
     assert pickup(tune) == length
+
+
+def _pretty_midi_bytes(parts: list[list[tuple[float, float, int]]]) -> bytes:
+    """A file pretty_midi writes: one instrument (its own track and channel) per part of (start, end, pitch)."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    for notes in parts:
+        instrument = pretty_midi.Instrument(program=0)
+        instrument.notes = [pretty_midi.Note(90, pitch, start, end) for start, end, pitch in notes]
+        midi.instruments.append(instrument)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("parts", "problem"),
+    [
+        ([[(0, 0.5, 60), (0.5, 1, 62)], [(0, 1, 48)]], "the MIDI file has 2 instruments"),
+        ([[(0, 0.75, 60), (0.5, 1, 62)]], "the MIDI file has overlapping notes"),
+        ([[(0, 0.5, 60), (0.5, 1, 62), (1, 1.5, 64)]], "3 notes > max_tune_notes=2"),
+        ([[]], "the MIDI file has no notes"),
+    ],
+)
+def test_a_file_that_is_not_one_melody_is_refused(parts, problem):
+    from melodygen.folk.checked import ExportError, check_melody
+
+    with pytest.raises(ExportError, match=f"^{re.escape(problem)}$"):
+        check_melody(_pretty_midi_bytes(parts), max_tune_notes=2)
+
+
+def test_a_melody_file_passes_and_a_cut_one_does_not():
+    from melodygen.folk.checked import ExportError, check_melody
+
+    data = _pretty_midi_bytes([[(0, 0.5, 60), (0.5, 1, 62)]])
+    assert check_melody(data, max_tune_notes=2) == 2
+    with pytest.raises(ExportError, match="^the MIDI file is cut short$"):
+        check_melody(data[:-6], max_tune_notes=2)
