@@ -16,12 +16,12 @@ setup: $(VENV)/.installed
 
 # every extra (folk corpus, SLURM, audio, MidiTok and symusic, ONNX export, the docs site, dev tools), at the exact versions of
 # constraints.txt, installed by uv (half a minute, bytecode compiled as pip does; INSTALLER=pip for pip, a
-# minute and a half); then debs. `make train` (and `make data`, `make sweep`) installs only the folk
-# corpus's extra, which is what they use (a third less to install); any other target completes the set.
+# minute and a half); then debs. `make train` (and `make data`, `make sweep`) installs only what they use,
+# the folk corpus's and the audio extras (a third less to install); any other target completes the set.
 # A failed install is tried once more with pip without its cache (a package index that sent a cut-off page).
 INSTALLER ?= uv
 EXTRAS := folk,slurm,audio,miditok,export,docs,dev
-TRAIN_EXTRAS := folk
+TRAIN_EXTRAS := folk,audio
 packages = "$(TORCH_SPEC)" -c constraints.txt -e ".[$(1)]"
 define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
