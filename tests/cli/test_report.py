@@ -1,6 +1,6 @@
 """Repeats, baselines and the listening report, on a real 2-config × 3-seed sweep (and a failing job).
 
-The browser test opens the report in headless Chromium (Debian's ``chromium``: ``make setup`` installs it
+The browser test opens the report in headless Chromium (Debian's ``chromium``: ``make test`` installs it
 where it can) and is skipped, saying so, where there is none (it fails instead under ``CI=true``).
 """
 
@@ -217,7 +217,7 @@ def _chromium() -> str | None:
 
 def test_the_report_works_in_a_real_browser(sweeps, report, tmp_path):
     if _chromium() is None:  # a CI machine must have it: skipping there would pass without the browser
-        missing = "no chromium: 'apt-get install chromium' (make setup does, as root)"
+        missing = "no chromium: 'apt-get install chromium' (make test does, as root)"
         pytest.fail(missing) if os.environ.get("CI") == "true" else pytest.skip(missing)
 
     def browse(*args, anchor=""):

@@ -40,7 +40,7 @@ def _chromium() -> str | None:
 @pytest.fixture(scope="module")
 def browser():
     if _chromium() is None:  # a CI machine must have it: skipping there would pass without the browser
-        missing = "no chromium: 'apt-get install chromium' (make setup does, as root)"
+        missing = "no chromium: 'apt-get install chromium' (make test does, as root)"
         pytest.fail(missing) if os.environ.get("CI") == "true" else pytest.skip(missing)
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as driver:
