@@ -17,7 +17,9 @@ checkpoint). What is measured, for each asked value:
 For each asked key it samples ``--samples`` whole tunes of ``--bars`` bars (``samples.bars``) and counts how
 often their last note is the asked tonic, against the whole real test tunes of that key. A model trained with
 ``data.bars_left`` is told the bars left while it writes them; its bits per note are given without them and,
-marked as looking ahead, with each tune's own. For each asked
+marked as looking ahead, with each tune's own. A model trained with ``data.transpose_to_c`` is asked for
+the keys the melodies have: it is asked for the mode, writes in C and its melody is moved to the asked
+tonic (as ``melodygen-generate`` does). For each asked
 meter it also reports what a listener hears (:mod:`melodygen.music.meter`, every melody
 read in that meter): the share of bar lines with a note on them and of notes sounding across a bar line, as
 means with the 10th–90th percentiles of the real tunes of that meter.
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melodygen.data.datamodule import MelodyDataModule
+from melodygen.data.datamodule import MelodyDataModule, conditions_of
 from melodygen.data.splits import TEST, TRAIN
 from melodygen.evaluation.adherence import (
     cut,
@@ -159,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     data, datamodule = data_of(conditioned_path)
     parsed, split, conditions = datamodule.parsed, datamodule.split, datamodule.melody_conditions
+    if data.get("transpose_to_c"):
+        # the model knows keys in C only: asked for a key it writes in C and its melody is moved to the asked
+        # tonic, so the keys asked, and the real tunes they are set against, are the melodies' own
+        own = conditions_of(parsed, data.get("key", "estimated"), False, data.get("style_lists"))
+        conditions = [{**c, "key": o["key"]} for c, o in zip(conditions, own, strict=True)]
     train = np.flatnonzero(split == TRAIN).tolist()
     test = np.flatnonzero(split == TEST).tolist()
     print(f"{len(parsed)} melodies ({len(train)} training, {len(test)} test) in {data['midi_dir']}")

@@ -160,3 +160,34 @@ def test_the_measurement_script_scores_the_sweeps_two_models(sweep, tmp_path):
             for mean, low, high in heard.values():
                 assert 0 <= low <= high <= 1 and 0 <= mean <= 1
     assert "| meter asked | bar lines with a note: conditioned |" in result.stdout
+
+
+def test_the_measurement_script_asks_a_model_trained_in_c_for_the_melodies_own_keys(sweep, tmp_path):
+    """A ``data.transpose_to_c`` model knows only C major and C minor; the study asks it for the keys the
+    tunes are in (here D and G), and sets its melodies against the real tunes of those keys."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, path = sweep
+    run = tmp_path / "in_c"
+    proc = run_cli(
+        "train", root, f"data.midi_dir={root / 'midi'}", *QUIET_SMALL_RUN, "logger=csv", "trainer.max_epochs=1",
+        "samples.num_samples=1", "samples.length=16", "model.conditions=[key]", "data.transpose_to_c=true",
+        f"hydra.run.dir={run}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load_model(run / "checkpoints" / "last.ckpt").hparams["transpose_to_c"]
+    script = Path(__file__).resolve().parents[2] / "scripts" / "conditioning_study.py"
+    out = tmp_path / "study.json"
+    result = subprocess.run(
+        [sys.executable, str(script), "--conditioned", str(run), "--unconditioned", str(path / "0"),
+         "--samples", "4", "--length", "16", "--min-meter-tunes", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    keys = [row for row in json.loads(out.read_text())["rows"] if row["condition"] == "key"]
+    # the tunes' own keys, as estimated from their notes (none is in C), each with its training tunes
+    assert keys and all(not row["asked"].startswith("C ") and row["training_tunes"] > 0 for row in keys), [
+        (row["asked"], row["training_tunes"]) for row in keys
+    ]
