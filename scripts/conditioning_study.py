@@ -2,6 +2,7 @@
 unconditioned model's samples and the real tunes, and the bits per note both models give held-out tunes.
 
     python scripts/conditioning_study.py --conditioned RUN --unconditioned RUN [--samples 48] [--out FILE]
+        [--temperature 1] [--guidance 1]
 
 RUN is a run folder of melodygen-train (its best checkpoint is used) or a checkpoint. Both models must have
 been trained on the same folder with the same split (the conditioned one's data settings are read from its
@@ -19,7 +20,8 @@ often their last note is the asked tonic, against the whole real test tunes of t
 ``data.bars_left`` is told the bars left while it writes them; its bits per note are given without them and,
 marked as looking ahead, with each tune's own. A model trained with ``data.transpose_to_c`` is asked for
 the keys the melodies have: it is asked for the mode, writes in C and its melody is moved to the asked
-tonic (as ``melodygen-generate`` does). For each asked
+tonic (as ``melodygen-generate`` does). ``--guidance`` other than 1 samples a model trained with
+``model.condition_dropout`` with classifier-free guidance (``samples.guidance``). For each asked
 meter it also reports what a listener hears (:mod:`melodygen.music.meter`, every melody
 read in that meter): the share of bar lines with a note on them and of notes sounding across a bar line, as
 means with the 10th–90th percentiles of the real tunes of that meter.
@@ -144,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of both models")
     parser.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        help="samples.guidance of the conditioned model (one trained with model.condition_dropout)",
+    )
+    parser.add_argument(
         "--min-meter-tunes", type=int, default=50, help="meters with fewer training tunes are not classes"
     )
     parser.add_argument("--bars", type=int, default=8, help="bars of the tunes whose last note is checked")
@@ -209,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in asks:
         asked = {name: value}  # a key as its label, "D major"
         melodies = sample_melodies(
-            conditioned, args.samples, args.length, args.temperature, seed=args.seed, conditions=asked
-        )
+            conditioned, args.samples, args.length, args.temperature, seed=args.seed, conditions=asked,
+            guidance=args.guidance,
+        )  # fmt: skip
         if name == "key":
             found = [estimated_key_name(m) for m in melodies]
             tunes = [i for i in test if conditions[i]["key"] == value]
@@ -235,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 conditions=asked,
                 bars=args.bars,
+                guidance=args.guidance,
             )
             ending = {
                 "conditioned": tonic_ending(tunes_of_bars, value),
@@ -329,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{values.get('all/duration_bits', float('nan')):.4f} |"
         )
     print(
-        f"\n{args.samples} samples of {args.length} per asked value, {len(test)} test tunes; "
+        f"\n{args.samples} samples of {args.length} per asked value (temperature {args.temperature:g}, guidance "
+        f"{args.guidance:g}), {len(test)} test tunes; "
         f"{time.perf_counter() - started:.0f} s"
     )
     if args.out is not None:
@@ -339,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples": args.samples,
             "length": args.length,
             "temperature": args.temperature,
+            "guidance": args.guidance,
             "rows": rows,
             "bits": bits,
             "test_tunes": len(test),

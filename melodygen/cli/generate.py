@@ -67,6 +67,7 @@ def generate(cfg, overrides: list[str] = ()) -> list[Path]:
                 conditions=asked,
                 options=sampler_options(s),
                 bars=s.bars,
+                guidance=s.guidance,
             )
             bar.update(task, advance=count, rate=len(melodies) / (time.perf_counter() - started))
     out_dir = (

@@ -39,6 +39,11 @@ class ModelConfig:
     """Optimizer steps of linear warm-up, for `scheduler=warmup_cosine`."""
     conditions: list[str] = field(default_factory=list)
     """What the network is told beside every element: any of meter, key, style ([] = nothing)."""
+    condition_dropout: float = 0.0
+    """With `model.conditions`: the share of training windows whose conditions are all hidden (a class of their
+    own, "not told"), so the model also learns melodies without them and `samples.guidance` can weigh what it
+    was told against that (0 = always told).
+    """
 
 
 def check_sizes(m: DictConfig, *keys: str) -> None:
@@ -148,9 +153,12 @@ class _Schemas(Mapping):
 ARCHITECTURES: Mapping[str, type[ModelConfig]] = _Schemas()
 
 
-#: the keys every architecture shares: how it is trained, not what its network is (``conditions`` is: its input)
+#: the keys every architecture shares: how it is trained, not what its network is (``conditions`` is: its
+#: input, and ``condition_dropout`` gives each condition one class more)
 TRAINING_KEYS = tuple(
-    f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("architecture", "conditions")
+    f.name
+    for f in dataclasses.fields(ModelConfig)
+    if f.name not in ("architecture", "conditions", "condition_dropout")
 )
 
 
@@ -191,6 +199,14 @@ def check_model(m: DictConfig) -> None:
     from melodygen.config.conditions import check_names
 
     check_names(m.conditions)
+    dropout = m.get("condition_dropout", 0.0)
+    require(0 <= dropout < 1, "model.condition_dropout", dropout, "must be in [0, 1)")
+    require(
+        not dropout or bool(m.conditions),
+        "model.condition_dropout",
+        dropout,
+        "it hides the conditions, so it needs model.conditions (e.g. model.conditions=[meter,key])",
+    )
     own_check = getattr(schema, "check", None)
     if own_check is not None:
         own_check(m)

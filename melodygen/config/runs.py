@@ -406,6 +406,15 @@ def check_train(cfg: DictConfig) -> None:
     s = cfg.samples
     require(s.num_samples >= 0, "samples.num_samples", s.num_samples, "must not be negative (0 = none)")
     check_samples(s, none_allowed=True)
+    guided = s.get("guidance", 1.0) != 1
+    # from a checkpoint, the checkpoint decides (and sampling checks it)
+    fresh = cfg.ckpt_path is None and cfg.init_from is None
+    require(
+        not (guided and fresh and not cfg.model.get("condition_dropout", 0.0)),
+        "samples.guidance",
+        s.get("guidance"),
+        "needs a model trained with model.condition_dropout (e.g. 0.1) and model.conditions",
+    )
 
 
 def check_corpus_config(cfg: DictConfig) -> None:

@@ -53,6 +53,11 @@ class SamplingConfig:
     """What a model conditioned on style is asked for: a style label it was trained on, e.g. oneills (null =
     drawn, per sample).
     """
+    guidance: float = 1.0
+    """Classifier-free guidance, for a model trained with `model.condition_dropout`: each draw's logits are
+    those without the conditions plus this many times the difference the conditions make (1 = as told, 0 = as
+    if told nothing, above 1 = the conditions weigh more); `samples.strategy=sample` only.
+    """
 
 
 def check_sampling(
@@ -64,6 +69,7 @@ def check_sampling(
     prefix: str = "samples.",
     strategy: str = "sample",
     beam_size: int = 1,
+    guidance: float = 1.0,
 ) -> None:
     """Raise :class:`MelodygenError` naming the first impossible sampling value."""
     strategy = SAMPLERS.check(as_typed(strategy, quote_strings=False))
@@ -80,6 +86,13 @@ def check_sampling(
     require(temperature >= 0, f"{prefix}temperature", temperature, "must not be negative (0 means argmax)")
     require(top_k >= 0, f"{prefix}top_k", top_k, "must not be negative (0 keeps every class)")
     require(0 < top_p <= 1, f"{prefix}top_p", top_p, "must be in (0, 1]")
+    require(guidance >= 0, f"{prefix}guidance", guidance, "must not be negative (1 means as told)")
+    require(
+        guidance == 1 or strategy == "sample",
+        f"{prefix}guidance",
+        guidance,
+        "works with samples.strategy=sample only",
+    )
 
 
 def check_samples(s: DictConfig, none_allowed: bool = False) -> None:
@@ -93,6 +106,7 @@ def check_samples(s: DictConfig, none_allowed: bool = False) -> None:
         s.top_p,
         strategy=s.strategy,
         beam_size=s.beam_size,
+        guidance=s.get("guidance", 1.0),
     )
     bars = s.get("bars")
     require(

@@ -162,6 +162,8 @@ class SamplingRequest:
     #: where each row stands in its bar, for a model that reads bar positions (None otherwise): as many rows
     #: as ``conditions``, else one
     clock: Clock | None = None
+    #: classifier-free guidance (``samples.guidance``; 1 = as told), for a model with untold conditions
+    guidance: float = SamplingConfig.guidance
 
     def read_prefix(self, rows: torch.Tensor | None = None) -> tuple[list[torch.Tensor], State, Clock | None]:
         """The network's outputs and state after the prefix, and the clock after it: one row, or ``rows``
@@ -219,6 +221,7 @@ def sample_elements(
     conditions: torch.Tensor | None = None,
     options: Mapping | None = None,
     ends: Sequence[int] | None = None,
+    guidance: float = SamplingConfig.guidance,
 ) -> list[np.ndarray]:
     """The raw encoded continuations, one ``(N, F)`` array per sample, primer and start excluded.
 
@@ -238,8 +241,10 @@ def sample_elements(
     """
     strategy = getattr(strategy, "value", strategy)
     check_sampling(
-        num_samples, length, temperature, top_k, top_p, prefix="", strategy=strategy, beam_size=beam_size
-    )
+        num_samples, length, temperature, top_k, top_p, "", strategy, beam_size, guidance
+    )  # fmt: skip
+    if guidance != 1:
+        check_guidance(model, guidance)
     sampler = SAMPLERS.get_class(strategy)
     representation = model.representation
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -257,7 +262,7 @@ def sample_elements(
             clock = _clock(model, primer, conditions, device, ends)
             request = SamplingRequest(
                 model, prefix, num_samples, length, max_steps, temperature, top_k, top_p, beam_size, seed,
-                conditions, dict(options or {}), clock,
+                conditions, dict(options or {}), clock, float(guidance),
             )  # fmt: skip
             stacked = sampler(request)
             onset = representation.is_onset(stacked).cpu().numpy()
@@ -267,6 +272,26 @@ def sample_elements(
     if per_step:
         return [_cut_after_onsets(s, o, length) for s, o in zip(elements, onset, strict=True)]
     return list(elements)
+
+
+def check_guidance(model: MelodyModel, guidance: float) -> None:
+    """``samples.guidance`` other than 1 needs a model that has learnt melodies without its conditions, and
+    classes to weigh."""
+    if model.untold_conditions() is None:
+        why = (
+            "an unconditioned model"
+            if not model.conditioning
+            else "a model trained without condition dropout"
+        )
+        raise MelodygenError(
+            f"samples.guidance={guidance}: this is {why}; guidance needs one trained with "
+            "model.conditions and model.condition_dropout (e.g. 0.1), or samples.guidance=1"
+        )
+    if model.representation.input_kind != "embedding":
+        raise MelodygenError(
+            f"samples.guidance={guidance}: the {model.representation.label} representation predicts values, "
+            "not classes, so there are no logits to weigh; use samples.guidance=1"
+        )
 
 
 def _clock(
@@ -297,9 +322,14 @@ def _clock(
 
 def draw(request: SamplingRequest) -> torch.Tensor:
     """``samples.strategy=sample``: ``num_samples`` continuations ``(num_samples, N, F)``, drawn element by
-    element with the request's temperature, top_k and top_p."""
+    element with the request's temperature, top_k and top_p, and its guidance: other than 1, each element
+    is drawn from ``untold + guidance · (told − untold)`` logits (classifier-free guidance)."""
     model, prefix, num_samples = request.model, request.prefix, request.num_samples
-    representation, net, conditions = model.representation, model.net, request.conditions
+    representation, net = model.representation, model.net
+    guided = request.guidance != 1 and request.conditions is not None
+    if guided:  # each sample read twice: told its conditions, and told nothing of them
+        request = _told_and_untold(request)
+    conditions = request.conditions
     generator = request.generator()
     rows = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     if conditions is None:
@@ -309,13 +339,15 @@ def draw(request: SamplingRequest) -> torch.Tensor:
         clock = None if clock is None else clock.select(rows)
         last = [o[:, -1].index_select(0, rows) for o in outputs]
     else:  # each sample reads the prefix with its own conditions
-        outputs, state, clock = request.read_prefix(torch.arange(num_samples, device=prefix.device))
+        outputs, state, clock = request.read_prefix(torch.arange(conditions.shape[0], device=prefix.device))
         last = [o[:, -1] for o in outputs]
     onsets = torch.zeros(num_samples, dtype=torch.long, device=prefix.device)
     generated = []
     element = prefix[:, -1].index_select(0, rows) if prefix.shape[1] > 1 else None
-    t, k, p = request.temperature, request.top_k, request.top_p
+    t, k, p, weight = request.temperature, request.top_k, request.top_p, request.guidance
     for step in range(request.max_steps):
+        if guided:  # untold + guidance · (told − untold)
+            last = [o[num_samples:] + weight * (o[:num_samples] - o[num_samples:]) for o in last]
         element = representation.sample(last, t, k, p, generator, previous=element)
         generated.append(element)
         if not representation.element_is_note:
@@ -323,8 +355,22 @@ def draw(request: SamplingRequest) -> torch.Tensor:
             if bool((onsets > request.length).all()):
                 break
         if step + 1 < request.max_steps:
-            last, state = net.step(request.inputs(element, conditions, clock), state)
+            read = torch.cat([element, element]) if guided else element
+            last, state = net.step(request.inputs(read, conditions, clock), state)
     return torch.stack(generated, dim=1)
+
+
+def _told_and_untold(request: SamplingRequest) -> SamplingRequest:
+    """Classifier-free guidance's request: each row twice, first with its conditions, then (rows ``n`` to
+    ``2n``) with the untold classes, each copy with its row's clock."""
+    import dataclasses
+
+    n = request.num_samples
+    told = request.conditions.expand(n, -1)
+    untold = request.model.untold_conditions().to(device=told.device, dtype=told.dtype).expand_as(told)
+    rows = torch.arange(n, device=told.device).repeat(2)
+    clock = None if request.clock is None else request.clock.select(rows)
+    return dataclasses.replace(request, conditions=torch.cat([told, untold]), clock=clock)
 
 
 def beam(request: SamplingRequest) -> torch.Tensor:
@@ -367,6 +413,7 @@ def sample_melodies(
     conditions: Mapping[str, str] | None = None,
     options: Mapping | None = None,
     bars: int | None = None,
+    guidance: float = SamplingConfig.guidance,
 ) -> list[Melody]:
     """Generate ``num_samples`` melodies in one batch, each continuing ``primer`` (if given).
 
@@ -401,6 +448,10 @@ def sample_melodies(
     starting on a bar line. Elements are generated for as many 16ths as the longest needs (every element
     lasts at least one), and the melody is cut at its last bar line with its last note held to it
     (:func:`melodygen.music.meter.whole_bars`).
+
+    ``guidance`` other than 1 (classifier-free guidance; a model trained with ``model.condition_dropout``)
+    draws each element from the logits told nothing of the conditions plus ``guidance`` times the difference
+    the conditions make: above 1, the melodies keep to what is asked more closely.
     """
     seen, shift = primer_as_trained(model, primer)
     one_search = SAMPLERS.entry(getattr(strategy, "value", strategy)).extra.get("one_search", False)
@@ -437,6 +488,7 @@ def sample_melodies(
         classes,
         options,
         told,
+        guidance,
     )
     representation = model.representation
     primer_elements = _prefix(representation, seen)[1:]

@@ -38,7 +38,9 @@ class MelodyModel(pl.LightningModule):
     ``bar_position`` (``data.bar_position``) adds two more classes after those: where in its bar the next
     element starts, and the bar's number (:mod:`melodygen.representations.position`); a checkpoint without it
     reads none. ``bars_left`` (``data.bars_left``, with bar positions) adds one more: the bars left to the
-    tune's end.
+    tune's end. ``condition_dropout`` (``model.condition_dropout``) gives each condition one class more, "not
+    told" (:meth:`untold_conditions`), which hides all of a training window's conditions that often; a
+    checkpoint without it has none.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class MelodyModel(pl.LightningModule):
         plugins: dict | None = None,
         bar_position: bool = False,
         bars_left: bool = False,
+        condition_dropout: float = 0.0,
         **network,
     ):
         super().__init__()
@@ -85,8 +88,17 @@ class MelodyModel(pl.LightningModule):
         if bars_left and not bar_position:
             raise ValueError("bars_left counts bars from the bar positions: it needs bar_position=True")
         self.bar_position, self.bars_left = bool(bar_position), bool(bars_left)
+        if condition_dropout and not self.conditioning:
+            raise ValueError("condition_dropout hides conditions: the model needs conditions")
+        self.condition_dropout = float(condition_dropout)
+        # with condition dropout, each condition's last class is "not told"
+        told = (
+            tuple(n + 1 for n in self.conditioning.sizes)
+            if self.condition_dropout
+            else self.conditioning.sizes
+        )
         extra = position_sizes(self.bars_left) if self.bar_position else ()
-        self.net = build_network(architecture, self.representation, network, self.conditioning.sizes + extra)
+        self.net = build_network(architecture, self.representation, network, told + extra)
         defaults = architecture_defaults(architecture)
         given = {
             "optimizer": optimizer, "lr": lr, "weight_decay": weight_decay, "scheduler": scheduler,
@@ -108,6 +120,8 @@ class MelodyModel(pl.LightningModule):
                 # absent in a checkpoint written before bar positions (before bars left): off
                 "bar_position": self.bar_position,
                 "bars_left": self.bars_left,
+                # absent in a checkpoint written before condition dropout: none
+                **({"condition_dropout": self.condition_dropout} if self.condition_dropout else {}),
                 # where a plugin's parts came from, for the line that says what to install
                 **(
                     {"plugins": parts}
@@ -140,13 +154,33 @@ class MelodyModel(pl.LightningModule):
         rows = conditions.to(device=x.device, dtype=x.dtype).reshape(x.shape[0], *[1] * (x.dim() - 2), -1)
         return torch.cat([x, rows.expand(shape)], dim=-1)
 
+    def untold_conditions(self) -> torch.Tensor | None:
+        """``(K,)`` the class that tells a network nothing of each condition, for a model trained with
+        condition dropout (None otherwise): what ``samples.guidance`` weighs the conditions against."""
+        if not self.condition_dropout:
+            return None
+        return torch.tensor(self.conditioning.sizes, dtype=torch.long, device=self.device)
+
+    def hide_conditions(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, T, …)`` with every condition of a random ``condition_dropout`` share of its rows set to
+        "not told" (in training only)."""
+        untold = self.untold_conditions()
+        if untold is None or not self.training:
+            return x
+        hidden = torch.rand(x.shape[0], device=x.device) < self.condition_dropout
+        start = self.representation.num_features
+        columns = slice(start, start + untold.numel())
+        x = x.clone()
+        x[hidden, :, columns] = untold.to(x.dtype)
+        return x
+
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """The representation's own columns of ``y`` (the condition columns are read, never predicted)."""
         return y[..., : self.representation.num_features] if self.conditioning or self.bar_position else y
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        outputs, _ = self(x)
+        outputs, _ = self(self.hide_conditions(x))
         loss = self.representation.loss(outputs, self.targets(y))
         # sync_dist: under DDP the epoch value is the mean over every rank's batches, not rank 0's
         self.log(

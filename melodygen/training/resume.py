@@ -27,14 +27,19 @@ DATA_KEYS = {
 FIRST_ARCHITECTURE = "lstm"
 #: What a checkpoint without the value had: an unconditioned model keeps no ``conditions``, and a model
 #: written before bar positions read none.
-ABSENT_MEANS = {"conditions": [], "bar_position": False, "bars_left": False}
+ABSENT_MEANS = {"conditions": [], "bar_position": False, "bars_left": False, "condition_dropout": 0.0}
 #: Taken from the checkpoint unless overridden: nothing stored depends on them.
 DEFAULTS_FROM_CHECKPOINT = {"model.dropout": "dropout"}
 
 
 def shape_keys(architecture: str) -> dict[str, str]:
     """The model's shape: weights from a checkpoint fit only a model of this shape."""
-    keys = {**DATA_KEYS, "model.architecture": "architecture", "model.conditions": "conditions"}
+    keys = {
+        **DATA_KEYS,
+        "model.architecture": "architecture",
+        "model.conditions": "conditions",
+        "model.condition_dropout": "condition_dropout",  # gives each condition a class more
+    }
     keys.update(
         {f"model.{k}": k for k in network_keys(architecture) if f"model.{k}" not in DEFAULTS_FROM_CHECKPOINT}
     )

@@ -350,7 +350,7 @@ def _write_samples(cfg: DictConfig, model: MelodyModel, folder: Path) -> None:
     melodies = sample_melodies(
         model, s.num_samples, s.length, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=cfg.seed,
         strategy=s.strategy, beam_size=s.beam_size, conditions=samples_conditions(s), options=sampler_options(s),
-        bars=s.get("bars"),
+        bars=s.get("bars"), guidance=s.guidance,
     )  # fmt: skip
     write_melodies(melodies, folder, wav=True)
     write_statistics(melodies, folder / STATISTICS_FILE, after="training", checkpoint="best")
