@@ -4,6 +4,7 @@
     python scripts/bench_idyom.py --models lstm,gru,transformer    # a column per architecture
     python scripts/bench_idyom.py --midi-dir DIR --json OUT.json   # any folder of melodies
     python scripts/bench_idyom.py --set-alone                      # the set-alone steps only (no pretraining)
+    python scripts/bench_idyom.py --models lstm,gru,transformer --best-only   # the declared best entry only
 
 Protocol, as Pearce (2005) scores IDyOM on the same 213 melodies: the set is split into 10 folds by file
 (seeded: ``--seed``); for each fold, models learn from the other nine and predict every note of the
@@ -272,7 +273,14 @@ def main() -> None:
         "--set-alone", action="store_true",
         help="only the steps that learn from the set alone (no pretraining: minutes instead of hours)",
     )  # fmt: skip
+    parser.add_argument(
+        "--best-only", action="store_true",
+        help="only what the declared best entry needs: each network's notated-key pretraining, fine-tuning "
+        "and adaptation (half the pretrainings, none of the set-alone steps)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.set_alone and args.best_only:
+        sys.exit("error: --set-alone and --best-only leave nothing in common to run; choose one")
     models = args.models.split(",")
     register_configs(plugin_modules(args.overrides))  # installed plugins, and plugins=[module]
     unknown = [m for m in models if m not in NETWORKS]
@@ -340,10 +348,27 @@ def main() -> None:
         print(f"  left out of pretraining: {left_out} melodies; no melody of the set remains", flush=True)
         return base
 
+    def absolute_ladder(name: str, arch: list[str], changes: dict, pretrain: list[str], where: Path,
+                        steps: list[dict]) -> None:  # fmt: skip
+        """The pretrained, fine-tuned and adapted steps with pitches as written."""
+        print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
+        base = pretrained(where / "absolute", pretrain, False)
+        stage = Scores(score(base, tested, alphabet), score(base, validating, alphabet))
+        steps.append(
+            row("pretrained", "experiment=idyom_pretrain, the set left out; not fine-tuned", CORPUS, stage)
+        )
+        print(f"{name}: fine-tuning per fold", flush=True)
+        tune = ["experiment=idyom_finetune", *arch, *changes["finetune"], f"init_from={base}"]
+        static, adapted = per_fold(where / "absolute" / "seed0", tune, False)
+        steps.append(row("+ fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights",
+                         CORPUS, static))  # fmt: skip
+        steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}", CORPUS,
+                         adapted))  # fmt: skip
+
     results: dict[str, list[dict]] = {name: [] for name in models}
     finals: dict[str, dict[str, Scores]] = {name: {} for name in models}
     # the set alone first, for every architecture (minutes), then the pretrained ladders (the long part)
-    for name in models:
+    for name in [] if args.best_only else models:
         arch = [f"model={name}"]
         where, steps = out / name, results[name]
         print(f"{name}: from scratch, per fold", flush=True)
@@ -362,21 +387,11 @@ def main() -> None:
         arch = [f"model={name}"]
         changes = ARCHITECTURE.get(name, UNCHANGED)
         where, steps = out / name, results[name]
-        print(f"{name}: pretraining on {args.folk_dir} without the set's melodies", flush=True)
         pretrain = ["experiment=idyom_pretrain", *arch, *changes["pretrain"], PRETRAIN_BUDGET]
-        base = pretrained(where / "absolute", pretrain, False)
-        stage = Scores(score(base, tested, alphabet), score(base, validating, alphabet))
-        steps.append(
-            row("pretrained", "experiment=idyom_pretrain, the set left out; not fine-tuned", CORPUS, stage)
-        )
-        print(f"{name}: fine-tuning per fold", flush=True)
-        tune = ["experiment=idyom_finetune", *arch, *changes["finetune"], f"init_from={base}"]
-        static, adapted = per_fold(where / "absolute" / "seed0", tune, False)
-        steps.append(row("+ fine-tuned", "experiment=idyom_finetune per fold, from the pretrained weights",
-                         CORPUS, static))  # fmt: skip
-        steps.append(row("+ adaptation", f"dynamic evaluation, rate per fold from {ADAPTATION_RATES}", CORPUS,
-                         adapted))  # fmt: skip
-        print(f"{name}: the same with the notated key", flush=True)
+        if not args.best_only:
+            absolute_ladder(name, arch, changes, pretrain, where, steps)
+        what = "pretraining and fine-tuning" if args.best_only else "the same"
+        print(f"{name}: {what} with the notated key", flush=True)
         base = pretrained(where / "notated_key", pretrain, True)
         tune = ["experiment=idyom_finetune", *arch, *changes["finetune"], f"init_from={base}"]
         seeds = [
@@ -390,13 +405,17 @@ def main() -> None:
             steps.append(row(f"+ ensemble of {args.seeds} seeds", f"{args.seeds} fine-tuning seeds per fold, "
                              "probabilities averaged", CORPUS, final))  # fmt: skip
         finals[name]["pretrained"] = final
-        print(f"  {name}: " + ", ".join(f"{r['step']} {r['pitch_bits']:.3f}" for r in steps[3:]), flush=True)
+        corpus_rows = steps if args.best_only else steps[3:]
+        print(
+            f"  {name}: " + ", ".join(f"{r['step']} {r['pitch_bits']:.3f}" for r in corpus_rows), flush=True
+        )
 
     together = []
     if len(models) > 1:
-        together.append(row("from scratch, every architecture together", "the from-scratch notated-key adapted "
-                            "models of " + ", ".join(models) + ", probabilities averaged", SET_ONLY,
-                            mixed([finals[m]["scratch"] for m in models])))  # fmt: skip
+        if not args.best_only:
+            together.append(row("from scratch, every architecture together", "the from-scratch notated-key "
+                                "adapted models of " + ", ".join(models) + ", probabilities averaged", SET_ONLY,
+                                mixed([finals[m]["scratch"] for m in models])))  # fmt: skip
         if not args.set_alone:
             together.append(row("pretrained, every architecture together", "the pretrained notated-key adapted "
                                 "models of " + ", ".join(models) + ", probabilities averaged", CORPUS,
@@ -408,7 +427,7 @@ def main() -> None:
             return next(r for r in together if r["step"] == several)
         return next(r for r in results[models[0]] if r["step"] == one)
 
-    scored = ["like_for_like"] if args.set_alone else list(DECLARED)
+    scored = ["like_for_like"] if args.set_alone else ["best"] if args.best_only else list(DECLARED)
     seconds = time.perf_counter() - started
     result = {
         "set": str(midi_dir),

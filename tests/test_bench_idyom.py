@@ -92,6 +92,19 @@ def test_the_benchmark_scores_every_note_of_every_fold_once_and_leaves_the_set_o
     )  # fmt: skip
     assert again.returncode == 0 and "  trained " not in again.stdout, again.stdout[-2000:]
     assert json.loads(out.read_text())["steps"] == result["steps"]
+    # the declared best entry alone reads the same runs and scores them as the whole ladder did
+    best = subprocess.run(
+        [*command, "--best-only", *TINY], cwd=tmp_path, env={**os.environ, "MELODYGEN_ROOT": str(tmp_path)},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert best.returncode == 0 and "  trained " not in best.stdout, best.stdout[-2000:]
+    alone = json.loads(out.read_text())
+    assert "from scratch" not in best.stdout and best.stdout.count(said) == 2  # one pretraining each
+    for model in ("lstm", "transformer"):
+        assert alone["steps"][model] == result["steps"][model][-2:]  # + notated key, + ensemble
+    assert alone["together"] == result["together"][1:]
+    assert alone["declared"] == {"best": "pretrained, every architecture together"}
+    assert alone["variants"]["best"] == result["variants"]["best"]
 
 
 def test_the_set_alone_is_scored_without_pretraining_and_with_bar_positions(tmp_path):
@@ -126,6 +139,7 @@ def test_the_set_alone_is_scored_without_pretraining_and_with_bar_positions(tmp_
     [
         (["--midi-dir", "nowhere"], "error: data.midi_dir="),
         (["model.hiden_size=3"], "error: model.hiden_size is not a setting: did you mean model.hidden_size?"),
+        (["--set-alone", "--best-only"], "error: --set-alone and --best-only"),
     ],
 )
 def test_a_mistake_is_one_line(tmp_path, arguments, said):
