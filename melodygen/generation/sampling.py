@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -363,14 +363,12 @@ def draw(request: SamplingRequest) -> torch.Tensor:
 def _told_and_untold(request: SamplingRequest) -> SamplingRequest:
     """Classifier-free guidance's request: each row twice, first with its conditions, then (rows ``n`` to
     ``2n``) with the untold classes, each copy with its row's clock."""
-    import dataclasses
-
     n = request.num_samples
     told = request.conditions.expand(n, -1)
     untold = request.model.untold_conditions().to(device=told.device, dtype=told.dtype).expand_as(told)
     rows = torch.arange(n, device=told.device).repeat(2)
     clock = None if request.clock is None else request.clock.select(rows)
-    return dataclasses.replace(request, conditions=torch.cat([told, untold]), clock=clock)
+    return replace(request, conditions=torch.cat([told, untold]), clock=clock)
 
 
 def beam(request: SamplingRequest) -> torch.Tensor:
