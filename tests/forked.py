@@ -13,25 +13,19 @@ environment is the test process's, less nothing). Such commands start a new inte
 (:func:`can_fork`; ``fresh=True`` in :func:`helpers.run_cli`).
 
 Protocol, one line of JSON each way: the test process sends ``{module, args, cwd, env, out, err}``; the
-server answers ``{"request": n, "pid": …}`` once the child runs, then ``{"request": n, "status": …}`` (an exit
-status, or minus the signal that ended it) when it ends. An answer that does not come as it should stops the
-server; the next command starts a new one.
+server answers ``{"pid": …}`` once the child runs, then ``{"status": …}`` (an exit status, or minus the
+signal that ended it) when it ends.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import itertools
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 #: imported once by the server: most of a command's start. Not Lightning: at import it adds its own log handler
@@ -50,8 +44,6 @@ PRELOAD = (
 READ_AT_START = ("PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LD_PRELOAD")
 
 _server: subprocess.Popen | None = None
-_busy = threading.Lock()
-_requests = itertools.count()
 
 
 def can_fork(env: dict[str, str]) -> bool:
@@ -62,75 +54,33 @@ def can_fork(env: dict[str, str]) -> bool:
 def _running_server() -> subprocess.Popen:
     global _server
     if _server is None or _server.poll() is not None:
-        _server = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        _server = subprocess.Popen(
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         atexit.register(_server.kill)
     return _server
-
-
-def _stop_server() -> None:
-    """After an answer that did not come as it should: the next command starts a new server."""
-    global _server
-    if _server is not None:
-        _server.kill()
-        _server.wait()
-        _server = None
-
-
-def _answer(server: subprocess.Popen, request: int, timeout: float | None) -> dict:
-    """The server's next line, which must answer ``request``; ``TimeoutError`` when none comes in time."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([server.stdout], [], [], left)
-        if not ready:
-            raise TimeoutError
-        byte = os.read(server.stdout.fileno(), 1)  # unbuffered: nothing read ahead of this answer
-        if not byte:
-            raise ConnectionError("the command server ended")
-        line += byte
-    answer = json.loads(line)
-    if answer.get("request") != request:
-        raise ConnectionError(f"the command server answered {answer}, not request {request}")
-    return answer
 
 
 def run(
     command: str, args: list[str], cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess:
     """``python -m melodygen.cli.<command> *args`` in ``cwd`` with exactly ``env``, forked: its status and
-    its output, as :func:`subprocess.run` with ``capture_output=True, text=True`` gives them. A command
-    asked for while another runs (from another thread) starts a new interpreter."""
+    its output, as :func:`subprocess.run` with ``capture_output=True, text=True`` gives them."""
     module = f"melodygen.cli.{command}"
     argv = [sys.executable, "-m", module, *args]
-    if not _busy.acquire(blocking=False):
-        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
-    try:
-        return _forked(module, argv, args, cwd, env, timeout)
-    finally:
-        _busy.release()
-
-
-def _forked(module, argv, args, cwd, env, timeout) -> subprocess.CompletedProcess:
     server = _running_server()
-    request = next(_requests)
     with tempfile.TemporaryDirectory(prefix="melodygen-cli-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        message = {"request": request, "module": module, "args": list(args), "cwd": str(cwd), "env": env}
-        try:
-            server.stdin.write((json.dumps({**message, "out": str(out), "err": str(err)}) + "\n").encode())
-            server.stdin.flush()
-            pid = _answer(server, request, None)["pid"]
-            try:
-                status = _answer(server, request, timeout)["status"]
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):  # it may end as the time runs out
-                    os.kill(pid, signal.SIGKILL)
-                _answer(server, request, 60)
-                raise subprocess.TimeoutExpired(argv, timeout, _read(out), _read(err)) from None
-        except (OSError, ValueError, KeyError) as exc:  # a broken exchange: never read a stale answer
-            _stop_server()
-            raise RuntimeError(f"the command server failed: {exc!r}") from exc
+        request = {"module": module, "args": list(args), "cwd": str(cwd), "env": dict(env)}
+        server.stdin.write(json.dumps({**request, "out": str(out), "err": str(err)}) + "\n")
+        server.stdin.flush()
+        pid = json.loads(server.stdout.readline())["pid"]
+        ready, _, _ = select.select([server.stdout], [], [], timeout)
+        if not ready:
+            os.kill(pid, 9)
+            server.stdout.readline()
+            raise subprocess.TimeoutExpired(argv, timeout, _read(out), _read(err))
+        status = json.loads(server.stdout.readline())["status"]
         return subprocess.CompletedProcess(argv, status, _read(out), _read(err))
 
 
@@ -153,10 +103,9 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             _become(request, interpreter_path)
-        number = request["request"]
-        print(json.dumps({"request": number, "pid": pid}), flush=True)
+        print(json.dumps({"pid": pid}), flush=True)
         _, status = os.waitpid(pid, 0)
-        print(json.dumps({"request": number, "status": os.waitstatus_to_exitcode(status)}), flush=True)
+        print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
 
 
 def _become(request: dict, interpreter_path: list[str]) -> None:
