@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import forked
 from hydra import compose, initialize_config_dir
 
 from melodygen.cli.app import config_dir
@@ -45,23 +44,13 @@ def compose_train(root: Path, midi_dir: Path, *overrides: str, config_name: str 
 
 
 def run_cli(
-    command: str,
-    cwd: Path,
-    *overrides: str,
-    timeout: int = 300,
-    env: dict | None = None,
-    fresh: bool = False,
+    command: str, cwd: Path, *overrides: str, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``melodygen-<command>`` as a user would, in its own process started in ``cwd`` (also
-    MELODYGEN_ROOT).
+    """Run ``melodygen-<command>`` as a user would, in a subprocess started in ``cwd`` (also MELODYGEN_ROOT).
 
-    ``env`` adds to (or replaces) the environment's variables. The process is forked from one that has
-    imported torch and Lightning already (:mod:`forked`), which saves each command their import;
-    ``fresh=True``, or an ``env`` that changes what those imports read, starts a new interpreter instead.
+    ``env`` adds to (or replaces) the environment's variables.
     """
     env = {**os.environ, "MELODYGEN_ROOT": str(cwd), **(env or {})}
-    if not fresh and forked.can_fork(env):
-        return forked.run(command, list(overrides), Path(cwd), env, timeout)
     return subprocess.run(
         [sys.executable, "-m", f"melodygen.cli.{command}", *overrides],
         capture_output=True,
